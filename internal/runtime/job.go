@@ -1,0 +1,412 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/runnel-io/runnel/connector"
+	"github.com/runnel-io/runnel/internal/keygroup"
+	"github.com/runnel-io/runnel/metrics"
+)
+
+// Config configures how a job runs. The zero Config is valid: every field has a default.
+type Config struct {
+	// Parallelism is the default parallelism of nodes that set none; default GOMAXPROCS.
+	Parallelism int
+	// MaxParallelism is the number of key groups; default 128.
+	MaxParallelism int
+	// BatchSize is the number of records per exchange batch; default 256.
+	BatchSize int
+	// BufferBatches is the number of batches an input channel buffers before the sender
+	// blocks (backpressure); default 4.
+	BufferBatches int
+	// FlushInterval bounds how long a partial batch waits while its task stays busy; default 10ms.
+	FlushInterval time.Duration
+	// WatermarkInterval is how often sources emit watermarks; default 200ms. Negative means
+	// after every read (deterministic watermarks, for tests).
+	WatermarkInterval time.Duration
+	// MetricsInterval is how often Metrics is called; default 1s.
+	MetricsInterval time.Duration
+	// Clock tells processing time; default the wall clock.
+	Clock clockwork.Clock
+	// Logger receives the runtime's logs; nil discards them.
+	Logger *slog.Logger
+	// Metrics receives metric snapshots; nil disables them.
+	Metrics metrics.Listener
+}
+
+func (c Config) withDefaults() Config {
+	if c.Parallelism <= 0 {
+		c.Parallelism = runtime.GOMAXPROCS(0)
+	}
+	if c.MaxParallelism <= 0 {
+		c.MaxParallelism = keygroup.DefaultMaxParallelism
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 256
+	}
+	if c.BufferBatches <= 0 {
+		c.BufferBatches = 4
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = 10 * time.Millisecond
+	}
+	if c.WatermarkInterval == 0 {
+		c.WatermarkInterval = 200 * time.Millisecond
+	} else if c.WatermarkInterval < 0 {
+		c.WatermarkInterval = 0
+	}
+	if c.MetricsInterval <= 0 {
+		c.MetricsInterval = time.Second
+	}
+	if c.Clock == nil {
+		c.Clock = clockwork.NewRealClock()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return c
+}
+
+// Validate reports a Config that cannot work.
+func (c Config) Validate() error {
+	if c.MaxParallelism < 0 || c.MaxParallelism > 1<<15 {
+		return fmt.Errorf("runtime: max parallelism %d out of range [1, 32768]", c.MaxParallelism)
+	}
+	if c.Parallelism > 0 && c.MaxParallelism > 0 && c.Parallelism > c.MaxParallelism {
+		return fmt.Errorf("runtime: parallelism %d exceeds max parallelism %d", c.Parallelism, c.MaxParallelism)
+	}
+	return nil
+}
+
+// Run executes the graph until every source has ended and every task has drained, or until
+// ctx is cancelled (Run then returns ctx's error), or until a task fails (Run returns the
+// failure, an *OperatorError for user code). All goroutines Run started have ended when it
+// returns.
+func Run(ctx context.Context, g *Graph, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	cfg = cfg.withDefaults()
+	g.Resolve(cfg.Parallelism)
+	if err := g.Validate(cfg.MaxParallelism); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	j := &job{g: g, cfg: &cfg, ctx: ctx}
+	if err := j.build(); err != nil {
+		return err
+	}
+	defer j.closeEnumerators()
+	if err := j.startEnumerators(ctx); err != nil {
+		return err
+	}
+
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		// The first real failure wins over the cancellations it causes in other tasks.
+		if firstErr == nil || (isCancel(firstErr) && !isCancel(err)) {
+			firstErr = err
+		}
+		cancel()
+	}
+	for _, t := range j.tasks {
+		wg.Go(func() {
+			if err := t.run(); err != nil {
+				fail(err)
+			}
+		})
+	}
+	reportDone := make(chan struct{})
+	var reporter sync.WaitGroup
+	if cfg.Metrics != nil {
+		reporter.Go(func() { j.report(reportDone) })
+	}
+	wg.Wait()
+	close(reportDone)
+	reporter.Wait()
+	if firstErr != nil {
+		if ctx.Err() != nil && isCancel(firstErr) {
+			if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+		}
+		return firstErr
+	}
+	return nil
+}
+
+// job is one execution of a graph.
+type job struct {
+	g     *Graph
+	cfg   *Config
+	ctx   context.Context
+	tasks []*task
+	enums []*enumerator
+	// inboxes[node ID][subtask] for nodes that head a task fed by exchanges.
+	inboxes map[int][]chan envelope
+	// channel offset of each input edge at its consumer.
+	offsets map[*Edge]int
+}
+
+type enumerator struct {
+	node *Node
+	enum connector.Enumerator
+	ctx  *enumContext
+}
+
+// build creates the tasks: one per subtask of every node that heads a chain.
+func (j *job) build() error {
+	j.inboxes = map[int][]chan envelope{}
+	j.offsets = map[*Edge]int{}
+	for _, n := range j.g.Nodes {
+		if n.Source != nil || isChainedInto(n) {
+			continue
+		}
+		channels := 0
+		for _, e := range n.Inputs {
+			j.offsets[e] = channels
+			channels += producersPerConsumer(e)
+		}
+		inboxes := make([]chan envelope, n.Parallelism)
+		for i := range inboxes {
+			inboxes[i] = make(chan envelope, channels*j.cfg.BufferBatches)
+		}
+		j.inboxes[n.ID] = inboxes
+	}
+	for _, n := range j.g.Nodes {
+		if isChainedInto(n) {
+			continue
+		}
+		var queues []*splitQueue
+		if n.Source != nil {
+			queues = make([]*splitQueue, n.Parallelism)
+			for i := range queues {
+				queues[i] = newSplitQueue()
+			}
+			ectx := &enumContext{queues: queues, logger: j.cfg.Logger.With("source", n.Name)}
+			e, err := n.Source.newEnumerator(ectx)
+			if err != nil {
+				return fmt.Errorf("runtime: source %s: creating enumerator: %w", n, err)
+			}
+			j.enums = append(j.enums, &enumerator{node: n, enum: e, ctx: ectx})
+		}
+		for i := range n.Parallelism {
+			t, err := j.newTask(n, i, queues)
+			if err != nil {
+				return err
+			}
+			j.tasks = append(j.tasks, t)
+		}
+	}
+	return nil
+}
+
+// isChainedInto reports whether n runs in its producer's task.
+func isChainedInto(n *Node) bool { return len(n.Inputs) == 1 && chained(n.Inputs[0]) }
+
+func producersPerConsumer(e *Edge) int {
+	if e.Part == Forward {
+		return 1
+	}
+	return e.From.Parallelism
+}
+
+func (j *job) newTask(head *Node, subtask int, queues []*splitQueue) (*task, error) {
+	t := &task{name: head.Name, subtask: subtask, ctx: j.ctx, clock: j.cfg.Clock, cfg: j.cfg}
+	t.timers.clock = j.cfg.Clock
+	if head.Source == nil {
+		t.inbox = j.inboxes[head.ID][subtask]
+	}
+	inst, err := j.instantiate(t, head, subtask, &t.received)
+	if err != nil {
+		return nil, err
+	}
+	if head.Source != nil {
+		rc := connector.ReaderContext{Subtask: subtask, Parallelism: head.Parallelism, Logger: j.cfg.Logger.With("source", head.Name, "subtask", subtask), Clock: j.cfg.Clock}
+		// instantiate made the chain below the source; the reader heads it.
+		r, err := head.Source.newRunner(t, inst.(*sourceHead).out, queues[subtask], rc)
+		if err != nil {
+			return nil, fmt.Errorf("runtime: source %s subtask %d: creating reader: %w", head, subtask, err)
+		}
+		t.source = r
+		t.insts[0] = r
+		return t, nil
+	}
+	var inputs []int
+	for _, e := range head.Inputs {
+		for range producersPerConsumer(e) {
+			inputs = append(inputs, e.Input)
+		}
+	}
+	t.gate = newGate(inputs)
+	t.gate.control = inst
+	t.gate.deliver = make([]func(any) int, len(head.In))
+	for i, typ := range head.In {
+		var in any = inst
+		if multi, ok := inst.(Inputs); ok {
+			in = multi.Input(i)
+		}
+		t.gate.deliver[i] = typ.deliverer(in)
+	}
+	return t, nil
+}
+
+// sourceHead stands in for the reader while the chain below a source is built.
+type sourceHead struct {
+	Discard[struct{}]
+	out any
+}
+
+func (sourceHead) Open() error  { return nil }
+func (sourceHead) Close() error { return nil }
+
+// instantiate builds node n of subtask and, recursively, every node chained after it, and
+// returns n's instance. in counts the records n receives.
+func (j *job) instantiate(t *task, n *Node, subtask int, in *int64) (Instance, error) {
+	stats := &opStats{name: n.Name, id: n.ID, subtask: subtask, in: in}
+	idx := len(t.insts)
+	t.insts = append(t.insts, nil)
+	t.ops = append(t.ops, stats)
+	outs := map[string][]any{}
+	for _, e := range n.Outputs {
+		typ := e.Type()
+		if chained(e) {
+			var cnt *int64 = &stats.out
+			if e.Tag != "" {
+				cnt = new(int64)
+			}
+			next, err := j.instantiate(t, e.To, subtask, cnt)
+			if err != nil {
+				return nil, err
+			}
+			outs[e.Tag] = append(outs[e.Tag], next)
+			continue
+		}
+		outs[e.Tag] = append(outs[e.Tag], j.newWriter(t, e, subtask, typ))
+	}
+	var out any
+	if n.Out != nil {
+		out = n.Out.count(n.Out.fanOut(outs[""]), &stats.out)
+	}
+	if n.Source != nil {
+		h := &sourceHead{out: out}
+		t.insts[idx] = h
+		return h, nil
+	}
+	c := &Context{Name: n.Name, NodeID: n.ID, Subtask: subtask, Parallelism: n.Parallelism,
+		MaxParallelism: j.cfg.MaxParallelism, KeyGroups: keygroup.RangeOf(subtask, j.cfg.MaxParallelism, n.Parallelism),
+		Clock: j.cfg.Clock, Logger: j.cfg.Logger.With("operator", n.Name, "subtask", subtask),
+		t: t, side: map[string]any{}, op: stats}
+	for tag, typ := range n.Side {
+		c.side[tag] = typ.fanOut(outs[tag])
+	}
+	inst, err := n.Operator(c, out)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: creating %s subtask %d: %w", n, subtask, err)
+	}
+	t.insts[idx] = inst
+	return inst, nil
+}
+
+// newWriter makes the writer of edge e for producer subtask.
+func (j *job) newWriter(t *task, e *Edge, subtask int, typ Type) any {
+	inboxes := j.inboxes[e.To.ID]
+	off := j.offsets[e]
+	var links []link
+	if e.Part == Forward {
+		links = []link{inboxLink{inbox: inboxes[subtask], channel: int32(off)}}
+	} else {
+		for _, ib := range inboxes {
+			links = append(links, inboxLink{inbox: ib, channel: int32(off + subtask)})
+		}
+	}
+	var route any
+	switch e.Part {
+	case Hash, Custom:
+		route = callRoute(e.Route, len(links))
+	case Rebalance:
+		route = nil
+	}
+	w := typ.newWriter(t, links, route, e.Part == Broadcast, j.cfg.BatchSize)
+	if e.Part == Rebalance {
+		w.(interface{ roundRobin(start int) }).roundRobin(subtask)
+	}
+	return w
+}
+
+// callRoute instantiates an edge's Router for the consumer's parallelism.
+func callRoute(route any, parallelism int) any {
+	r, ok := route.(interface{ forParallelism(p int) any })
+	if !ok {
+		panic(fmt.Sprintf("runtime: edge route %T is not a Router", route))
+	}
+	return r.forParallelism(parallelism)
+}
+
+func (j *job) startEnumerators(ctx context.Context) error {
+	for _, e := range j.enums {
+		if err := e.enum.Start(ctx); err != nil {
+			return fmt.Errorf("runtime: source %s: starting enumerator: %w", e.node, err)
+		}
+		for i := range e.node.Parallelism {
+			if err := e.enum.AddReader(ctx, i); err != nil {
+				return fmt.Errorf("runtime: source %s: adding reader %d: %w", e.node, i, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (j *job) closeEnumerators() {
+	for _, e := range j.enums {
+		if err := e.enum.Close(); err != nil {
+			j.cfg.Logger.Warn("closing enumerator", "source", e.node.Name, "err", err)
+		}
+	}
+}
+
+// report sends metric snapshots until done is closed, then one last one.
+func (j *job) report(done <-chan struct{}) {
+	tick := j.cfg.Clock.NewTicker(j.cfg.MetricsInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.Chan():
+			j.cfg.Metrics.Report(j.snapshot())
+		case <-done:
+			j.cfg.Metrics.Report(j.snapshot())
+			return
+		}
+	}
+}
+
+func (j *job) snapshot() metrics.Snapshot {
+	s := metrics.Snapshot{Time: j.cfg.Clock.Now()}
+	for _, t := range j.tasks {
+		if ts := t.stats.Load(); ts != nil {
+			s.Tasks = append(s.Tasks, *ts)
+		}
+		for _, o := range t.ops {
+			if om := o.published.Load(); om != nil {
+				s.Operators = append(s.Operators, *om)
+			}
+		}
+	}
+	return s
+}

@@ -1,0 +1,277 @@
+package runtime
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/runnel-io/runnel/connector"
+	"github.com/runnel-io/runnel/eventtime"
+)
+
+// SourceSpec is the typed source of a source node; make one with NewSource.
+type SourceSpec interface {
+	boundedness() connector.Boundedness
+	newEnumerator(ctx connector.EnumeratorContext) (connector.Enumerator, error)
+	newRunner(t *task, out any, q *splitQueue, rc connector.ReaderContext) (sourceRunner, error)
+}
+
+// NewSource returns the SourceSpec of a source node reading src with the given watermark
+// strategy.
+func NewSource[T any](src connector.Source[T], strategy eventtime.Strategy[T]) SourceSpec {
+	return sourceSpec[T]{src: src, strategy: strategy}
+}
+
+type sourceSpec[T any] struct {
+	src      connector.Source[T]
+	strategy eventtime.Strategy[T]
+}
+
+func (s sourceSpec[T]) boundedness() connector.Boundedness { return s.src.Boundedness() }
+
+func (s sourceSpec[T]) newEnumerator(ctx connector.EnumeratorContext) (connector.Enumerator, error) {
+	return s.src.NewEnumerator(ctx, nil)
+}
+
+func (s sourceSpec[T]) newRunner(t *task, out any, q *splitQueue, rc connector.ReaderContext) (sourceRunner, error) {
+	r, err := s.src.NewReader(rc)
+	if err != nil {
+		return nil, err
+	}
+	return &reader[T]{t: t, reader: r, out: out.(Output[T]), queue: q, strategy: s.strategy,
+		splits: map[string]*splitOut[T]{}, wm: eventtime.MinTime}, nil
+}
+
+// sourceRunner is the head of a source task: it runs the reader loop instead of a gate.
+type sourceRunner interface {
+	Instance
+	run(t *task)
+}
+
+// splitQueue carries split assignments from the enumerator goroutine to one reader.
+type splitQueue struct {
+	mu     sync.Mutex
+	splits []connector.Split
+	noMore bool
+	notify chan struct{} // has a value when something was added since the last take
+}
+
+func newSplitQueue() *splitQueue { return &splitQueue{notify: make(chan struct{}, 1)} }
+
+func (q *splitQueue) add(splits []connector.Split, noMore bool) {
+	q.mu.Lock()
+	q.splits = append(q.splits, splits...)
+	q.noMore = q.noMore || noMore
+	q.mu.Unlock()
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (q *splitQueue) take() ([]connector.Split, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	s := q.splits
+	q.splits = nil
+	return s, q.noMore
+}
+
+// reader runs a connector.Reader in a source task: it stamps records with event time, keeps a
+// watermark generator per split and emits the reader's watermark (the minimum over its active
+// splits) at most every Config.WatermarkInterval.
+type reader[T any] struct {
+	t        *task
+	reader   connector.Reader[T]
+	out      Output[T]
+	queue    *splitQueue
+	strategy eventtime.Strategy[T]
+	splits   map[string]*splitOut[T]
+	noMore   bool
+	wm       int64
+	idle     bool
+	lastWM   time.Time
+}
+
+type splitOut[T any] struct {
+	r          *reader[T]
+	gen        eventtime.Generator[T]
+	fresh      bool // saw records since the last idleness check
+	lastActive time.Time
+	idle       bool
+}
+
+func (s *splitOut[T]) Collect(v T, ts int64) {
+	r := s.r
+	if r.strategy.Timestamp != nil {
+		ts = r.strategy.Timestamp(v)
+	}
+	if s.gen != nil {
+		s.gen.OnEvent(v, ts)
+	}
+	s.fresh = true
+	r.out.Collect(v, ts)
+}
+
+// Split implements connector.ReaderOutput.
+func (r *reader[T]) Split(id string) connector.SplitOutput[T] {
+	s, ok := r.splits[id]
+	if !ok {
+		s = &splitOut[T]{r: r, lastActive: r.t.clock.Now()}
+		if r.strategy.NewGenerator != nil {
+			s.gen = r.strategy.NewGenerator()
+		}
+		r.splits[id] = s
+	}
+	return s
+}
+
+// ReleaseSplit implements connector.ReaderOutput.
+func (r *reader[T]) ReleaseSplit(id string) { delete(r.splits, id) }
+
+func (r *reader[T]) Open() error     { return nil }
+func (r *reader[T]) Close() error    { return r.reader.Close() }
+func (r *reader[T]) Watermark(int64) {}
+func (r *reader[T]) Idle(bool)       {}
+func (r *reader[T]) Finish()         {}
+
+func (r *reader[T]) takeSplits() {
+	splits, noMore := r.queue.take()
+	if len(splits) > 0 {
+		for _, s := range splits {
+			r.Split(s.SplitID()) // track it from now on, so it counts for the watermark
+		}
+		r.reader.AddSplits(splits)
+	}
+	if noMore && !r.noMore {
+		r.noMore = true
+		r.reader.NoMoreSplits()
+	}
+}
+
+func (r *reader[T]) fail(err error) {
+	panic(&taskAbort{err: fmt.Errorf("runtime: source %s (subtask %d): %w", r.t.name, r.t.subtask, err)})
+}
+
+func (r *reader[T]) run(t *task) {
+	tick := t.clock.NewTicker(t.cfg.FlushInterval)
+	defer tick.Stop()
+	backoff := time.Millisecond
+	r.lastWM = t.clock.Now()
+	for {
+		r.takeSplits()
+		st, err := r.reader.Read(t.ctx, r)
+		if err != nil {
+			r.fail(err)
+		}
+		switch st {
+		case connector.MoreAvailable:
+			backoff = time.Millisecond
+			r.maybeWatermark(false)
+			select {
+			case <-tick.Chan():
+				t.flushAll()
+				t.publish()
+			case <-t.ctx.Done():
+				panic(&taskAbort{err: t.ctx.Err()})
+			default:
+			}
+		case connector.NothingAvailable:
+			r.maybeWatermark(true)
+			t.flushAll()
+			r.wait(tick, backoff)
+			backoff = min(2*backoff, 100*time.Millisecond)
+		case connector.EndOfInput:
+			if r.wm != eventtime.MaxTime {
+				r.wm = eventtime.MaxTime
+				r.out.Watermark(eventtime.MaxTime)
+			}
+			r.out.Finish()
+			t.flushAll()
+			return
+		default:
+			r.fail(fmt.Errorf("reader returned unknown status %d", st))
+		}
+	}
+}
+
+// wait blocks until the reader may have something: its availability signal, new splits, or the
+// backoff for readers that cannot signal.
+func (r *reader[T]) wait(tick interface{ Chan() <-chan time.Time }, backoff time.Duration) {
+	t := r.t
+	var avail <-chan struct{}
+	var timeout <-chan time.Time
+	if a, ok := r.reader.(connector.Availability); ok {
+		avail = a.Available()
+	} else {
+		tm := t.clock.NewTimer(backoff)
+		defer tm.Stop()
+		timeout = tm.Chan()
+	}
+	start := t.clock.Now()
+	select {
+	case <-avail:
+	case <-timeout:
+	case <-r.queue.notify:
+	case <-tick.Chan():
+		t.publish()
+		r.maybeWatermark(true)
+	case <-t.ctx.Done():
+		panic(&taskAbort{err: t.ctx.Err()})
+	}
+	t.idle += t.clock.Since(start)
+}
+
+// maybeWatermark emits the reader's watermark and idleness if the interval has passed (or
+// force is set and anything changed).
+func (r *reader[T]) maybeWatermark(force bool) {
+	iv := r.t.cfg.WatermarkInterval
+	now := r.t.clock.Now()
+	if !force && iv > 0 && now.Sub(r.lastWM) < iv {
+		return
+	}
+	r.lastWM = now
+	timeout := r.strategy.IdleTimeout
+	lo, active := eventtime.MaxTime, false
+	for _, s := range r.splits {
+		if s.fresh {
+			s.fresh, s.idle, s.lastActive = false, false, now
+		} else if timeout > 0 && now.Sub(s.lastActive) >= timeout {
+			s.idle = true
+		}
+		if s.idle {
+			continue
+		}
+		active = true
+		if s.gen != nil {
+			lo = min(lo, s.gen.Watermark())
+		} else {
+			lo = eventtime.MinTime
+		}
+	}
+	// A reader without active splits (all idle, or none assigned to it) must not hold back the
+	// watermark downstream.
+	idle := !active
+	if idle != r.idle {
+		r.idle = idle
+		r.out.Idle(idle)
+	}
+	if active && lo > r.wm {
+		r.wm = lo
+		r.out.Watermark(lo)
+	}
+}
+
+// enumContext implements connector.EnumeratorContext for one source node.
+type enumContext struct {
+	queues []*splitQueue
+	logger *slog.Logger
+}
+
+func (c *enumContext) Parallelism() int { return len(c.queues) }
+func (c *enumContext) Assign(subtask int, splits ...connector.Split) {
+	c.queues[subtask].add(splits, false)
+}
+func (c *enumContext) NoMoreSplits(subtask int) { c.queues[subtask].add(nil, true) }
+func (c *enumContext) Logger() *slog.Logger     { return c.logger }

@@ -1,0 +1,146 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/runnel-io/runnel/metrics"
+)
+
+// task is one goroutine running a chain of operators for one subtask.
+type task struct {
+	name    string
+	subtask int
+	ctx     context.Context
+	clock   clockwork.Clock
+	cfg     *Config
+
+	inbox    chan envelope // nil for source tasks
+	gate     *gate
+	source   sourceRunner // nil for tasks fed by exchanges
+	insts    []Instance   // in chain order, head first
+	ops      []*opStats
+	timers   procTimers
+	flushers []flusher
+
+	sent, received      int64
+	backpressured, idle time.Duration
+	stats               atomic.Pointer[metrics.Task]
+}
+
+// opStats are one operator's counters, written by the task goroutine and published by it.
+type opStats struct {
+	name        string
+	id, subtask int
+	in          *int64 // the upstream operator's out, or the task's received count
+	out         int64
+	inWM, outWM int64
+	published   atomic.Pointer[metrics.Operator]
+}
+
+func (t *task) flushAll() {
+	for _, f := range t.flushers {
+		f.flush()
+	}
+}
+
+// run runs the task to completion and returns why it stopped: nil at end of input.
+func (t *task) run() (err error) {
+	first := len(t.insts) // index of the first opened instance; the chain opens tail first
+	defer func() {
+		if r := recover(); r != nil {
+			a, ok := r.(*taskAbort)
+			if !ok {
+				a = &taskAbort{err: fmt.Errorf("runtime: task %s (subtask %d) crashed: %v\n%s", t.name, t.subtask, r, debug.Stack())}
+			}
+			err = a.err
+		}
+		for i := first; i < len(t.insts); i++ {
+			if cerr := t.insts[i].Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("runtime: closing %s: %w", t.name, cerr)
+			}
+		}
+		t.timers.stop()
+		t.publish()
+	}()
+	// Open from the tail of the chain to the head, so every operator's output is ready.
+	for i := len(t.insts) - 1; i >= 0; i-- {
+		if err := t.insts[i].Open(); err != nil {
+			return fmt.Errorf("runtime: opening %s (subtask %d): %w", t.name, t.subtask, err)
+		}
+		first = i
+	}
+	if t.source != nil {
+		t.source.run(t)
+	} else {
+		t.loop()
+	}
+	return nil
+}
+
+// loop is the event loop of a task fed by exchanges.
+func (t *task) loop() {
+	tick := t.clock.NewTicker(t.cfg.FlushInterval)
+	defer tick.Stop()
+	for n := 1; !t.gate.done(); n++ {
+		var e envelope
+		select {
+		case e = <-t.inbox:
+		default:
+			// Nothing waiting: send partial batches downstream before blocking, so latency stays low.
+			t.flushAll()
+			start := t.clock.Now()
+			select {
+			case e = <-t.inbox:
+			case <-tick.Chan():
+				t.publish()
+				continue
+			case <-t.timers.C():
+				t.timers.fire()
+				continue
+			case <-t.ctx.Done():
+				panic(&taskAbort{err: t.ctx.Err()})
+			}
+			t.idle += t.clock.Since(start)
+		}
+		t.received += int64(t.gate.handle(e))
+		if n%64 == 0 {
+			t.poll(tick)
+		}
+	}
+	t.flushAll()
+}
+
+// poll does the periodic work a busy task would otherwise never get to: the flush interval,
+// due processing-time timers and cancellation.
+func (t *task) poll(tick clockwork.Ticker) {
+	select {
+	case <-tick.Chan():
+		t.flushAll()
+		t.publish()
+	case <-t.timers.C():
+		t.timers.fire()
+	case <-t.ctx.Done():
+		panic(&taskAbort{err: t.ctx.Err()})
+	default:
+	}
+}
+
+// publish makes the task's counters visible to the metrics reporter.
+func (t *task) publish() {
+	t.stats.Store(&metrics.Task{Name: t.name, Subtask: t.subtask, Backpressured: t.backpressured, Idle: t.idle})
+	for _, o := range t.ops {
+		o.published.Store(&metrics.Operator{Operator: o.name, ID: o.id, Subtask: o.subtask,
+			RecordsIn: *o.in, RecordsOut: o.out, InputWatermark: o.inWM, OutputWatermark: o.outWM})
+	}
+}
+
+// isCancel reports whether err only says the job was stopped, not why.
+func isCancel(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}

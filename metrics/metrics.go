@@ -1,0 +1,47 @@
+// Package metrics is the contract through which the engine publishes what it measures. The
+// engine imports no metrics library: a Listener receives snapshots and exports them however it
+// likes (Prometheus, the dashboard, a log line).
+package metrics
+
+import "time"
+
+// Operator is a snapshot of one operator subtask.
+type Operator struct {
+	// Operator is the operator's name and ID is its unique node id in the job graph.
+	Operator string
+	ID       int
+	Subtask  int
+	// RecordsIn and RecordsOut count records since the job started (side outputs included in out).
+	RecordsIn, RecordsOut int64
+	// InputWatermark and OutputWatermark are the current watermarks in epoch milliseconds
+	// (eventtime.MinTime before the first one).
+	InputWatermark, OutputWatermark int64
+}
+
+// Task is a snapshot of one task (a chain of operators run by one goroutine).
+type Task struct {
+	Name    string
+	Subtask int
+	// Backpressured is the time the task spent blocked sending to a full downstream buffer,
+	// Idle the time it spent waiting for input, both since the job started.
+	Backpressured, Idle time.Duration
+}
+
+// Snapshot is everything measured at one moment.
+type Snapshot struct {
+	Time      time.Time
+	Operators []Operator
+	Tasks     []Task
+}
+
+// Listener receives snapshots periodically and once more when the job ends. Report is called
+// from a single goroutine; it must not keep the snapshot's slices after it returns.
+type Listener interface {
+	Report(s Snapshot)
+}
+
+// ListenerFunc adapts a function to a Listener.
+type ListenerFunc func(Snapshot)
+
+// Report calls f(s).
+func (f ListenerFunc) Report(s Snapshot) { f(s) }

@@ -1,0 +1,74 @@
+package stream
+
+import (
+	"context"
+
+	"github.com/runnel-io/runnel/internal/runtime"
+)
+
+// Config configures how a job runs: default parallelism, max parallelism (key groups), batch
+// size, buffers, flush and watermark intervals, the clock, the logger and the metrics
+// listener. The zero Config is valid; each field documents its default.
+type Config = runtime.Config
+
+// Env builds one job. Sources are added to it, transformations derive streams from streams,
+// and Execute runs the graph. An Env is not safe for concurrent use.
+type Env struct {
+	g   *runtime.Graph
+	cfg Config
+}
+
+// New returns an Env for a job called name.
+func New(name string, cfg Config) *Env {
+	return &Env{g: &runtime.Graph{Name: name}, cfg: cfg}
+}
+
+// Execute runs the job until its bounded sources are exhausted and everything has drained,
+// until ctx is cancelled, or until an operator fails. A failure of user code is returned as an
+// *OperatorError naming the operator and the record. Execute may be called once.
+func (e *Env) Execute(ctx context.Context) error {
+	return runtime.Run(ctx, e.g, e.cfg)
+}
+
+// Plan returns the job graph as text, after resolving default parallelism.
+func (e *Env) Plan() string {
+	e.resolve()
+	return e.g.Text()
+}
+
+// PlanJSON returns the job graph as JSON, for tools and the dashboard.
+func (e *Env) PlanJSON() ([]byte, error) {
+	e.resolve()
+	return e.g.JSON()
+}
+
+// PlanDOT returns the job graph in Graphviz's language.
+func (e *Env) PlanDOT() string {
+	e.resolve()
+	return e.g.DOT()
+}
+
+// Validate reports what would make Execute fail before it starts: a missing sink, a cycle, an
+// impossible parallelism.
+func (e *Env) Validate() error {
+	e.resolve()
+	return e.g.Validate(e.maxParallelism())
+}
+
+func (e *Env) resolve() {
+	p := e.cfg.Parallelism
+	if p <= 0 {
+		p = defaultParallelism()
+	}
+	e.g.Resolve(p)
+}
+
+func (e *Env) maxParallelism() int {
+	if e.cfg.MaxParallelism > 0 {
+		return e.cfg.MaxParallelism
+	}
+	return 128
+}
+
+// OperatorError is a failure of user code: which operator, which subtask, which record.
+type OperatorError = runtime.OperatorError

@@ -1,0 +1,165 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/runnel-io/runnel/connector"
+	rt "github.com/runnel-io/runnel/internal/runtime"
+)
+
+// SinkTo writes s to sink. Output pre-committed by the sink's writers is committed at end of
+// input (and, with checkpoints, when each checkpoint completes).
+func (s Stream[T]) SinkTo(sink connector.Sink[T]) Stream[T] {
+	n := s.env.g.Add(&rt.Node{Name: "Sink", In: []rt.Type{rt.TypeOf[T]()}, Sink: true,
+		Operator: func(c *rt.Context, _ any) (rt.Instance, error) {
+			return &sinkOp[T]{c: c, sink: sink}, nil
+		}})
+	s.connect(n, 0)
+	return Stream[T]{env: s.env, parts: []part{{node: n}}}
+}
+
+type sinkOp[T any] struct {
+	c         *rt.Context
+	sink      connector.Sink[T]
+	w         connector.Writer[T]
+	committer connector.Committer
+}
+
+func (o *sinkOp[T]) Open() error {
+	ctx := o.c.Ctx()
+	w, err := o.sink.NewWriter(ctx, connector.SinkContext{Subtask: o.c.Subtask, Parallelism: o.c.Parallelism, Attempt: o.c.Attempt, Logger: o.c.Logger})
+	if err != nil {
+		return fmt.Errorf("sink %s: creating writer: %w", o.c.Name, err)
+	}
+	o.w = w
+	if tp, ok := o.sink.(connector.TwoPhaseCommitter); ok {
+		if o.committer, err = tp.NewCommitter(ctx); err != nil {
+			return fmt.Errorf("sink %s: creating committer: %w", o.c.Name, err)
+		}
+	}
+	return nil
+}
+
+func (o *sinkOp[T]) Collect(v T, ts int64) {
+	if err := o.w.Write(o.c.Ctx(), v, ts); err != nil {
+		o.c.Fail(v, fmt.Errorf("sink write: %w", err))
+	}
+}
+
+func (o *sinkOp[T]) Watermark(wm int64) { o.c.SetWatermarks(wm, wm) }
+func (o *sinkOp[T]) Idle(bool)          {}
+
+// Finish pre-commits what was written and commits it: the end of input is a final checkpoint.
+func (o *sinkOp[T]) Finish() {
+	ctx := o.c.Ctx()
+	cs, err := o.w.PreCommit(ctx, endOfInputCheckpoint)
+	if err != nil {
+		o.c.Fail(nil, fmt.Errorf("sink pre-commit at end of input: %w", err))
+	}
+	if o.committer != nil && len(cs) > 0 {
+		if err := o.committer.Commit(ctx, cs); err != nil {
+			o.c.Fail(nil, fmt.Errorf("sink commit at end of input: %w", err))
+		}
+	}
+}
+
+// endOfInputCheckpoint is the checkpoint ID of the final pre-commit at end of input.
+const endOfInputCheckpoint = int64(1<<63 - 1)
+
+func (o *sinkOp[T]) Close() error {
+	var err error
+	if o.w != nil {
+		err = o.w.Close()
+	}
+	if o.committer != nil {
+		if cerr := o.committer.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// funcSink is a Sink whose writers call a function per record.
+type funcSink[T any] func(sc connector.SinkContext) func(v T, ts int64) error
+
+func (f funcSink[T]) NewWriter(_ context.Context, sc connector.SinkContext) (connector.Writer[T], error) {
+	return funcWriter[T](f(sc)), nil
+}
+
+type funcWriter[T any] func(v T, ts int64) error
+
+func (w funcWriter[T]) Write(_ context.Context, v T, ts int64) error { return w(v, ts) }
+func (funcWriter[T]) PreCommit(context.Context, int64) ([]connector.Committable, error) {
+	return nil, nil
+}
+func (funcWriter[T]) Close() error { return nil }
+
+// Print writes every record to standard output as "subtask> record" (the subtask prefix is
+// left out at parallelism 1), like Flink's print sink.
+func (s Stream[T]) Print() Stream[T] { return s.PrintTo(os.Stdout, "") }
+
+// PrintTo writes every record to w, one per line, prefixed by prefix and the subtask. Writes
+// from parallel subtasks are serialised.
+func (s Stream[T]) PrintTo(w io.Writer, prefix string) Stream[T] {
+	var mu sync.Mutex
+	return s.SinkTo(funcSink[T](func(sc connector.SinkContext) func(T, int64) error {
+		p := prefix
+		if sc.Parallelism > 1 {
+			p += fmt.Sprintf("%d> ", sc.Subtask+1)
+		}
+		return func(v T, _ int64) error {
+			mu.Lock()
+			defer mu.Unlock()
+			_, err := fmt.Fprintf(w, "%s%v\n", p, v)
+			return err
+		}
+	})).Name("Print")
+}
+
+// Discard drops every record; for benchmarks and jobs run for their side effects.
+func (s Stream[T]) Discard() Stream[T] {
+	return s.SinkTo(funcSink[T](func(connector.SinkContext) func(T, int64) error {
+		return func(T, int64) error { return nil }
+	})).Name("Discard")
+}
+
+// Collected holds the records a Collect sink received. It is safe for concurrent use.
+type Collected[T any] struct {
+	mu   sync.Mutex
+	vals []T
+	ts   []int64
+}
+
+// Values returns a copy of the records received so far, in arrival order (interleaved across
+// subtasks).
+func (c *Collected[T]) Values() []T {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]T(nil), c.vals...)
+}
+
+// Timestamps returns the timestamps of Values, in the same order.
+func (c *Collected[T]) Timestamps() []int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]int64(nil), c.ts...)
+}
+
+// Collect gathers every record in memory, for tests and small results.
+func Collect[T any](s Stream[T]) *Collected[T] {
+	c := &Collected[T]{}
+	s.SinkTo(funcSink[T](func(connector.SinkContext) func(T, int64) error {
+		return func(v T, ts int64) error {
+			c.mu.Lock()
+			c.vals = append(c.vals, v)
+			c.ts = append(c.ts, ts)
+			c.mu.Unlock()
+			return nil
+		}
+	})).Name("Collect")
+	return c
+}

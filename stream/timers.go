@@ -1,0 +1,116 @@
+package stream
+
+import (
+	"container/heap"
+
+	rt "github.com/runnel-io/runnel/internal/runtime"
+)
+
+// timerKey identifies a timer: one per key and timestamp, so registering twice is a no-op.
+type timerKey[K comparable] struct {
+	key K
+	at  int64
+}
+
+type timer[K comparable] struct {
+	timerKey[K]
+	group int
+}
+
+type timerHeap[K comparable] []timer[K]
+
+func (h timerHeap[K]) Len() int           { return len(h) }
+func (h timerHeap[K]) Less(i, j int) bool { return h[i].at < h[j].at }
+func (h timerHeap[K]) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap[K]) Push(x any)        { *h = append(*h, x.(timer[K])) }
+func (h *timerHeap[K]) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// timerQueue holds the timers of one time domain of a keyed operator subtask, deduplicated,
+// fired in timestamp order. Deleted timers stay in the heap and are skipped when popped.
+type timerQueue[K comparable] struct {
+	h   timerHeap[K]
+	set map[timerKey[K]]struct{}
+}
+
+func (q *timerQueue[K]) add(key K, group int, at int64) bool {
+	if q.set == nil {
+		q.set = map[timerKey[K]]struct{}{}
+	}
+	tk := timerKey[K]{key, at}
+	if _, ok := q.set[tk]; ok {
+		return false
+	}
+	q.set[tk] = struct{}{}
+	heap.Push(&q.h, timer[K]{tk, group})
+	return true
+}
+
+func (q *timerQueue[K]) remove(key K, at int64) { delete(q.set, timerKey[K]{key, at}) }
+
+// next pops the earliest live timer due at or before t.
+func (q *timerQueue[K]) next(t int64) (timer[K], bool) {
+	for len(q.h) > 0 && q.h[0].at <= t {
+		tm := heap.Pop(&q.h).(timer[K])
+		if _, ok := q.set[tm.timerKey]; ok {
+			delete(q.set, tm.timerKey)
+			return tm, true
+		}
+	}
+	return timer[K]{}, false
+}
+
+// earliest returns the earliest live timer's time.
+func (q *timerQueue[K]) earliest() (int64, bool) {
+	for len(q.h) > 0 {
+		if _, ok := q.set[q.h[0].timerKey]; ok {
+			return q.h[0].at, true
+		}
+		heap.Pop(&q.h)
+	}
+	return 0, false
+}
+
+func (q *timerQueue[K]) len() int { return len(q.set) }
+
+// TimeDomain says which clock a timer follows.
+type TimeDomain uint8
+
+const (
+	// EventTime timers fire when the watermark passes them.
+	EventTime TimeDomain = iota
+	// ProcessingTime timers fire when the job's clock reaches them.
+	ProcessingTime
+)
+
+// timerService is the keyed timer service of one operator subtask.
+type timerService[K comparable] struct {
+	c          *rt.Context
+	event      timerQueue[K]
+	proc       timerQueue[K]
+	procArmed  int64 // the processing time the runtime will wake us at; 0 if none
+	onProcTime func(at int64)
+}
+
+func (s *timerService[K]) registerProc(key K, group int, at int64) {
+	if !s.proc.add(key, group, at) {
+		return
+	}
+	if s.procArmed == 0 || at < s.procArmed {
+		s.procArmed = at
+		s.c.RegisterProcessingTimer(at, s.onProcTime)
+	}
+}
+
+// procFired is called by the runtime; it returns the due time to process up to, and re-arms.
+func (s *timerService[K]) rearm() {
+	s.procArmed = 0
+	if at, ok := s.proc.earliest(); ok {
+		s.procArmed = at
+		s.c.RegisterProcessingTimer(at, s.onProcTime)
+	}
+}
