@@ -75,8 +75,6 @@ func (q *timerQueue[K]) earliest() (int64, bool) {
 	return 0, false
 }
 
-func (q *timerQueue[K]) len() int { return len(q.set) }
-
 // TimeDomain says which clock a timer follows.
 type TimeDomain uint8
 
@@ -106,7 +104,7 @@ func (s *timerService[K]) registerProc(key K, group int, at int64) {
 	}
 }
 
-// procFired is called by the runtime; it returns the due time to process up to, and re-arms.
+// rearm asks the runtime to wake the operator at the earliest remaining processing-time timer.
 func (s *timerService[K]) rearm() {
 	s.procArmed = 0
 	if at, ok := s.proc.earliest(); ok {

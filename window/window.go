@@ -32,7 +32,9 @@ func (w Window) MaxTimestamp() int64 {
 func (w Window) Intersects(o Window) bool { return w.Start <= o.End && o.Start <= w.End }
 
 // Cover returns the smallest window containing w and o.
-func (w Window) Cover(o Window) Window { return Window{Start: min(w.Start, o.Start), End: max(w.End, o.End)} }
+func (w Window) Cover(o Window) Window {
+	return Window{Start: min(w.Start, o.Start), End: max(w.End, o.End)}
+}
 
 // String renders the window as [start, end) in UTC.
 func (w Window) String() string {
@@ -146,11 +148,13 @@ func (s session) Assign(dst []Window, ts int64) []Window {
 }
 func (s session) EventTime() bool { return s.event }
 func (s session) Merging() bool   { return true }
-func (s session) String() string  { return fmt.Sprintf("Session(%v)", time.Duration(s.gap)*time.Millisecond) }
+func (s session) String() string {
+	return fmt.Sprintf("Session(%v)", time.Duration(s.gap)*time.Millisecond)
+}
 
 type global struct{}
 
 func (global) Assign(dst []Window, _ int64) []Window { return append(dst, Global) }
-func (global) EventTime() bool                        { return true }
-func (global) Merging() bool                          { return false }
-func (global) String() string                         { return "GlobalWindows" }
+func (global) EventTime() bool                       { return true }
+func (global) Merging() bool                         { return false }
+func (global) String() string                        { return "GlobalWindows" }
