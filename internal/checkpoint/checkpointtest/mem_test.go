@@ -1,0 +1,12 @@
+package checkpointtest_test
+
+import (
+	"testing"
+
+	"github.com/runnel-io/runnel/internal/checkpoint"
+	"github.com/runnel-io/runnel/internal/checkpoint/checkpointtest"
+)
+
+func TestMem(t *testing.T) {
+	checkpointtest.StorageSuite(t, func(t *testing.T) checkpoint.Storage { return checkpointtest.NewMem() })
+}

@@ -1,0 +1,170 @@
+package checkpoint
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Storage holds the files of checkpoints and savepoints below one root, with the semantics of
+// an object store: a flat namespace of slash-separated names ("chk-7/_metadata"), files written
+// whole and atomically, no directories of their own. The local implementation is Local; an S3
+// one will follow. Open picks one by URL.
+//
+// Names are relative and clean (fs.ValidPath), not ".", and no element starts with "." (those
+// are reserved for the implementations' temporary files). Methods return an error wrapping
+// fs.ErrInvalid for other names.
+//
+// Implementations are safe for concurrent use; the readers and writers they return are not.
+// The conformance suite in checkpointtest checks these rules for any implementation.
+type Storage interface {
+	// Create starts writing the file name. Nothing is visible under name until Close returns
+	// nil; then the whole file is, durably, replacing any earlier file of that name. Abort,
+	// a failed Write, a failed Close, or ctx ending before Close leave no trace under name.
+	// ctx governs the whole write (like gocloud.dev's blob writers, the writer keeps it).
+	Create(ctx context.Context, name string) (FileWriter, error)
+	// Open opens the file name for reading. A missing file is an error wrapping
+	// fs.ErrNotExist.
+	Open(ctx context.Context, name string) (io.ReadCloser, error)
+	// Stat describes the file name; a missing file is an error wrapping fs.ErrNotExist.
+	Stat(ctx context.Context, name string) (FileInfo, error)
+	// List returns the files whose names start with prefix (a plain string prefix, not a
+	// directory: "chk-1" also matches "chk-12/x"), sorted by name. The empty prefix lists
+	// everything.
+	List(ctx context.Context, prefix string) ([]FileInfo, error)
+	// Delete deletes the file name. Deleting a file that does not exist succeeds.
+	Delete(ctx context.Context, name string) error
+}
+
+// FileWriter writes one file of a Storage; see Storage.Create.
+type FileWriter interface {
+	io.WriteCloser
+	// Abort discards what was written; nothing becomes visible. It returns nil after Close
+	// already succeeded or failed, doing nothing then.
+	Abort() error
+}
+
+// RangeOpener is the optional capability of a Storage that reads part of a file without
+// reading what precedes it (a ranged GET on S3, a seek locally). OpenRange uses it.
+type RangeOpener interface {
+	// OpenRange opens length bytes of the file name from offset. Reading past the end of
+	// the file is not an error of OpenRange: the reader just ends early.
+	OpenRange(ctx context.Context, name string, offset, length int64) (io.ReadCloser, error)
+}
+
+// FileInfo describes a file of a Storage.
+type FileInfo struct {
+	// Name is the file's name in the Storage.
+	Name    string
+	Size    int64
+	ModTime time.Time
+}
+
+// OpenRange opens length bytes of the file name of st from offset, through RangeOpener when st
+// implements it, else by reading and discarding the first offset bytes.
+func OpenRange(ctx context.Context, st Storage, name string, offset, length int64) (io.ReadCloser, error) {
+	if offset < 0 || length < 0 {
+		return nil, fmt.Errorf("checkpoint: open %s: invalid range %d+%d: %w", name, offset, length, fs.ErrInvalid)
+	}
+	if ro, ok := st.(RangeOpener); ok {
+		return ro.OpenRange(ctx, name, offset, length)
+	}
+	rc, err := st.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.CopyN(io.Discard, rc, offset); err != nil && !errors.Is(err, io.EOF) {
+		rc.Close()
+		return nil, fmt.Errorf("checkpoint: open %s at %d: %w", name, offset, err)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(rc, length), rc}, nil
+}
+
+// WriteFile writes data as the file name of st, atomically.
+func WriteFile(ctx context.Context, st Storage, name string, data []byte) error {
+	w, err := st.Create(ctx, name)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(data); err != nil {
+		_ = w.Abort()
+		return err
+	}
+	return w.Close()
+}
+
+// ReadFile reads the whole file name of st, refusing files over limit bytes (limit <= 0: no
+// limit).
+func ReadFile(ctx context.Context, st Storage, name string, limit int64) ([]byte, error) {
+	rc, err := st.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	var r io.Reader = rc
+	if limit > 0 {
+		r = io.LimitReader(rc, limit+1)
+	}
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(r); err != nil {
+		return nil, fmt.Errorf("checkpoint: read %s: %w", name, err)
+	}
+	if limit > 0 && int64(buf.Len()) > limit {
+		return nil, fmt.Errorf("checkpoint: read %s: larger than %d bytes", name, limit)
+	}
+	return buf.Bytes(), nil
+}
+
+// Open returns the Storage for a URL: a plain path or a file:// URL (file:///abs/path, or
+// file://localhost/abs/path) opens a Local directory, created if missing. s3:// is reserved
+// for the S3 storage, not built yet; other schemes fail. Errors wrap ErrUnsupportedScheme for
+// schemes without a storage.
+func Open(ctx context.Context, rawURL string) (Storage, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if rawURL == "" {
+		return nil, errors.New("checkpoint: empty storage URL")
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme == "" || len(u.Scheme) == 1 { // one letter: a Windows drive
+		return NewLocal(rawURL)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "file":
+		if u.Host != "" && u.Host != "localhost" {
+			return nil, fmt.Errorf("checkpoint: file URL %q names host %q: only local files are supported", rawURL, u.Host)
+		}
+		if u.Path == "" {
+			return nil, fmt.Errorf("checkpoint: file URL %q has no path", rawURL)
+		}
+		return NewLocal(filepath.FromSlash(u.Path))
+	case "s3":
+		return nil, fmt.Errorf("%w: s3:// storage is not built yet (%q); use a local directory or a file:// URL", ErrUnsupportedScheme, rawURL)
+	}
+	return nil, fmt.Errorf("%w %q in %q: use a local path or a file:// URL", ErrUnsupportedScheme, u.Scheme, rawURL)
+}
+
+// CheckName returns an error wrapping fs.ErrInvalid if name is not a valid Storage name (see
+// Storage). Implementations call it first.
+func CheckName(name string) error {
+	if !fs.ValidPath(name) || name == "." {
+		return fmt.Errorf("checkpoint: invalid file name %q: %w", name, fs.ErrInvalid)
+	}
+	for _, e := range strings.Split(name, "/") {
+		if strings.HasPrefix(e, ".") {
+			return fmt.Errorf("checkpoint: invalid file name %q: elements must not start with a dot: %w", name, fs.ErrInvalid)
+		}
+	}
+	return nil
+}
