@@ -45,6 +45,11 @@ func (o *sinkOp[T]) Open() error {
 }
 
 func (o *sinkOp[T]) Collect(v T, ts int64) {
+	defer func() {
+		if r := recover(); r != nil {
+			o.c.Recovered(r, v)
+		}
+	}()
 	if err := o.w.Write(o.c.Ctx(), v, ts); err != nil {
 		o.c.Fail(v, fmt.Errorf("sink write: %w", err))
 	}
@@ -55,6 +60,11 @@ func (o *sinkOp[T]) Idle(bool)          {}
 
 // Finish pre-commits what was written and commits it: the end of input is a final checkpoint.
 func (o *sinkOp[T]) Finish() {
+	defer func() {
+		if r := recover(); r != nil {
+			o.c.Recovered(r, nil)
+		}
+	}()
 	ctx := o.c.Ctx()
 	cs, err := o.w.PreCommit(ctx, endOfInputCheckpoint)
 	if err != nil {

@@ -188,13 +188,11 @@ func (r *reader[T]) Read(_ context.Context, out connector.ReaderOutput[T]) (conn
 		if r.start.IsZero() {
 			r.start = now
 		}
-		perReader := r.s.rate / float64(r.rc.Parallelism)
-		due := int64(perReader*now.Sub(r.start).Seconds()) + 1
-		budget = min(budget, due-r.produced)
+		elapsed := now.Sub(r.start)
+		budget = min(budget, r.due(elapsed)-r.produced)
 		if budget <= 0 {
-			next := time.Duration(float64(r.produced) / perReader * float64(time.Second))
 			wake := make(chan struct{})
-			r.rc.Clock.AfterFunc(r.start.Add(next).Sub(now), func() { close(wake) })
+			r.rc.Clock.AfterFunc(r.dueAt(r.produced)-elapsed, func() { close(wake) })
 			r.wake = wake
 			return connector.NothingAvailable, nil
 		}
@@ -224,6 +222,28 @@ func (r *reader[T]) Read(_ context.Context, out connector.ReaderOutput[T]) (conn
 		return connector.EndOfInput, nil
 	}
 	return connector.MoreAvailable, nil
+}
+
+// dueAt returns when this reader's record k (from 0) is due, counted from its first record:
+// k/perReader seconds, rounded up to the nanosecond.
+func (r *reader[T]) dueAt(k int64) time.Duration {
+	perReader := r.s.rate / float64(r.rc.Parallelism)
+	return time.Duration(math.Ceil(float64(k) / perReader * float64(time.Second)))
+}
+
+// due returns the number of records due by elapsed: the k with dueAt(k) <= elapsed. It is
+// computed from dueAt itself, so that the wake-up time of the next record (dueAt) and the
+// count agree even where floating point rounds differently.
+func (r *reader[T]) due(elapsed time.Duration) int64 {
+	perReader := r.s.rate / float64(r.rc.Parallelism)
+	n := max(int64(perReader*elapsed.Seconds()), 0) // within a record of the answer
+	for n > 0 && r.dueAt(n-1) > elapsed {
+		n--
+	}
+	for r.dueAt(n) <= elapsed {
+		n++
+	}
+	return n
 }
 
 // Available implements connector.Availability for rate-limited readers.

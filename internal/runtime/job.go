@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"github.com/runnel-io/runnel/connector"
+	"github.com/runnel-io/runnel/eventtime"
 	"github.com/runnel-io/runnel/internal/keygroup"
 	"github.com/runnel-io/runnel/metrics"
 )
@@ -87,9 +87,9 @@ func (c Config) Validate() error {
 }
 
 // Run executes the graph until every source has ended and every task has drained, or until
-// ctx is cancelled (Run then returns ctx's error), or until a task fails (Run returns the
-// failure, an *OperatorError for user code). All goroutines Run started have ended when it
-// returns.
+// ctx is cancelled (Run then returns context.Cause(ctx): ctx's error or the cause it was
+// cancelled with), or until a task fails (Run returns the failure, an *OperatorError for user
+// code). All goroutines Run started have ended when it returns.
 func Run(ctx context.Context, g *Graph, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -99,7 +99,8 @@ func Run(ctx context.Context, g *Graph, cfg Config) error {
 	if err := g.Validate(cfg.MaxParallelism); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	parent := ctx
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 
 	j := &job{g: g, cfg: &cfg, ctx: ctx}
@@ -141,10 +142,10 @@ func Run(ctx context.Context, g *Graph, cfg Config) error {
 	close(reportDone)
 	reporter.Wait()
 	if firstErr != nil {
-		if ctx.Err() != nil && isCancel(firstErr) {
-			if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				return err
-			}
+		// Stopped from outside: say so, even if a task saw the cancellation as the failure of
+		// a call that it made (a sink returning ctx.Err()).
+		if parent.Err() != nil && isCancel(firstErr) {
+			return context.Cause(parent)
 		}
 		return firstErr
 	}
@@ -279,17 +280,23 @@ func (sourceHead) Close() error { return nil }
 // instantiate builds node n of subtask and, recursively, every node chained after it, and
 // returns n's instance. in counts the records n receives.
 func (j *job) instantiate(t *task, n *Node, subtask int, in *int64) (Instance, error) {
-	stats := &opStats{name: n.Name, id: n.ID, subtask: subtask, in: in}
+	stats := &opStats{name: n.Name, id: n.ID, subtask: subtask, in: in, inWM: eventtime.MinTime, outWM: eventtime.MinTime}
 	idx := len(t.insts)
 	t.insts = append(t.insts, nil)
 	t.ops = append(t.ops, stats)
 	outs := map[string][]any{}
+	// Records into each side output: RecordsIn of the operators chained to it.
+	sideCount := map[string]*int64{}
+	for tag := range n.Side {
+		sideCount[tag] = new(int64)
+		stats.side = append(stats.side, sideCount[tag])
+	}
 	for _, e := range n.Outputs {
 		typ := e.Type()
 		if chained(e) {
-			var cnt *int64 = &stats.out
+			cnt := &stats.out
 			if e.Tag != "" {
-				cnt = new(int64)
+				cnt = sideCount[e.Tag]
 			}
 			next, err := j.instantiate(t, e.To, subtask, cnt)
 			if err != nil {
@@ -300,9 +307,20 @@ func (j *job) instantiate(t *task, n *Node, subtask int, in *int64) (Instance, e
 		}
 		outs[e.Tag] = append(outs[e.Tag], j.newWriter(t, e, subtask, typ))
 	}
+	side := make(map[string]any, len(n.Side))
+	var sideControls []Control // side outputs someone reads: they get watermarks and the end too
+	for tag, typ := range n.Side {
+		side[tag] = typ.count(typ.fanOut(outs[tag]), sideCount[tag])
+		if len(outs[tag]) > 0 {
+			sideControls = append(sideControls, side[tag].(Control))
+		}
+	}
 	var out any
 	if n.Out != nil {
 		out = n.Out.count(n.Out.fanOut(outs[""]), &stats.out)
+		if len(sideControls) > 0 {
+			out = n.Out.withSides(out, sideControls)
+		}
 	}
 	if n.Source != nil {
 		h := &sourceHead{out: out}
@@ -312,10 +330,7 @@ func (j *job) instantiate(t *task, n *Node, subtask int, in *int64) (Instance, e
 	c := &Context{Name: n.Name, NodeID: n.ID, Subtask: subtask, Parallelism: n.Parallelism,
 		MaxParallelism: j.cfg.MaxParallelism, KeyGroups: keygroup.RangeOf(subtask, j.cfg.MaxParallelism, n.Parallelism),
 		Clock: j.cfg.Clock, Logger: j.cfg.Logger.With("operator", n.Name, "subtask", subtask),
-		t: t, side: map[string]any{}, op: stats}
-	for tag, typ := range n.Side {
-		c.side[tag] = typ.fanOut(outs[tag])
-	}
+		t: t, side: side, op: stats}
 	inst, err := n.Operator(c, out)
 	if err != nil {
 		return nil, fmt.Errorf("runtime: creating %s subtask %d: %w", n, subtask, err)

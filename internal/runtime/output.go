@@ -1,8 +1,9 @@
 package runtime
 
 // Control carries what is not a record through a chain of operators: watermarks, idleness and
-// the end of input. Every operator forwards Control calls to its outputs once it has acted on
-// them (a window operator fires its windows before it forwards a watermark).
+// the end of input. Every operator forwards Control calls to its main output once it has acted
+// on them (a window operator fires its windows before it forwards a watermark); the runtime
+// passes them on to the operator's side outputs too, so operators must not.
 type Control interface {
 	// Watermark says that no record with timestamp <= wm follows.
 	Watermark(wm int64)
@@ -76,3 +77,32 @@ func (c counted[T]) Collect(v T, ts int64) {
 func (c counted[T]) Watermark(wm int64) { c.next.Watermark(wm) }
 func (c counted[T]) Idle(idle bool)     { c.next.Idle(idle) }
 func (c counted[T]) Finish()            { c.next.Finish() }
+
+// withSides is an operator's main output when some of its side outputs are read: Control calls
+// go to the side outputs as well, since a watermark, idleness or the end of input holds for
+// every output of the operator.
+type withSides[T any] struct {
+	Output[T]
+	sides []Control
+}
+
+func (w withSides[T]) Watermark(wm int64) {
+	w.Output.Watermark(wm)
+	for _, s := range w.sides {
+		s.Watermark(wm)
+	}
+}
+
+func (w withSides[T]) Idle(idle bool) {
+	w.Output.Idle(idle)
+	for _, s := range w.sides {
+		s.Idle(idle)
+	}
+}
+
+func (w withSides[T]) Finish() {
+	w.Output.Finish()
+	for _, s := range w.sides {
+		s.Finish()
+	}
+}

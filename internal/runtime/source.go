@@ -173,6 +173,8 @@ func (r *reader[T]) run(t *task) {
 			case <-tick.Chan():
 				t.flushAll()
 				t.publish()
+			case <-t.timers.C():
+				t.timers.fire() // processing-time timers of operators chained to the source
 			case <-t.ctx.Done():
 				panic(&taskAbort{err: t.ctx.Err()})
 			default:
@@ -217,6 +219,8 @@ func (r *reader[T]) wait(tick interface{ Chan() <-chan time.Time }, backoff time
 	case <-tick.Chan():
 		t.publish()
 		r.maybeWatermark(true)
+	case <-t.timers.C():
+		t.timers.fire()
 	case <-t.ctx.Done():
 		panic(&taskAbort{err: t.ctx.Err()})
 	}

@@ -39,6 +39,7 @@ type opStats struct {
 	id, subtask int
 	in          *int64 // the upstream operator's out, or the task's received count
 	out         int64
+	side        []*int64 // records into each side output, part of RecordsOut
 	inWM, outWM int64
 	published   atomic.Pointer[metrics.Operator]
 }
@@ -135,8 +136,12 @@ func (t *task) poll(tick clockwork.Ticker) {
 func (t *task) publish() {
 	t.stats.Store(&metrics.Task{Name: t.name, Subtask: t.subtask, Backpressured: t.backpressured, Idle: t.idle})
 	for _, o := range t.ops {
+		out := o.out
+		for _, n := range o.side {
+			out += *n
+		}
 		o.published.Store(&metrics.Operator{Operator: o.name, ID: o.id, Subtask: o.subtask,
-			RecordsIn: *o.in, RecordsOut: o.out, InputWatermark: o.inWM, OutputWatermark: o.outWM})
+			RecordsIn: *o.in, RecordsOut: out, InputWatermark: o.inWM, OutputWatermark: o.outWM})
 	}
 }
 

@@ -12,6 +12,7 @@ type Type interface {
 	newWriter(t *task, links []link, route any, broadcast bool, size int) any
 	fanOut(outs []any) any
 	count(out any, n *int64) any
+	withSides(out any, sides []Control) any
 	discard() any
 	deliverer(to any) func(b any) int
 	newPool(size int) any
@@ -47,6 +48,10 @@ func (typeOf[T]) fanOut(outs []any) any {
 }
 
 func (typeOf[T]) count(out any, n *int64) any { return counted[T]{next: out.(Output[T]), n: n} }
+
+func (typeOf[T]) withSides(out any, sides []Control) any {
+	return withSides[T]{Output: out.(Output[T]), sides: sides}
+}
 
 func (typeOf[T]) discard() any { return Discard[T]{} }
 
