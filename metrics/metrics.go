@@ -16,7 +16,15 @@ type Operator struct {
 	// InputWatermark and OutputWatermark are the current watermarks in epoch milliseconds
 	// (eventtime.MinTime before the first one).
 	InputWatermark, OutputWatermark int64
+	// Counters holds the operator's named counters: the engine's own (such as
+	// numLateRecordsDropped) and those user functions create through their runtime context.
+	// Nil when there are none.
+	Counters map[string]int64
 }
+
+// LateRecordsDropped is the counter of records a window operator or join dropped because they
+// arrived later than the allowed lateness and no late-data side output took them.
+const LateRecordsDropped = "numLateRecordsDropped"
 
 // Task is a snapshot of one task (a chain of operators run by one goroutine).
 type Task struct {

@@ -299,7 +299,7 @@ func fireProcTimers[K comparable](b *keyed[K], at int64, fire func(timer[K], Tim
 		}
 		fire(tm, ProcessingTime)
 	}
-	b.timers.rearm()
+	b.timers.rearm(at)
 }
 
 // timerRecord names a firing timer in errors.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"reflect"
+	"sync/atomic"
 	"time"
 
 	rt "github.com/runnel-io/runnel/internal/runtime"
@@ -35,6 +36,11 @@ func (r *RuntimeContext) Logger() *slog.Logger { return r.c.Logger }
 
 // Ctx is cancelled when the job stops; use it for blocking calls.
 func (r *RuntimeContext) Ctx() context.Context { return r.c.Ctx() }
+
+// Counter returns the operator subtask's counter called name, created at zero on first use and
+// published with the operator's metrics (metrics.Operator.Counters). It is safe for concurrent
+// use; create counters in Open.
+func (r *RuntimeContext) Counter(name string) *atomic.Int64 { return r.c.Counter(name) }
 
 // Now returns processing time from the job's clock.
 func (r *RuntimeContext) Now() time.Time { return r.c.Clock.Now() }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	rt "github.com/runnel-io/runnel/internal/runtime"
+	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/state"
 	"github.com/runnel-io/runnel/window"
 )
@@ -37,12 +38,14 @@ func JoinCountLateDropped(n *atomic.Int64) JoinOption {
 
 // lateCounter counts the late records one subtask drops.
 type lateCounter struct {
-	n     int64
-	total *atomic.Int64
+	n      int64
+	total  *atomic.Int64
+	metric *atomic.Int64 // metrics.LateRecordsDropped of the subtask
 }
 
 func (l *lateCounter) drop() {
 	l.n++
+	l.metric.Add(1)
 	if l.total != nil {
 		l.total.Add(1)
 	}
@@ -81,7 +84,7 @@ func WindowJoin[A, B any, K comparable, OUT any](a Keyed[A, K], b Keyed[B, K], a
 		o := &windowJoinOp[A, B, K, OUT]{forward: forward[OUT]{outputOf[OUT](out)}, assigner: assigner,
 			join: join, key1: a.key, key2: b.key}
 		o.init(c)
-		o.late.total = cfg.dropped
+		o.late.total, o.late.metric = cfg.dropped, c.Counter(metrics.LateRecordsDropped)
 		o.panes = state.NewMap[K, window.Window, joinPane[A, B]](o.backend, &o.keys, state.Descriptor{Name: "window-join"})
 		return o, nil
 	})
@@ -231,7 +234,7 @@ func IntervalJoin[A, B any, K comparable, OUT any](a Keyed[A, K], b Keyed[B, K],
 		o := &intervalJoinOp[A, B, K, OUT]{forward: forward[OUT]{outputOf[OUT](out)}, join: join,
 			key1: a.key, key2: b.key, lower: lower.Milliseconds(), upper: upper.Milliseconds()}
 		o.init(c)
-		o.late.total = cfg.dropped
+		o.late.total, o.late.metric = cfg.dropped, c.Counter(metrics.LateRecordsDropped)
 		o.left = state.NewMap[K, int64, []A](o.backend, &o.keys, state.Descriptor{Name: "interval-join-left"})
 		o.right = state.NewMap[K, int64, []B](o.backend, &o.keys, state.Descriptor{Name: "interval-join-right"})
 		return o, nil

@@ -242,7 +242,7 @@ func (o *keyedProcessOp[T, K, U]) onProcTime(at int64) {
 		}
 		o.fire(tm, ProcessingTime)
 	}
-	o.timers.rearm()
+	o.timers.rearm(at)
 }
 
 // Reduce keeps a running reduction per key and emits the updated value for every record.

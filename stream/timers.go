@@ -104,11 +104,17 @@ func (s *timerService[K]) registerProc(key K, group int, at int64) {
 	}
 }
 
-// rearm asks the runtime to wake the operator at the earliest remaining processing-time timer.
-func (s *timerService[K]) rearm() {
+// rearm is called by the runtime callback for processing time at, after it fired the due
+// timers: it asks the runtime to wake the operator at the earliest remaining timer. A callback
+// superseded by a sooner registration (at is not the armed time) leaves that to the live one,
+// so wake-ups do not pile up.
+func (s *timerService[K]) rearm(at int64) {
+	if at != s.procArmed {
+		return
+	}
 	s.procArmed = 0
-	if at, ok := s.proc.earliest(); ok {
-		s.procArmed = at
-		s.c.RegisterProcessingTimer(at, s.onProcTime)
+	if next, ok := s.proc.earliest(); ok {
+		s.procArmed = next
+		s.c.RegisterProcessingTimer(next, s.onProcTime)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/runnel-io/runnel/eventtime"
 	"github.com/runnel-io/runnel/internal/keygroup"
 	rt "github.com/runnel-io/runnel/internal/runtime"
+	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/window"
 )
 
@@ -94,14 +95,15 @@ type windowOp[T any, K comparable, ACC, OUT any] struct {
 	first  int        // the first owned key group
 	domain TimeDomain // of the assigner: the domain of cleanup timers
 
-	groups   []map[K]*keyPanes[ACC] // per owned key group
-	freeKeys []*keyPanes[ACC]
-	spare    []ACC // emptied contents kept for reuse (record lists)
-	timers   windowTimers[K]
-	tctx     triggerCtx[K]
-	wm       int64
-	late     rt.Output[T] // late side output; nil means drop and count
-	nDropped int64
+	groups        []map[K]*keyPanes[ACC] // per owned key group
+	freeKeys      []*keyPanes[ACC]
+	spare         []ACC // emptied contents kept for reuse (record lists)
+	timers        windowTimers[K]
+	tctx          triggerCtx[K]
+	wm            int64
+	late          rt.Output[T] // late side output; nil means drop and count
+	nDropped      int64
+	droppedMetric *atomic.Int64 // metrics.LateRecordsDropped of the subtask
 
 	// scratch space, reused for every record
 	assigned    []window.Window
@@ -138,6 +140,7 @@ func newWindowOp[T any, K comparable, ACC, OUT any](c *rt.Context, out rt.Output
 	o.tctx = triggerCtx[K]{timers: &o.timers, wm: &o.wm, clock: c.Clock}
 	o.col.out = out
 	o.wctx.Context = Context{c: c, wm: &o.wm}
+	o.droppedMetric = c.Counter(metrics.LateRecordsDropped)
 	if cfg.lateTag != "" {
 		// Nil when no stream reads the side output: late records are then dropped and counted.
 		o.late, _ = c.SideOutput(cfg.lateTag).(rt.Output[T])
@@ -285,6 +288,7 @@ func (o *windowOp[T, K, ACC, OUT]) lateRecord(v T, ts int64) {
 		return
 	}
 	o.nDropped++
+	o.droppedMetric.Add(1)
 	if o.dropped != nil {
 		o.dropped.Add(1)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync/atomic"
 
 	"github.com/jonboulle/clockwork"
 	"github.com/runnel-io/runnel/internal/keygroup"
@@ -42,6 +43,20 @@ func (c *Context) SideOutput(tag string) any { return c.side[tag] }
 // (epoch ms).
 func (c *Context) RegisterProcessingTimer(at int64, fire func(at int64)) {
 	c.t.timers.register(at, fire)
+}
+
+// Counter returns the operator subtask's counter called name, creating it at zero; it is
+// published with the operator's metrics. The counter is safe for concurrent use.
+func (c *Context) Counter(name string) *atomic.Int64 {
+	if n, ok := c.op.counters[name]; ok {
+		return n
+	}
+	if c.op.counters == nil {
+		c.op.counters = map[string]*atomic.Int64{}
+	}
+	n := new(atomic.Int64)
+	c.op.counters[name] = n
+	return n
 }
 
 // SetWatermarks records the operator's current input and output watermarks for metrics.

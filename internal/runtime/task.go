@@ -41,7 +41,10 @@ type opStats struct {
 	out         int64
 	side        []*int64 // records into each side output, part of RecordsOut
 	inWM, outWM int64
-	published   atomic.Pointer[metrics.Operator]
+	// counters are created from the task goroutine (Context.Counter) before or while it runs;
+	// the map is only read by publish, on the same goroutine.
+	counters  map[string]*atomic.Int64
+	published atomic.Pointer[metrics.Operator]
 }
 
 func (t *task) flushAll() {
@@ -140,8 +143,15 @@ func (t *task) publish() {
 		for _, n := range o.side {
 			out += *n
 		}
-		o.published.Store(&metrics.Operator{Operator: o.name, ID: o.id, Subtask: o.subtask,
-			RecordsIn: *o.in, RecordsOut: out, InputWatermark: o.inWM, OutputWatermark: o.outWM})
+		m := &metrics.Operator{Operator: o.name, ID: o.id, Subtask: o.subtask,
+			RecordsIn: *o.in, RecordsOut: out, InputWatermark: o.inWM, OutputWatermark: o.outWM}
+		if len(o.counters) > 0 {
+			m.Counters = make(map[string]int64, len(o.counters))
+			for name, n := range o.counters {
+				m.Counters[name] = n.Load()
+			}
+		}
+		o.published.Store(m)
 	}
 }
 
