@@ -8,6 +8,7 @@
 package stream
 
 import (
+	"fmt"
 	"runtime"
 
 	rt "github.com/runnel-io/runnel/internal/runtime"
@@ -82,7 +83,13 @@ func (s Stream[T]) Broadcast() Stream[T] {
 func (s Stream[T]) PartitionCustom(partition func(v T, parallelism int) int) Stream[T] {
 	s.how, s.explicit = rt.Custom, true
 	s.route = rt.Router[T](func(p int) func(T) int {
-		return func(v T) int { return partition(v, p) }
+		return func(v T) int {
+			i := partition(v, p)
+			if i < 0 || i >= p {
+				panic(fmt.Sprintf("stream: custom partitioner returned subtask %d for parallelism %d on record %+v", i, p, v))
+			}
+			return i
+		}
 	})
 	return s
 }

@@ -48,10 +48,7 @@ func (g *gate) handle(e envelope) int {
 		g.update()
 	case kindActive:
 		c.idle = false
-		if g.idle {
-			g.idle = false
-			g.control.Idle(false)
-		}
+		g.update()
 	case kindEnd:
 		c.ended = true
 		g.ended++
