@@ -106,6 +106,7 @@ var projectRules = rules{
 		{"internal/runtime/...", "internal/exchange/...", "tasks read and write exchanges"},
 		{"internal/runtime/...", "internal/checkpoint/...", "tasks align barriers and snapshot for the coordinator"},
 		{"sql/...", "stream/...", "the planner builds jobs with the DataStream API"},
+		{"connector/nexmark", "connector/datagen", "the Nexmark source is a generator source"},
 		{"internal/nexmark/...", "stream/...", "benchmark queries are DataStream programs"},
 		{"internal/nexmark/...", "sql/...", "benchmark queries are also SQL scripts"},
 		{"examples/...", "stream/...", "examples are user programs"},
