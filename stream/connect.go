@@ -205,20 +205,20 @@ func (o *keyedCoProcessOp[A, B, K, U]) collect2(v B, ts int64) {
 }
 
 func (o *keyedCoProcessOp[A, B, K, U]) fire(tm timer[K], domain TimeDomain) {
-	what := timerRecord(tm)
+	// The timer is named only on failure: formatting it for every firing cost 10% of q4.
 	defer func() {
 		if r := recover(); r != nil {
-			o.c.Recovered(r, what)
+			o.c.Recovered(r, timerRecord(tm))
 		}
 	}()
 	if o.onTimer == nil {
-		o.c.Fail(what, fmt.Errorf("a timer fired but %T has no OnTimer method", o.fn))
+		o.c.Fail(timerRecord(tm), fmt.Errorf("a timer fired but %T has no OnTimer method", o.fn))
 	}
 	o.setTimerKey(tm.key, tm.group)
 	o.col.ts, o.ctx.ts, o.ctx.domain = tm.at, tm.at, domain
 	defer func() { o.ctx.domain = EventTime }()
 	if err := o.onTimer.OnTimer(&o.ctx, tm.at, &o.col); err != nil {
-		o.c.Fail(what, err)
+		o.c.Fail(timerRecord(tm), err)
 	}
 }
 
