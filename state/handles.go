@@ -3,6 +3,8 @@ package state
 import (
 	"iter"
 	"maps"
+
+	"github.com/runnel-io/runnel/state/blob"
 )
 
 // entry is a stored value with its expiry time (epoch ms; 0 = never).
@@ -35,7 +37,16 @@ func newTTL[K comparable](d Descriptor, keys *Keys[K]) ttl {
 
 // NewValue returns a Value handle on backend b for the key context keys.
 func NewValue[K comparable, V any](b Backend, keys *Keys[K], d Descriptor) Value[V] {
-	return &value[K, V]{t: tableFor[K, entry[V]](b, keys, d.Name), keys: keys, ttl: newTTL(d, keys)}
+	if bb, ok := b.(BytesBackend); ok {
+		return newBytesValue[K, V](bb, keys, d, blob.Value)
+	}
+	v := newValue[K, V](b, keys, d)
+	return &v
+}
+
+func newValue[K comparable, V any](b Backend, keys *Keys[K], d Descriptor) value[K, V] {
+	ops := func() tableOps[entry[V]] { return valueOps(valueCodec[V](d)) }
+	return value[K, V]{t: tableFor(b, keys, d.Name, ops), keys: keys, ttl: newTTL(d, keys)}
 }
 
 type value[K comparable, V any] struct {
@@ -45,28 +56,36 @@ type value[K comparable, V any] struct {
 }
 
 func (s *value[K, V]) Value() (V, bool) {
-	g := s.t.of(s.keys)
-	e, ok := g[s.keys.Key]
+	e, ok := s.t.read(s.keys)[s.keys.Key]
 	if !ok || s.ttl.expired(e.exp) {
 		if ok {
-			delete(g, s.keys.Key)
+			delete(s.t.write(s.keys), s.keys.Key)
 		}
 		var zero V
 		return zero, false
 	}
 	if s.ttl.cfg.UpdateOnRead {
 		e.exp = s.ttl.expiry()
-		g[s.keys.Key] = e
+		s.t.write(s.keys)[s.keys.Key] = e
 	}
 	return e.v, true
 }
 
-func (s *value[K, V]) Update(v V) { s.t.of(s.keys)[s.keys.Key] = entry[V]{v, s.ttl.expiry()} }
-func (s *value[K, V]) Clear()     { delete(s.t.of(s.keys), s.keys.Key) }
+func (s *value[K, V]) Update(v V) { s.t.write(s.keys)[s.keys.Key] = entry[V]{v, s.ttl.expiry()} }
+
+func (s *value[K, V]) Clear() {
+	if _, ok := s.t.read(s.keys)[s.keys.Key]; ok {
+		delete(s.t.write(s.keys), s.keys.Key)
+	}
+}
 
 // NewList returns a List handle. With a TTL, each element expires on its own.
 func NewList[K comparable, V any](b Backend, keys *Keys[K], d Descriptor) List[V] {
-	return &list[K, V]{t: tableFor[K, []entry[V]](b, keys, d.Name), keys: keys, ttl: newTTL(d, keys)}
+	if bb, ok := b.(BytesBackend); ok {
+		return newBytesList[K, V](bb, keys, d)
+	}
+	ops := func() tableOps[[]entry[V]] { return listOps(valueCodec[V](d)) }
+	return &list[K, V]{t: tableFor(b, keys, d.Name, ops), keys: keys, ttl: newTTL(d, keys)}
 }
 
 type list[K comparable, V any] struct {
@@ -76,7 +95,19 @@ type list[K comparable, V any] struct {
 }
 
 func (s *list[K, V]) Get() []V {
-	g := s.t.of(s.keys)
+	if !s.ttl.cfg.Enabled() {
+		// Nothing expires and nothing is refreshed: a pure read.
+		es := s.t.read(s.keys)[s.keys.Key]
+		out := make([]V, len(es))
+		for i, e := range es {
+			out[i] = e.v
+		}
+		return out
+	}
+	if _, ok := s.t.read(s.keys)[s.keys.Key]; !ok {
+		return []V{}
+	}
+	g := s.t.write(s.keys)
 	es := g[s.keys.Key]
 	out := make([]V, 0, len(es))
 	live := es[:0]
@@ -99,7 +130,7 @@ func (s *list[K, V]) Get() []V {
 }
 
 func (s *list[K, V]) Add(v V) {
-	g := s.t.of(s.keys)
+	g := s.t.write(s.keys)
 	g[s.keys.Key] = append(g[s.keys.Key], entry[V]{v, s.ttl.expiry()})
 }
 
@@ -113,14 +144,22 @@ func (s *list[K, V]) Update(vs []V) {
 	for i, v := range vs {
 		es[i] = entry[V]{v, exp}
 	}
-	s.t.of(s.keys)[s.keys.Key] = es
+	s.t.write(s.keys)[s.keys.Key] = es
 }
 
-func (s *list[K, V]) Clear() { delete(s.t.of(s.keys), s.keys.Key) }
+func (s *list[K, V]) Clear() {
+	if _, ok := s.t.read(s.keys)[s.keys.Key]; ok {
+		delete(s.t.write(s.keys), s.keys.Key)
+	}
+}
 
 // NewMap returns a Map handle. With a TTL, each entry expires on its own.
 func NewMap[K, UK comparable, UV any](b Backend, keys *Keys[K], d Descriptor) Map[UK, UV] {
-	return &mapState[K, UK, UV]{t: tableFor[K, map[UK]entry[UV]](b, keys, d.Name), keys: keys, ttl: newTTL(d, keys)}
+	if bb, ok := b.(BytesBackend); ok {
+		return newBytesMap[K, UK, UV](bb, keys, d)
+	}
+	ops := func() tableOps[map[UK]entry[UV]] { return mapOps(userKeyCodec[UK](d), valueCodec[UV](d)) }
+	return &mapState[K, UK, UV]{t: tableFor(b, keys, d.Name, ops), keys: keys, ttl: newTTL(d, keys)}
 }
 
 type mapState[K, UK comparable, UV any] struct {
@@ -129,10 +168,14 @@ type mapState[K, UK comparable, UV any] struct {
 	ttl  ttl
 }
 
-func (s *mapState[K, UK, UV]) current(create bool) map[UK]entry[UV] {
-	g := s.t.of(s.keys)
+// current returns the current key's map for reading; it may be nil.
+func (s *mapState[K, UK, UV]) current() map[UK]entry[UV] { return s.t.read(s.keys)[s.keys.Key] }
+
+// mutable returns the current key's map for writing, creating it.
+func (s *mapState[K, UK, UV]) mutable() map[UK]entry[UV] {
+	g := s.t.write(s.keys)
 	m := g[s.keys.Key]
-	if m == nil && create {
+	if m == nil {
 		m = make(map[UK]entry[UV])
 		g[s.keys.Key] = m
 	}
@@ -140,8 +183,7 @@ func (s *mapState[K, UK, UV]) current(create bool) map[UK]entry[UV] {
 }
 
 func (s *mapState[K, UK, UV]) Get(k UK) (UV, bool) {
-	m := s.current(false)
-	e, ok := m[k]
+	e, ok := s.current()[k]
 	if !ok || s.ttl.expired(e.exp) {
 		if ok {
 			s.Remove(k)
@@ -151,21 +193,22 @@ func (s *mapState[K, UK, UV]) Get(k UK) (UV, bool) {
 	}
 	if s.ttl.cfg.UpdateOnRead {
 		e.exp = s.ttl.expiry()
-		m[k] = e
+		s.mutable()[k] = e
 	}
 	return e.v, true
 }
 
-func (s *mapState[K, UK, UV]) Put(k UK, v UV) { s.current(true)[k] = entry[UV]{v, s.ttl.expiry()} }
+func (s *mapState[K, UK, UV]) Put(k UK, v UV) { s.mutable()[k] = entry[UV]{v, s.ttl.expiry()} }
 
 func (s *mapState[K, UK, UV]) Remove(k UK) {
-	m := s.current(false)
-	if m == nil {
+	if _, ok := s.current()[k]; !ok {
 		return
 	}
+	g := s.t.write(s.keys)
+	m := g[s.keys.Key]
 	delete(m, k)
 	if len(m) == 0 {
-		delete(s.t.of(s.keys), s.keys.Key)
+		delete(g, s.keys.Key)
 	}
 }
 
@@ -174,14 +217,28 @@ func (s *mapState[K, UK, UV]) Contains(k UK) bool {
 	return ok
 }
 
+// purge removes the current key's expired entries and returns its map (nil if none is left).
 func (s *mapState[K, UK, UV]) purge() map[UK]entry[UV] {
-	m := s.current(false)
-	if s.ttl.cfg.Enabled() {
-		maps.DeleteFunc(m, func(_ UK, e entry[UV]) bool { return s.ttl.expired(e.exp) })
-		if len(m) == 0 && m != nil {
-			delete(s.t.of(s.keys), s.keys.Key)
-			return nil
+	m := s.current()
+	if !s.ttl.cfg.Enabled() || m == nil {
+		return m
+	}
+	expired := false
+	for _, e := range m {
+		if s.ttl.expired(e.exp) {
+			expired = true
+			break
 		}
+	}
+	if !expired {
+		return m
+	}
+	g := s.t.write(s.keys)
+	m = g[s.keys.Key]
+	maps.DeleteFunc(m, func(_ UK, e entry[UV]) bool { return s.ttl.expired(e.exp) })
+	if len(m) == 0 {
+		delete(g, s.keys.Key)
+		return nil
 	}
 	return m
 }
@@ -198,11 +255,19 @@ func (s *mapState[K, UK, UV]) All() iter.Seq2[UK, UV] {
 }
 
 func (s *mapState[K, UK, UV]) Len() int { return len(s.purge()) }
-func (s *mapState[K, UK, UV]) Clear()   { delete(s.t.of(s.keys), s.keys.Key) }
+
+func (s *mapState[K, UK, UV]) Clear() {
+	if _, ok := s.t.read(s.keys)[s.keys.Key]; ok {
+		delete(s.t.write(s.keys), s.keys.Key)
+	}
+}
 
 // NewReducing returns a Reducing handle that folds values with reduce.
 func NewReducing[K comparable, V any](b Backend, keys *Keys[K], d Descriptor, reduce func(acc, v V) V) Reducing[V] {
-	return &reducing[K, V]{value: value[K, V]{t: tableFor[K, entry[V]](b, keys, d.Name), keys: keys, ttl: newTTL(d, keys)}, reduce: reduce}
+	if bb, ok := b.(BytesBackend); ok {
+		return &bytesReducing[K, V]{bytesValue: *newBytesValue[K, V](bb, keys, d, blob.Value), reduce: reduce}
+	}
+	return &reducing[K, V]{value: newValue[K, V](b, keys, d), reduce: reduce}
 }
 
 type reducing[K comparable, V any] struct {
@@ -231,7 +296,10 @@ type AggregateFunction[IN, ACC, OUT any] struct {
 
 // NewAggregating returns an Aggregating handle over accumulators of type ACC.
 func NewAggregating[K comparable, IN, ACC, OUT any](b Backend, keys *Keys[K], d Descriptor, f AggregateFunction[IN, ACC, OUT]) Aggregating[IN, OUT] {
-	return &aggregating[K, IN, ACC, OUT]{value: value[K, ACC]{t: tableFor[K, entry[ACC]](b, keys, d.Name), keys: keys, ttl: newTTL(d, keys)}, f: f}
+	if bb, ok := b.(BytesBackend); ok {
+		return &bytesAggregating[K, IN, ACC, OUT]{bytesValue: *newBytesValue[K, ACC](bb, keys, d, blob.Value), f: f}
+	}
+	return &aggregating[K, IN, ACC, OUT]{value: newValue[K, ACC](b, keys, d), f: f}
 }
 
 type aggregating[K comparable, IN, ACC, OUT any] struct {

@@ -83,4 +83,10 @@ func (t TTL) Enabled() bool { return t.Duration > 0 }
 type Descriptor struct {
 	Name string
 	TTL  TTL
+	// Codec, if set, is the Codec of the state's values, overriding CodecFor: a Codec[V] for
+	// Value, List and Reducing states, a Codec[UV] for Map states and a Codec[ACC] for
+	// Aggregating states. Another type panics when the handle is made.
+	Codec any
+	// UserKeyCodec, if set, is the Codec[UK] of a Map state's map keys.
+	UserKeyCodec any
 }

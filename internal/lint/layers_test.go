@@ -84,6 +84,7 @@ var projectRules = rules{
 		}},
 		{3, "runtime", []string{
 			"internal/runtime/...",
+			"internal/restart/...",
 			"internal/exchange/...",
 			"internal/checkpoint/...",
 		}},
