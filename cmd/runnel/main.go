@@ -23,6 +23,7 @@ func verbs() []verb {
 	return []verb{
 		{"demo", "run the website clickstream demo: page views per page in 10 s event-time windows, live", runDemo},
 		{"bench", "run a benchmark (bench nexmark --query q5 --events 10000000)", runBench},
+		{"checkpoints", "inspect stored checkpoints and savepoints (checkpoints list DIR)", runCheckpoints},
 	}
 }
 
