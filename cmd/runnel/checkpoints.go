@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/runnel-io/runnel/internal/checkpoint"
@@ -32,6 +34,12 @@ func runCheckpoints(ctx context.Context, args []string, stdout, stderr io.Writer
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return errUsage
+	}
+	// Listing must not create what it lists: checkpoint.Open makes missing local directories.
+	if dir := fs.Arg(0); !strings.Contains(dir, "://") {
+		if _, err := os.Stat(dir); err != nil {
+			return fmt.Errorf("checkpoint directory %s: %w", dir, err)
+		}
 	}
 	st, err := checkpoint.Open(ctx, fs.Arg(0))
 	if err != nil {

@@ -58,6 +58,13 @@ func TestCheckpointsList(t *testing.T) {
 	if code := run(ctx, []string{"checkpoints", "list", "s3://bucket/x"}, &out, &errb); code != 1 {
 		t.Errorf("s3 URL: exit %d, want 1 with an error", code)
 	}
+	missing := filepath.Join(dir, "missing")
+	if code := run(ctx, []string{"checkpoints", "list", missing}, &out, &errb); code != 1 {
+		t.Errorf("missing dir: exit %d, want 1", code)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Errorf("listing created %s", missing)
+	}
 	if code := run(ctx, []string{"checkpoints"}, &out, &errb); code != 2 {
 		t.Errorf("no subcommand: exit %d, want 2", code)
 	}
