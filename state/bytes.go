@@ -54,6 +54,42 @@ type BytesTable interface {
 
 // backendPanic reports a failure of a bytes backend inside a handle method, which has no error
 // result: the operator's recover turns the panic into a task failure.
+// readEntry reads the value stored under key k of key group kg, dropping it if its TTL expired
+// and restarting its TTL on read if so configured. buf and out are the handle's scratch
+// buffers for the read and the rewrite.
+func readEntry[V any](t BytesTable, name string, kg int, k []byte, codec Codec[V], ttl ttl, buf, out *[]byte) (V, bool) {
+	var zero V
+	b, ok, err := t.Get((*buf)[:0], kg, k)
+	if err != nil {
+		backendPanic(name, "get", err)
+	}
+	*buf = b
+	if !ok {
+		return zero, false
+	}
+	exp, raw, err := blob.ParseValue(b)
+	if err != nil {
+		backendPanic(name, "get", err)
+	}
+	if ttl.expired(exp) {
+		if err := t.Delete(kg, k); err != nil {
+			backendPanic(name, "delete", err)
+		}
+		return zero, false
+	}
+	v, err := codec.Decode(raw)
+	if err != nil {
+		backendPanic(name, "get", err)
+	}
+	if ttl.cfg.UpdateOnRead {
+		*out = blob.AppendValue((*out)[:0], ttl.expiry(), raw)
+		if err := t.Set(kg, k, *out); err != nil {
+			backendPanic(name, "set", err)
+		}
+	}
+	return v, true
+}
+
 func backendPanic(name, op string, err error) {
 	panic(fmt.Errorf("state: %s of state %q: %w", op, name, err))
 }
@@ -109,37 +145,7 @@ func newBytesValue[K comparable, V any](b BytesBackend, keys *Keys[K], d Descrip
 }
 
 func (s *bytesValue[K, V]) Value() (V, bool) {
-	var zero V
-	k, kg := s.key.current(), s.key.keys.Group
-	b, ok, err := s.t.Get(s.buf[:0], kg, k)
-	if err != nil {
-		backendPanic(s.name, "get", err)
-	}
-	s.buf = b
-	if !ok {
-		return zero, false
-	}
-	exp, raw, err := blob.ParseValue(b)
-	if err != nil {
-		backendPanic(s.name, "get", err)
-	}
-	if s.ttl.expired(exp) {
-		if err := s.t.Delete(kg, k); err != nil {
-			backendPanic(s.name, "delete", err)
-		}
-		return zero, false
-	}
-	v, err := s.codec.Decode(raw)
-	if err != nil {
-		backendPanic(s.name, "get", err)
-	}
-	if s.ttl.cfg.UpdateOnRead {
-		s.out = blob.AppendValue(s.out[:0], s.ttl.expiry(), raw)
-		if err := s.t.Set(kg, k, s.out); err != nil {
-			backendPanic(s.name, "set", err)
-		}
-	}
-	return v, true
+	return readEntry(s.t, s.name, s.key.keys.Group, s.key.current(), s.codec, s.ttl, &s.buf, &s.out)
 }
 
 func (s *bytesValue[K, V]) Update(v V) {
@@ -325,37 +331,7 @@ func (s *bytesMap[K, UK, UV]) entryKey(k UK) []byte {
 }
 
 func (s *bytesMap[K, UK, UV]) Get(k UK) (UV, bool) {
-	var zero UV
-	ek, kg := s.entryKey(k), s.key.keys.Group
-	b, ok, err := s.t.Get(s.buf[:0], kg, ek)
-	if err != nil {
-		backendPanic(s.name, "get", err)
-	}
-	s.buf = b
-	if !ok {
-		return zero, false
-	}
-	exp, raw, err := blob.ParseValue(b)
-	if err != nil {
-		backendPanic(s.name, "get", err)
-	}
-	if s.ttl.expired(exp) {
-		if err := s.t.Delete(kg, ek); err != nil {
-			backendPanic(s.name, "delete", err)
-		}
-		return zero, false
-	}
-	v, err := s.vcodec.Decode(raw)
-	if err != nil {
-		backendPanic(s.name, "get", err)
-	}
-	if s.ttl.cfg.UpdateOnRead {
-		s.out = blob.AppendValue(s.out[:0], s.ttl.expiry(), raw)
-		if err := s.t.Set(kg, ek, s.out); err != nil {
-			backendPanic(s.name, "set", err)
-		}
-	}
-	return v, true
+	return readEntry(s.t, s.name, s.key.keys.Group, s.entryKey(k), s.vcodec, s.ttl, &s.buf, &s.out)
 }
 
 func (s *bytesMap[K, UK, UV]) Put(k UK, v UV) {
