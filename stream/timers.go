@@ -1,8 +1,6 @@
 package stream
 
 import (
-	"container/heap"
-
 	rt "github.com/runnel-io/runnel/internal/runtime"
 )
 
@@ -17,17 +15,46 @@ type timer[K comparable] struct {
 	group int
 }
 
+// timerHeap is a binary min-heap of timers by time, typed so that pushing a timer does not box
+// it into an interface (container/heap would allocate once per registration).
 type timerHeap[K comparable] []timer[K]
 
-func (h timerHeap[K]) Len() int           { return len(h) }
-func (h timerHeap[K]) Less(i, j int) bool { return h[i].at < h[j].at }
-func (h timerHeap[K]) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *timerHeap[K]) Push(x any)        { *h = append(*h, x.(timer[K])) }
-func (h *timerHeap[K]) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+func (h *timerHeap[K]) push(t timer[K]) {
+	*h = append(*h, t)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if a[p].at <= a[i].at {
+			break
+		}
+		a[p], a[i] = a[i], a[p]
+		i = p
+	}
+}
+
+func (h *timerHeap[K]) pop() timer[K] {
+	a := *h
+	top := a[0]
+	last := len(a) - 1
+	a[0] = a[last]
+	a[last] = timer[K]{} // drop the key's reference
+	a = a[:last]
+	for i := 0; ; {
+		l, small := 2*i+1, i
+		if l < len(a) && a[l].at < a[small].at {
+			small = l
+		}
+		if r := l + 1; r < len(a) && a[r].at < a[small].at {
+			small = r
+		}
+		if small == i {
+			break
+		}
+		a[i], a[small] = a[small], a[i]
+		i = small
+	}
+	*h = a
+	return top
 }
 
 // timerQueue holds the timers of one time domain of a keyed operator subtask, deduplicated,
@@ -46,7 +73,7 @@ func (q *timerQueue[K]) add(key K, group int, at int64) bool {
 		return false
 	}
 	q.set[tk] = struct{}{}
-	heap.Push(&q.h, timer[K]{tk, group})
+	q.h.push(timer[K]{tk, group})
 	return true
 }
 
@@ -55,7 +82,7 @@ func (q *timerQueue[K]) remove(key K, at int64) { delete(q.set, timerKey[K]{key,
 // next pops the earliest live timer due at or before t.
 func (q *timerQueue[K]) next(t int64) (timer[K], bool) {
 	for len(q.h) > 0 && q.h[0].at <= t {
-		tm := heap.Pop(&q.h).(timer[K])
+		tm := q.h.pop()
 		if _, ok := q.set[tm.timerKey]; ok {
 			delete(q.set, tm.timerKey)
 			return tm, true
@@ -70,7 +97,7 @@ func (q *timerQueue[K]) earliest() (int64, bool) {
 		if _, ok := q.set[q.h[0].timerKey]; ok {
 			return q.h[0].at, true
 		}
-		heap.Pop(&q.h)
+		q.h.pop()
 	}
 	return 0, false
 }
