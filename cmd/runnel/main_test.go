@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -61,5 +62,14 @@ func TestHelpForEveryVerb(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"demo", "--bogus"}, &out, &errb); code != 2 {
 		t.Errorf("bad flag: exit %d, want 2", code)
+	}
+}
+
+func TestTotalMemoryReadsProc(t *testing.T) {
+	if _, err := os.Stat("/proc/meminfo"); err != nil {
+		t.Skip("no /proc/meminfo")
+	}
+	if got := totalMemory(); got < 64<<20 {
+		t.Fatalf("totalMemory() = %d, want the machine's memory", got)
 	}
 }
