@@ -65,6 +65,13 @@ type writer[T any] struct {
 	pool      *sync.Pool
 	size      int
 	pending   int // buffers holding records
+	// consumer is the node the writer feeds and targets[i] the consumer subtask of links[i].
+	consumer int
+	targets  []int
+	// siblings are the task's other writers into the same consumer node (the other input of a
+	// two-input operator, say). When a batch fills, their partial batches for the same subtask
+	// go too, so a sparse input does not fall thousands of records behind a dense one.
+	siblings []flusher
 }
 
 func newWriter[T any](t *task, links []link, route func(T) int, broadcast bool, size int) *writer[T] {
@@ -98,9 +105,25 @@ func (w *writer[T]) add(i int, v T, ts int64) {
 	b.vals = append(b.vals, v)
 	b.ts = append(b.ts, ts)
 	if len(b.vals) >= w.size {
+		for _, s := range w.siblings {
+			s.flushTarget(w.targets[i])
+		}
 		w.sendBatch(i)
 	}
 }
+
+// flushTarget sends the partial batch for consumer subtask sub, if there is one.
+func (w *writer[T]) flushTarget(sub int) {
+	for i, t := range w.targets {
+		if t == sub && w.bufs[i] != nil {
+			w.sendBatch(i)
+		}
+	}
+}
+
+func (w *writer[T]) target() int { return w.consumer }
+
+func (w *writer[T]) addSibling(f flusher) { w.siblings = append(w.siblings, f) }
 
 func (w *writer[T]) sendBatch(i int) {
 	b := w.bufs[i]
@@ -160,4 +183,21 @@ type Router[T any] func(parallelism int) func(v T) int
 func (r Router[T]) forParallelism(p int) any { return r(p) }
 
 // flusher is implemented by writers; a task flushes them all when its input goes idle.
-type flusher interface{ flush() }
+type flusher interface {
+	flush()
+	flushTarget(subtask int)
+	target() int
+	addSibling(f flusher)
+}
+
+// linkSiblings tells every writer of a task about the task's other writers into the same
+// consumer node.
+func linkSiblings(ws []flusher) {
+	for i, a := range ws {
+		for j, b := range ws {
+			if i != j && a.target() == b.target() {
+				a.addSibling(b)
+			}
+		}
+	}
+}

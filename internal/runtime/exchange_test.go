@@ -138,3 +138,31 @@ func TestInboxLinkCancelled(t *testing.T) {
 	l.send(tk, envelope{kind: kindWatermark, wm: 3})
 	t.Fatal("send on a full inbox returned after cancel")
 }
+
+// TestWriterFlushesSiblings checks that when one input of a consumer fills a batch, the task's
+// other writers into that consumer send their partial batches for the same subtask first, so a
+// sparse input does not lag a dense one by whole batches.
+func TestWriterFlushesSiblings(t *testing.T) {
+	log := &[]string{}
+	tk := &task{}
+	dense := newWriter[int](tk, []link{recLink{0, log}, recLink{1, log}}, func(v int) int { return v % 2 }, false, 2)
+	sparse := newWriter[int](tk, []link{recLink{0, log}, recLink{1, log}}, func(v int) int { return v % 2 }, false, 2)
+	other := newWriter[int](tk, []link{recLink{0, log}}, nil, false, 2) // feeds another node
+	dense.consumer, dense.targets = 7, []int{0, 1}
+	sparse.consumer, sparse.targets = 7, []int{0, 1}
+	other.consumer, other.targets = 8, []int{0}
+	linkSiblings(tk.flushers)
+
+	sparse.Collect(100, 0) // partial, for subtask 0
+	sparse.Collect(101, 0) // partial, for subtask 1
+	other.Collect(5, 0)    // partial, other consumer: must stay
+	dense.Collect(0, 0)
+	dense.Collect(2, 0) // fills subtask 0's batch
+	want := []string{"c0 [100]", "c0 [0 2]"}
+	if !slices.Equal(*log, want) {
+		t.Fatalf("got %v, want %v", *log, want)
+	}
+	if sparse.bufs[1] == nil || other.bufs[0] == nil {
+		t.Fatal("a partial batch for another subtask or another consumer was sent")
+	}
+}

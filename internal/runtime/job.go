@@ -238,6 +238,7 @@ func (j *job) newTask(head *Node, subtask int, queues []*splitQueue) (*task, err
 	if err != nil {
 		return nil, err
 	}
+	linkSiblings(t.flushers)
 	if head.Source != nil {
 		rc := connector.ReaderContext{Subtask: subtask, Parallelism: head.Parallelism, Logger: j.cfg.Logger.With("source", head.Name, "subtask", subtask), Clock: j.cfg.Clock}
 		// instantiate made the chain below the source; the reader heads it.
@@ -344,11 +345,14 @@ func (j *job) newWriter(t *task, e *Edge, subtask int, typ Type) any {
 	inboxes := j.inboxes[e.To.ID]
 	off := j.offsets[e]
 	var links []link
+	var targets []int
 	if e.Part == Forward {
 		links = []link{inboxLink{inbox: inboxes[subtask], channel: int32(off)}}
+		targets = []int{subtask}
 	} else {
-		for _, ib := range inboxes {
+		for i, ib := range inboxes {
 			links = append(links, inboxLink{inbox: ib, channel: int32(off + subtask)})
+			targets = append(targets, i)
 		}
 	}
 	var route any
@@ -358,7 +362,7 @@ func (j *job) newWriter(t *task, e *Edge, subtask int, typ Type) any {
 	case Rebalance:
 		route = nil
 	}
-	w := typ.newWriter(t, links, route, e.Part == Broadcast, j.cfg.BatchSize)
+	w := typ.newWriter(t, links, route, e.Part == Broadcast, j.cfg.BatchSize, e.To.ID, targets)
 	if e.Part == Rebalance {
 		w.(interface{ roundRobin(start int) }).roundRobin(subtask)
 	}

@@ -9,7 +9,7 @@ import (
 // type while the runtime still builds typed writers, fan-outs and deliveries for them.
 type Type interface {
 	fmt.Stringer
-	newWriter(t *task, links []link, route any, broadcast bool, size int) any
+	newWriter(t *task, links []link, route any, broadcast bool, size int, consumer int, targets []int) any
 	fanOut(outs []any) any
 	count(out any, n *int64) any
 	withSides(out any, sides []Control) any
@@ -25,12 +25,14 @@ type typeOf[T any] struct{}
 
 func (typeOf[T]) String() string { return reflect.TypeFor[T]().String() }
 
-func (typeOf[T]) newWriter(t *task, links []link, route any, broadcast bool, size int) any {
+func (typeOf[T]) newWriter(t *task, links []link, route any, broadcast bool, size int, consumer int, targets []int) any {
 	var r func(T) int
 	if route != nil {
 		r = route.(func(T) int)
 	}
-	return newWriter[T](t, links, r, broadcast, size)
+	w := newWriter[T](t, links, r, broadcast, size)
+	w.consumer, w.targets = consumer, targets
+	return w
 }
 
 func (typeOf[T]) fanOut(outs []any) any {
