@@ -188,7 +188,9 @@ func KeyedBroadcastProcess[T any, K comparable, B, U any](c KeyedBroadcastConnec
 	n := twoInputOperator[T, B, U](c.main.s, c.control, "KeyedBroadcastProcess", func(rc *rt.Context, out any) (rt.Instance, error) {
 		fn := instance(fn)
 		o := &keyedBroadcastOp[T, K, B, U]{forward: forward[U]{outputOf[U](out)}, fn: fn, key: c.main.key}
-		o.init(rc)
+		if err := o.init(rc); err != nil {
+			return nil, err
+		}
 		o.col.out = o.out
 		o.ctx = KeyedBroadcastContext[K]{KeyedContext: KeyedContext[K]{Context: Context{c: rc, wm: &o.wm}, b: &o.keyed}, store: &o.store}
 		o.bctx = BroadcastContext{Context: Context{c: rc, wm: &o.wm}, store: &o.store}

@@ -145,7 +145,9 @@ func KeyedCoProcess[A, B any, K comparable, U any](c ConnectedKeyed[A, B, K], fn
 	n := twoInputOperator[A, B, U](c.a.s, c.b.s, "KeyedCoProcess", func(rc *rt.Context, out any) (rt.Instance, error) {
 		fn := instance(fn)
 		o := &keyedCoProcessOp[A, B, K, U]{forward: forward[U]{outputOf[U](out)}, fn: fn, key1: c.a.key, key2: c.b.key}
-		o.init(rc)
+		if err := o.init(rc); err != nil {
+			return nil, err
+		}
 		o.col.out = o.out
 		o.ctx = KeyedContext[K]{Context: Context{c: rc, wm: &o.wm}, b: &o.keyed}
 		o.timers.onProcTime = o.onProcTime

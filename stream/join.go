@@ -83,7 +83,9 @@ func WindowJoin[A, B any, K comparable, OUT any](a Keyed[A, K], b Keyed[B, K], a
 	n := twoInputOperator[A, B, OUT](a.s, b.s, name, func(c *rt.Context, out any) (rt.Instance, error) {
 		o := &windowJoinOp[A, B, K, OUT]{forward: forward[OUT]{outputOf[OUT](out)}, assigner: assigner,
 			join: join, key1: a.key, key2: b.key}
-		o.init(c)
+		if err := o.init(c); err != nil {
+			return nil, err
+		}
 		o.late.total, o.late.metric = cfg.dropped, c.Counter(metrics.LateRecordsDropped)
 		o.panes = state.NewMap[K, window.Window, joinPane[A, B]](o.backend, &o.keys, state.Descriptor{Name: "window-join"})
 		return o, nil
@@ -233,7 +235,9 @@ func IntervalJoin[A, B any, K comparable, OUT any](a Keyed[A, K], b Keyed[B, K],
 	n := twoInputOperator[A, B, OUT](a.s, b.s, name, func(c *rt.Context, out any) (rt.Instance, error) {
 		o := &intervalJoinOp[A, B, K, OUT]{forward: forward[OUT]{outputOf[OUT](out)}, join: join,
 			key1: a.key, key2: b.key, lower: lower.Milliseconds(), upper: upper.Milliseconds()}
-		o.init(c)
+		if err := o.init(c); err != nil {
+			return nil, err
+		}
 		o.late.total, o.late.metric = cfg.dropped, c.Counter(metrics.LateRecordsDropped)
 		o.left = state.NewMap[K, int64, []A](o.backend, &o.keys, state.Descriptor{Name: "interval-join-left"})
 		o.right = state.NewMap[K, int64, []B](o.backend, &o.keys, state.Descriptor{Name: "interval-join-right"})

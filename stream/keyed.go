@@ -50,14 +50,16 @@ type keyed[K comparable] struct {
 	wm      int64
 }
 
-func (b *keyed[K]) init(c *rt.Context) {
+func (b *keyed[K]) init(c *rt.Context) error {
 	b.c = c
 	b.hash = keygroup.HasherFor[K]()
 	b.keys = state.Keys[K]{First: c.KeyGroups.Start, Count: c.KeyGroups.Len(),
 		Now: func() int64 { return c.Clock.Now().UnixMilli() }}
-	b.backend = state.NewMemory()
 	b.timers.c = c
 	b.wm = eventtime.MinTime
+	var err error
+	b.backend, err = c.NewStateBackend()
+	return err
 }
 
 func (b *keyed[K]) setKey(k K) {
@@ -158,7 +160,9 @@ func KeyedProcess[T any, K comparable, U any](k Keyed[T, K], fn KeyedProcessFunc
 	n := keyedOperator[T, K, U](k, "KeyedProcess", func(c *rt.Context, out any) (rt.Instance, error) {
 		fn := instance(fn)
 		o := &keyedProcessOp[T, K, U]{forward: forward[U]{outputOf[U](out)}, fn: fn, key: k.key}
-		o.init(c)
+		if err := o.init(c); err != nil {
+			return nil, err
+		}
 		o.col.out = o.out
 		o.ctx = KeyedContext[K]{Context: Context{c: c, wm: &o.wm}, b: &o.keyed}
 		o.timers.onProcTime = o.onProcTime

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"github.com/runnel-io/runnel/internal/keygroup"
+	"github.com/runnel-io/runnel/state"
 )
 
 // Context is what an operator subtask knows of where it runs. It is made by the runtime for
@@ -57,6 +58,20 @@ func (c *Context) Counter(name string) *atomic.Int64 {
 	n := new(atomic.Int64)
 	c.op.counters[name] = n
 	return n
+}
+
+// NewStateBackend makes the keyed-state backend of this operator subtask, as Config.StateBackend
+// says (the in-memory backend by default). The task closes it after the operator's Close.
+func (c *Context) NewStateBackend() (state.Backend, error) {
+	if c.t.cfg.StateBackend == nil {
+		return state.NewMemory(), nil
+	}
+	b, err := c.t.cfg.StateBackend(c)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: state backend of %s subtask %d: %w", c.Name, c.Subtask, err)
+	}
+	c.t.backends = append(c.t.backends, b)
+	return b, nil
 }
 
 // SetWatermarks records the operator's current input and output watermarks for metrics.

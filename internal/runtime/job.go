@@ -14,6 +14,7 @@ import (
 	"github.com/runnel-io/runnel/eventtime"
 	"github.com/runnel-io/runnel/internal/keygroup"
 	"github.com/runnel-io/runnel/metrics"
+	"github.com/runnel-io/runnel/state"
 )
 
 // Config configures how a job runs. The zero Config is valid: every field has a default.
@@ -40,6 +41,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics receives metric snapshots; nil disables them.
 	Metrics metrics.Listener
+	// StateBackend makes the keyed-state backend of one operator subtask; nil means the
+	// in-memory backend. The task closes what it made when it ends.
+	StateBackend func(c *Context) (state.Backend, error)
 }
 
 func (c Config) withDefaults() Config {
@@ -105,6 +109,9 @@ func Run(ctx context.Context, g *Graph, cfg Config) error {
 
 	j := &job{g: g, cfg: &cfg, ctx: ctx}
 	if err := j.build(); err != nil {
+		for _, t := range j.tasks {
+			t.closeBackends()
+		}
 		return err
 	}
 	defer j.closeEnumerators()
@@ -236,6 +243,7 @@ func (j *job) newTask(head *Node, subtask int, queues []*splitQueue) (*task, err
 	}
 	inst, err := j.instantiate(t, head, subtask, &t.received)
 	if err != nil {
+		t.closeBackends()
 		return nil, err
 	}
 	linkSiblings(t.flushers)

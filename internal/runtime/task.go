@@ -10,6 +10,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"github.com/runnel-io/runnel/metrics"
+	"github.com/runnel-io/runnel/state"
 )
 
 // task is one goroutine running a chain of operators for one subtask.
@@ -27,6 +28,7 @@ type task struct {
 	ops      []*opStats
 	timers   procTimers
 	flushers []flusher
+	backends []state.Backend // made by Context.NewStateBackend; closed after the operators
 
 	sent, received      int64
 	backpressured, idle time.Duration
@@ -45,6 +47,18 @@ type opStats struct {
 	// the map is only read by publish, on the same goroutine.
 	counters  map[string]*atomic.Int64
 	published atomic.Pointer[metrics.Operator]
+}
+
+// closeBackends closes the state backends the task's operators made.
+func (t *task) closeBackends() error {
+	var err error
+	for _, b := range t.backends {
+		if cerr := b.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("runtime: closing the state backend of %s: %w", t.name, cerr)
+		}
+	}
+	t.backends = nil
+	return err
 }
 
 func (t *task) flushAll() {
@@ -68,6 +82,9 @@ func (t *task) run() (err error) {
 			if cerr := t.insts[i].Close(); cerr != nil && err == nil {
 				err = fmt.Errorf("runtime: closing %s: %w", t.name, cerr)
 			}
+		}
+		if cerr := t.closeBackends(); cerr != nil && err == nil {
+			err = cerr
 		}
 		t.timers.stop()
 		t.publish()
