@@ -16,6 +16,7 @@ import (
 
 	"github.com/runnel-io/runnel/connector/nexmark"
 	nexmarkbench "github.com/runnel-io/runnel/internal/nexmark"
+	"github.com/runnel-io/runnel/stream"
 )
 
 // benchmarks are the suites `runnel bench` runs.
@@ -67,6 +68,8 @@ func runBenchNexmark(ctx context.Context, args []string, stdout, stderr io.Write
 	dump := fs.String("dump-events", "", "write the generated events to this file as JSON lines, before the run")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	quiet := fs.Bool("quiet", false, "do not print progress to stderr")
+	backend := fs.String("state-backend", "memory", "where keyed state lives: memory, or pebble (on disk under --state-dir)")
+	stateDir := fs.String("state-dir", "", "scratch directory for --state-backend pebble (default: a temporary directory)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -77,6 +80,23 @@ func runBenchNexmark(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	o := nexmarkbench.Options{Query: *query, Events: *events, Parallelism: *parallelism, Rate: *rate,
 		Generator: nexmark.Config{Seed: *seed}}
+	switch *backend {
+	case "memory":
+	case "pebble":
+		dir := *stateDir
+		if dir == "" {
+			tmp, err := os.MkdirTemp("", "runnel-state-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(tmp)
+			dir = tmp
+		}
+		o.Engine.StateBackend = stream.PebbleState(dir, 0)
+	default:
+		fmt.Fprintf(stderr, "--state-backend %q: want memory or pebble\n", *backend)
+		return errUsage
+	}
 	if err := o.Validate(); err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return errUsage

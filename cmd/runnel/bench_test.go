@@ -117,3 +117,14 @@ func TestBenchProgress(t *testing.T) {
 		t.Errorf("short run printed %q", buf.String())
 	}
 }
+
+func TestBenchPebbleStateBackend(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"bench", "nexmark", "--query", "q4", "--events", "20000", "--parallelism", "2", "--json", "--quiet", "--state-backend", "pebble", "--state-dir", t.TempDir()}, &out, &errb)
+	if code != 0 || !strings.Contains(out.String(), `"events_per_cpu_second"`) {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
+	}
+	if code := run(context.Background(), []string{"bench", "nexmark", "--query", "q4", "--state-backend", "rocksdb"}, &out, &errb); code != 2 {
+		t.Fatalf("unknown backend: exit %d, want 2", code)
+	}
+}
