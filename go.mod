@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/cockroachdb/pebble/v2 v2.1.7
+	github.com/goccy/go-json v0.12.0
 	github.com/jonboulle/clockwork v0.5.0
 	go.uber.org/goleak v1.3.0
 )

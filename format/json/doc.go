@@ -1,0 +1,12 @@
+// Package json decodes and encodes JSON lines: one JSON value per record, mapped to a Go type T
+// with the usual `json:"name"` struct tags.
+//
+// It uses github.com/goccy/go-json, chosen by benchmark over encoding/json,
+// github.com/bytedance/sonic and github.com/segmentio/encoding/json on Nexmark bids
+// (bench_test.go has the comparison with encoding/json; docs in the package's change record the
+// rest). goccy/go-json is pure Go, so it runs on every GOARCH, and it follows encoding/json's
+// struct-tag rules, so a type that works with encoding/json works here.
+//
+// A Decoder turns one line into a T or a *format.RecordError naming the source, line, offset and
+// reason; the connector then applies its format.Policy. An Encoder appends a T as one line.
+package json
