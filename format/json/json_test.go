@@ -29,8 +29,8 @@ var sample = bid{
 	Auction: 1000123, Bidder: 2004567, Price: 987654, Channel: "channel-4711",
 	URL:      "https://www.nexmark.com/xyz/abc/item.htm?query=1&channel_id=1234567890",
 	DateTime: 1767225600123, Extra: "zqkvmtuwzajlbrqncgrwdmqqevllq <&> \"quoted\" \u00e9\u4e16",
-	At:       time.Date(2026, 1, 1, 0, 0, 0, 123_000_000, time.UTC),
-	Tags:     []string{"a", "b"}, Attrs: map[string]string{"k": "v"},
+	At:   time.Date(2026, 1, 1, 0, 0, 0, 123_000_000, time.UTC),
+	Tags: []string{"a", "b"}, Attrs: map[string]string{"k": "v"},
 }
 
 func mustCodec[T any](t testing.TB) (*json.Decoder[T], *json.Encoder[T]) {
