@@ -28,8 +28,9 @@ type bid struct {
 	OK       bool      `csv:"ok"`
 	Small    uint8     `csv:"small"`
 	IP       netip.Addr
-	skip     int
-	Ignored  string `csv:"-"`
+	//lint:ignore U1000 an unexported field the codec must skip
+	skip    int
+	Ignored string `csv:"-"`
 }
 
 var sample = bid{
@@ -211,7 +212,10 @@ func TestFieldMappingErrors(t *testing.T) {
 		A int `csv:"x"`
 		B int `csv:"x"`
 	}
-	type none struct{ a int }
+	type none struct {
+		//lint:ignore U1000 a struct with no exported field: the codec must refuse it
+		a int
+	}
 	for _, tc := range []struct {
 		err  func() error
 		want string

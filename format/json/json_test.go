@@ -164,6 +164,7 @@ func TestUnsupportedTypes(t *testing.T) {
 	type nested struct{ Inner struct{ F func() } }
 	type skipped struct {
 		F func() `json:"-"`
+		//lint:ignore U1000 an unexported channel the codec must skip
 		c chan int
 		N int
 	}
