@@ -48,6 +48,16 @@ type options struct {
 // Count bounds the source to n records (numbers 0..n-1). Without it the source is unbounded.
 func Count(n int64) Option { return func(o *options) { o.count = n } }
 
+// Limit bounds the source to n records when n > 0 and leaves it unbounded when n is 0, for
+// callers whose configuration uses 0 to mean "no limit" (Count(0) is an empty source).
+func Limit(n int64) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.count = n
+		}
+	}
+}
+
 // Rate limits the source to perSecond records per second in total over all readers, evenly
 // spread. Without it the source produces as fast as downstream takes.
 func Rate(perSecond float64) Option { return func(o *options) { o.rate = perSecond } }

@@ -30,14 +30,7 @@ func NewSource(cfg Config, o SourceOptions) (connector.Source[Event], error) {
 	if err != nil {
 		return nil, err
 	}
-	var opts []datagen.Option
-	if o.Events > 0 {
-		opts = append(opts, datagen.Count(o.Events))
-	}
-	if o.Rate > 0 {
-		opts = append(opts, datagen.Rate(o.Rate))
-	}
-	src, err := datagen.New(g.Event, opts...)
+	src, err := datagen.New(g.Event, datagen.Limit(o.Events), datagen.Rate(o.Rate))
 	if err != nil {
 		return nil, fmt.Errorf("nexmark: source: %w", err)
 	}

@@ -142,17 +142,10 @@ func Sources(env *stream.Env, o Options) ([]stream.Stream[Tick], error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	opts := []datagen.Option{}
-	if o.Events > 0 {
-		opts = append(opts, datagen.Count(o.Events))
-	}
-	if o.Rate > 0 {
-		opts = append(opts, datagen.Rate(o.Rate))
-	}
 	wm := eventtime.BoundedOutOfOrderness(o.Disorder, func(t Tick) int64 { return t.Time })
 	srcs := make([]stream.Stream[Tick], o.Exchanges)
 	for e := range srcs {
-		src, err := datagen.New(func(n int64) Tick { return Generate(o, e, n) }, opts...)
+		src, err := datagen.New(func(n int64) Tick { return Generate(o, e, n) }, datagen.Limit(o.Events), datagen.Rate(o.Rate))
 		if err != nil {
 			return nil, fmt.Errorf("arbitrage: source of exchange %s: %w", ExchangeNames[e], err)
 		}

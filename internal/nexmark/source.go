@@ -57,14 +57,7 @@ func Source(env *stream.Env, o SourceOptions) (stream.Stream[nexmark.Event], *ne
 	if err != nil {
 		return stream.Stream[nexmark.Event]{}, nil, err
 	}
-	var opts []datagen.Option
-	if o.Events > 0 {
-		opts = append(opts, datagen.Count(o.Events))
-	}
-	if o.Rate > 0 {
-		opts = append(opts, datagen.Rate(o.Rate))
-	}
-	src, err := datagen.New(g.Event, opts...)
+	src, err := datagen.New(g.Event, datagen.Limit(o.Events), datagen.Rate(o.Rate))
 	if err != nil {
 		return stream.Stream[nexmark.Event]{}, nil, fmt.Errorf("nexmark: source: %w", err)
 	}
