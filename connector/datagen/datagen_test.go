@@ -395,3 +395,17 @@ func TestRateInJob(t *testing.T) {
 		t.Fatalf("after %v: received %d records, want %d", clock.Since(start), got, want)
 	}
 }
+
+func TestLimitZeroIsUnbounded(t *testing.T) {
+	s, err := datagen.New(func(n int64) int64 { return n }, datagen.Limit(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Boundedness() != connector.Unbounded {
+		t.Fatal("Limit(0) bounded the source")
+	}
+	s, err = datagen.New(func(n int64) int64 { return n }, datagen.Limit(5))
+	if err != nil || s.Boundedness() != connector.Bounded {
+		t.Fatalf("Limit(5): %v, %v", err, s.Boundedness())
+	}
+}
