@@ -40,10 +40,21 @@ type Source[T any] interface {
 	// Boundedness says whether the source ends.
 	Boundedness() Boundedness
 	// NewEnumerator makes the enumerator. restored holds the unassigned splits of a checkpoint,
-	// or is nil on a fresh start.
+	// non-nil (possibly empty) on a restore, or is nil on a fresh start. On a restore the
+	// splits that readers held are handed back to the readers by the runtime, so the
+	// enumerator must not make them again.
 	NewEnumerator(ctx EnumeratorContext, restored []Split) (Enumerator, error)
 	// NewReader makes the reader of one subtask.
 	NewReader(ctx ReaderContext) (Reader[T], error)
+}
+
+// SplitCodec is implemented by Sources whose splits can be checkpointed: it turns a split,
+// with its position, into bytes and back. A job that takes checkpoints fails at the first one
+// if a source lacks it. Encodings should carry a version so that newer code reads older
+// checkpoints, or rejects them with a clear error.
+type SplitCodec interface {
+	EncodeSplit(s Split) ([]byte, error)
+	DecodeSplit(b []byte) (Split, error)
 }
 
 // EnumeratorContext is what an Enumerator may do. Its methods are safe to call only from the

@@ -40,6 +40,25 @@ type Snapshot struct {
 	Time      time.Time
 	Operators []Operator
 	Tasks     []Task
+	// Checkpoints describes the job's checkpoints; nil when it takes none.
+	Checkpoints *Checkpoints
+}
+
+// Checkpoints are a job's checkpoint figures, as Flink reports them.
+type Checkpoints struct {
+	// Completed and Failed count snapshots (checkpoints and savepoints) since the job started.
+	Completed, Failed int64
+	// Restarts counts the job's restarts after failures.
+	Restarts int
+	// LastID is the ID of the last completed snapshot; LastDuration the time from its
+	// trigger to its completion; LastSize the bytes its tasks wrote; LastAlignment the longest
+	// time a task spent aligning its barriers.
+	LastID        int64
+	LastDuration  time.Duration
+	LastSize      int64
+	LastAlignment time.Duration
+	// Restored is the ID of the snapshot the current run started from, 0 if none.
+	Restored int64
 }
 
 // Listener receives snapshots periodically and once more when the job ends. Report is called

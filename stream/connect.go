@@ -264,7 +264,11 @@ func (inputFunc[T]) Idle(bool)               {}
 func (inputFunc[T]) Finish()                 {}
 
 // openKeyedFn opens a keyed user function: KeyedOpener if it has it, else Opener.
+// It restores the operator's keyed state first.
 func openKeyedFn[K comparable](fn any, b *keyed[K]) error {
+	if err := b.restoreKeyed(); err != nil {
+		return fmt.Errorf("restore %s: %w", b.c.Name, err)
+	}
 	var err error
 	if ko, ok := fn.(KeyedOpener[K]); ok {
 		err = ko.Open(&KeyedRuntime[K]{RuntimeContext: RuntimeContext{c: b.c}, b: b})

@@ -11,6 +11,19 @@ import (
 // listener. The zero Config is valid; each field documents its default.
 type Config = runtime.Config
 
+// Checkpoints configures checkpoints, the snapshot a job starts from and its restarts
+// (Config.Checkpoints).
+type Checkpoints = runtime.Checkpoints
+
+// Restore names the snapshot a job starts from (Checkpoints.Restore).
+type Restore = runtime.Restore
+
+// Handle takes savepoints of a running job (Checkpoints.Handle); make one with NewHandle.
+type Handle = runtime.Handle
+
+// NewHandle returns a Handle for Checkpoints.Handle.
+func NewHandle() *Handle { return runtime.NewHandle() }
+
 // Env builds one job. Sources are added to it, transformations derive streams from streams,
 // and Execute runs the graph. An Env is not safe for concurrent use.
 type Env struct {

@@ -119,6 +119,8 @@ func (o *windowJoinOp[A, B, K, OUT]) Input(i int) any {
 	return inputFunc[B](o.collect2)
 }
 
+func (o *windowJoinOp[A, B, K, OUT]) Open() error { return o.restoreKeyed() }
+
 func (o *windowJoinOp[A, B, K, OUT]) Close() error {
 	o.late.log(o.c)
 	return nil
@@ -265,6 +267,8 @@ func (o *intervalJoinOp[A, B, K, OUT]) Input(i int) any {
 	}
 	return inputFunc[B](o.collect2)
 }
+
+func (o *intervalJoinOp[A, B, K, OUT]) Open() error { return o.restoreKeyed() }
 
 func (o *intervalJoinOp[A, B, K, OUT]) Close() error {
 	o.late.log(o.c)

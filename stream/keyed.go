@@ -182,15 +182,7 @@ type keyedProcessOp[T any, K comparable, U any] struct {
 	ctx     KeyedContext[K]
 }
 
-func (o *keyedProcessOp[T, K, U]) Open() error {
-	if ko, ok := o.fn.(KeyedOpener[K]); ok {
-		if err := ko.Open(&KeyedRuntime[K]{RuntimeContext: RuntimeContext{c: o.c}, b: &o.keyed}); err != nil {
-			return fmt.Errorf("open %s: %w", o.c.Name, err)
-		}
-		return nil
-	}
-	return openFn(o.fn, o.c)
-}
+func (o *keyedProcessOp[T, K, U]) Open() error { return openKeyedFn(o.fn, &o.keyed) }
 
 func (o *keyedProcessOp[T, K, U]) Close() error { return closeFn(o.fn) }
 

@@ -27,6 +27,13 @@ type sinkOp[T any] struct {
 	sink      connector.Sink[T]
 	w         connector.Writer[T]
 	committer connector.Committer
+	// pending holds what was pre-committed at snapshots not yet known complete, oldest first.
+	pending []precommit
+}
+
+type precommit struct {
+	id int64
+	cs []connector.Committable
 }
 
 func (o *sinkOp[T]) Open() error {
@@ -41,6 +48,62 @@ func (o *sinkOp[T]) Open() error {
 			return fmt.Errorf("sink %s: creating committer: %w", o.c.Name, err)
 		}
 	}
+	// A restored checkpoint recorded these as pre-committed; they may or may not have been
+	// committed before the failure. Commits are idempotent: commit them (again).
+	if r := o.c.Restored(); r != nil && len(r.Committables) > 0 {
+		if o.committer == nil {
+			return fmt.Errorf("sink %s: the snapshot holds %d committables, but the sink has no committer", o.c.Name, len(r.Committables))
+		}
+		cs := make([]connector.Committable, len(r.Committables))
+		for i, b := range r.Committables {
+			cs[i] = b
+		}
+		if err := o.committer.Commit(ctx, cs); err != nil {
+			return fmt.Errorf("sink %s: committing the restored checkpoint %d's output: %w", o.c.Name, r.CheckpointID, err)
+		}
+	}
+	return nil
+}
+
+// SnapshotState pre-commits what was written since the last snapshot. The snapshot records
+// every committable not yet known to be committed, so a restore commits them.
+func (o *sinkOp[T]) SnapshotState(id int64) (rt.OperatorSnapshot, error) {
+	cs, err := o.w.PreCommit(o.c.Ctx(), id)
+	if err != nil {
+		return rt.OperatorSnapshot{}, fmt.Errorf("sink pre-commit: %w", err)
+	}
+	if len(cs) > 0 {
+		if o.committer == nil {
+			return rt.OperatorSnapshot{}, fmt.Errorf("sink pre-commit returned %d committables, but the sink has no committer (implement connector.TwoPhaseCommitter)", len(cs))
+		}
+		o.pending = append(o.pending, precommit{id: id, cs: cs})
+	}
+	var snap rt.OperatorSnapshot
+	for _, p := range o.pending {
+		for _, c := range p.cs {
+			snap.Committables = append(snap.Committables, c)
+		}
+	}
+	return snap, nil
+}
+
+// CheckpointComplete commits what was pre-committed up to and including checkpoint id.
+func (o *sinkOp[T]) CheckpointComplete(id int64) error {
+	n := 0
+	var cs []connector.Committable
+	for _, p := range o.pending {
+		if p.id > id {
+			break
+		}
+		cs = append(cs, p.cs...)
+		n++
+	}
+	if len(cs) > 0 {
+		if err := o.committer.Commit(o.c.Ctx(), cs); err != nil {
+			return err
+		}
+	}
+	o.pending = o.pending[n:]
 	return nil
 }
 
@@ -59,7 +122,12 @@ func (o *sinkOp[T]) Watermark(wm int64) { o.c.SetWatermarks(wm, wm) }
 func (o *sinkOp[T]) Idle(bool)          {}
 
 // Finish pre-commits what was written and commits it: the end of input is a final checkpoint.
+// A job that takes checkpoints takes a real one after the end of input instead, which commits
+// the output (the runtime's final checkpoint).
 func (o *sinkOp[T]) Finish() {
+	if o.c.Checkpointing() {
+		return
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			o.c.Recovered(r, nil)
@@ -70,6 +138,12 @@ func (o *sinkOp[T]) Finish() {
 	if err != nil {
 		o.c.Fail(nil, fmt.Errorf("sink pre-commit at end of input: %w", err))
 	}
+	var all []connector.Committable // savepoints' pre-commits, never notified, then the last
+	for _, p := range o.pending {
+		all = append(all, p.cs...)
+	}
+	cs = append(all, cs...)
+	o.pending = nil
 	if o.committer != nil && len(cs) > 0 {
 		if err := o.committer.Commit(ctx, cs); err != nil {
 			o.c.Fail(nil, fmt.Errorf("sink commit at end of input: %w", err))

@@ -162,6 +162,20 @@ func (c *Coordinator) TriggerSavepoint(now time.Time, dir string) (int64, []Acti
 	return c.requestSavepoint(now, dir, false)
 }
 
+// CheckpointNow makes the next periodic checkpoint due at now, so that it triggers as soon as
+// MaxConcurrent and MinPause allow: the runtime asks for it when every task's input ended, so
+// that the final output is committed without waiting an interval. It does nothing when
+// periodic checkpoints are disabled.
+func (c *Coordinator) CheckpointNow(now time.Time) []Action {
+	c.advance(now)
+	if c.state != running || c.cfg.Interval == 0 {
+		return nil
+	}
+	c.nextDue = c.now
+	c.triggerPeriodic()
+	return c.flush()
+}
+
 // StopWithSavepoint requests a savepoint like TriggerSavepoint, after which the job stops: no
 // periodic checkpoint triggers once it is requested, and when it completes the coordinator
 // emits NotifyComplete for it (sinks commit) and stops, aborting whatever else is in flight.

@@ -12,6 +12,7 @@
 //	errors.go        the abort reasons and other sentinel errors
 //	storage.go       the Storage contract and Open (by URL)
 //	local.go         Local, the Storage in a local directory
+//	s3.go            S3, the Storage in an S3 bucket (aws-sdk-go-v2); S3Options
 //	layout.go        names of directories and files below a root
 //	metadata.go      Metadata, the description of a complete snapshot
 //	format.go        the versioned metadata file format; WriteMetadata, ReadMetadata

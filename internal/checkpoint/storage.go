@@ -15,8 +15,8 @@ import (
 
 // Storage holds the files of checkpoints and savepoints below one root, with the semantics of
 // an object store: a flat namespace of slash-separated names ("chk-7/_metadata"), files written
-// whole and atomically, no directories of their own. The local implementation is Local; an S3
-// one will follow. Open picks one by URL.
+// whole and atomically, no directories of their own. The implementations are Local and S3;
+// Open picks one by URL.
 //
 // Names are relative and clean (fs.ValidPath), not ".", and no element starts with "." (those
 // are reserved for the implementations' temporary files). Methods return an error wrapping
@@ -125,10 +125,20 @@ func ReadFile(ctx context.Context, st Storage, name string, limit int64) ([]byte
 	return buf.Bytes(), nil
 }
 
-// Open returns the Storage for a URL: a plain path or a file:// URL (file:///abs/path, or
-// file://localhost/abs/path) opens a Local directory, created if missing. s3:// is reserved
-// for the S3 storage, not built yet; other schemes fail. Errors wrap ErrUnsupportedScheme for
-// schemes without a storage.
+// Open returns the Storage for a URL:
+//
+//   - a plain path or a file:// URL (file:///abs/path, or file://localhost/abs/path) opens a
+//     Local directory, created if missing;
+//   - s3://bucket/prefix opens an S3 storage (see NewS3) with the standard AWS configuration
+//     chain for credentials, region and endpoint (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL). The
+//     query parameters endpoint (an http(s) URL of an S3-compatible server), region and
+//     path_style (a boolean) override them, as in
+//     s3://ckpt/jobs/a?endpoint=http://127.0.0.1:9000&region=us-east-1. Path-style
+//     addressing is used whenever an endpoint is set. Credentials are never taken from the
+//     URL. Open checks that the bucket can be listed, failing after a bounded number of
+//     retries when the endpoint cannot be reached.
+//
+// Other schemes fail with an error wrapping ErrUnsupportedScheme.
 func Open(ctx context.Context, rawURL string) (Storage, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -150,9 +160,9 @@ func Open(ctx context.Context, rawURL string) (Storage, error) {
 		}
 		return NewLocal(filepath.FromSlash(u.Path))
 	case "s3":
-		return nil, fmt.Errorf("%w: s3:// storage is not built yet (%q); use a local directory or a file:// URL", ErrUnsupportedScheme, rawURL)
+		return openS3URL(ctx, rawURL, u)
 	}
-	return nil, fmt.Errorf("%w %q in %q: use a local path or a file:// URL", ErrUnsupportedScheme, u.Scheme, rawURL)
+	return nil, fmt.Errorf("%w %q in %q: use a local path, a file:// URL or an s3:// URL", ErrUnsupportedScheme, u.Scheme, rawURL)
 }
 
 // CheckName returns an error wrapping fs.ErrInvalid if name is not a valid Storage name (see

@@ -82,6 +82,7 @@ var projectRules = rules{
 			"format/*/...",
 			"internal/statebackend/...",
 			"internal/metrics/...",
+			"internal/testing/...", // test servers and fakes (s3test), imported by tests only
 		}},
 		{3, "runtime", []string{
 			"internal/runtime/...",
@@ -107,6 +108,7 @@ var projectRules = rules{
 	sameLayer: []edge{
 		{"internal/runtime/...", "internal/exchange/...", "tasks read and write exchanges"},
 		{"internal/runtime/...", "internal/checkpoint/...", "tasks align barriers and snapshot for the coordinator"},
+		{"internal/runtime/...", "internal/restart/...", "failed jobs restart by a strategy"},
 		{"sql/...", "stream/...", "the planner builds jobs with the DataStream API"},
 		{"connector/nexmark", "connector/datagen", "the Nexmark source is a generator source"},
 		{"internal/nexmark/...", "stream/...", "benchmark queries are DataStream programs"},
@@ -124,6 +126,7 @@ var projectRules = rules{
 		{dep: "github.com/twmb/franz-go", homes: []string{"connector/kafka/..."}},
 		{dep: "github.com/aws/aws-sdk-go-v2", homes: []string{
 			"connector/kinesis/...", "connector/s3/...", "internal/checkpoint/...",
+			"internal/testing/s3test/...", // creates the test server's buckets
 		}},
 		{dep: "github.com/cockroachdb/pebble", homes: []string{"internal/statebackend/pebble/..."}},
 		{dep: "github.com/prometheus", homes: []string{
@@ -544,7 +547,7 @@ func TestCheck(t *testing.T) {
 		{
 			name: "aws sdk outside its homes",
 			pkgs: with(p("connector/kafka/msk", "github.com/aws/aws-sdk-go-v2/config")),
-			want: []string{"forbidden import: package connector/kafka/msk imports github.com/aws/aws-sdk-go-v2/config; only connector/kinesis/..., connector/s3/..., internal/checkpoint/... may import"},
+			want: []string{"forbidden import: package connector/kafka/msk imports github.com/aws/aws-sdk-go-v2/config; only connector/kinesis/..., connector/s3/..., internal/checkpoint/..., internal/testing/s3test/... may import"},
 		},
 		{
 			name: "pebble outside its backend",

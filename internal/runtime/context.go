@@ -28,9 +28,10 @@ type Context struct {
 	Clock   clockwork.Clock
 	Logger  *slog.Logger
 
-	t    *task
-	side map[string]any
-	op   *opStats
+	t        *task
+	side     map[string]any
+	op       *opStats
+	restored *Restored
 }
 
 // Ctx returns the task's context, cancelled when the job stops; for user code that blocks.

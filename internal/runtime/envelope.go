@@ -11,6 +11,7 @@ const (
 	kindIdle                  // the sending channel became idle
 	kindActive                // the sending channel became active again
 	kindEnd                   // the sending channel has ended
+	kindBarrier               // checkpoint barrier; wm holds the checkpoint ID
 )
 
 // envelope is what travels between tasks. Records travel in batches; everything else is a

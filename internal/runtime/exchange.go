@@ -164,6 +164,8 @@ func (w *writer[T]) Idle(idle bool) {
 
 func (w *writer[T]) Finish() { w.marker(envelope{kind: kindEnd}) }
 
+func (w *writer[T]) barrier(id int64) { w.marker(envelope{kind: kindBarrier, wm: id}) }
+
 // roundRobin makes the writer spread records over its consumers in turn, starting at start.
 func (w *writer[T]) roundRobin(start int) {
 	next, n := start%len(w.links), len(w.links)
@@ -185,6 +187,7 @@ func (r Router[T]) forParallelism(p int) any { return r(p) }
 // flusher is implemented by writers; a task flushes them all when its input goes idle.
 type flusher interface {
 	flush()
+	barrier(id int64)
 	flushTarget(subtask int)
 	target() int
 	addSibling(f flusher)

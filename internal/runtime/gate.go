@@ -1,10 +1,22 @@
 package runtime
 
-import "github.com/runnel-io/runnel/eventtime"
+import (
+	"fmt"
+	"time"
+
+	"github.com/runnel-io/runnel/eventtime"
+)
 
 // gate merges a task's input channels: it delivers record batches to the input they belong to
 // and turns per-channel watermarks, idleness and end markers into the task's own: the
 // watermark is the minimum over the channels that are neither idle nor ended.
+//
+// The gate also aligns checkpoint barriers (Flink's aligned checkpoints): once barrier n
+// arrived on a channel, what follows on that channel is held back in the channel's queue
+// until n arrived on every channel that has not ended; then onAligned snapshots the task and
+// the held-back envelopes are handled in order. A task has one inbox for all its channels, so
+// the gate cannot stop reading one channel: it holds envelopes instead, up to maxHeld; past
+// that it gives up on the checkpoint (onDecline) rather than grow without bound.
 type gate struct {
 	chans   []chanState
 	deliver []func(b any) int // per input
@@ -12,13 +24,27 @@ type gate struct {
 	wm      int64
 	idle    bool
 	ended   int
+
+	// Alignment.
+	aligning  int64 // the checkpoint being aligned, 0 if none
+	done_     int64 // the newest checkpoint aligned or given up on
+	arrived   int   // channels blocked on aligning
+	held      int   // envelopes held in all queues
+	maxHeld   int
+	onAligned func(id int64)
+	now       func() time.Time
+	started   time.Time     // when the first barrier of `aligning` arrived
+	took      time.Duration // how long the last alignment took
+	onDecline func(id int64, err error)
 }
 
 type chanState struct {
-	input int
-	wm    int64
-	idle  bool
-	ended bool
+	input   int
+	wm      int64
+	idle    bool
+	ended   bool
+	blocked bool       // barrier `aligning` arrived on this channel
+	queue   []envelope // held back while blocked
 }
 
 func newGate(inputs []int) *gate {
@@ -35,7 +61,17 @@ func (g *gate) done() bool { return g.ended == len(g.chans) }
 // handle processes one envelope and returns the number of records delivered.
 func (g *gate) handle(e envelope) int {
 	c := &g.chans[e.channel]
+	if c.blocked {
+		c.queue = append(c.queue, e)
+		if g.held++; g.held > g.maxHeld {
+			g.onDecline(g.aligning, fmt.Errorf("aligning barriers held back more than %d batches on the channels that delivered the barrier first", g.maxHeld))
+			return g.release()
+		}
+		return 0
+	}
 	switch e.kind {
+	case kindBarrier:
+		return g.barrier(c, e.wm)
 	case kindRecords:
 		return g.deliver[c.input](e.batch)
 	case kindWatermark:
@@ -52,6 +88,9 @@ func (g *gate) handle(e envelope) int {
 	case kindEnd:
 		c.ended = true
 		g.ended++
+		if g.aligning != 0 && g.arrived+g.ended == len(g.chans) {
+			return g.aligned()
+		}
 		if g.done() {
 			if g.wm != eventtime.MaxTime {
 				g.wm = eventtime.MaxTime
@@ -63,6 +102,79 @@ func (g *gate) handle(e envelope) int {
 		g.update()
 	}
 	return 0
+}
+
+// barrier handles barrier id arriving on channel c.
+func (g *gate) barrier(c *chanState, id int64) int {
+	if id <= g.done_ {
+		return 0 // a checkpoint aligned already, or given up on
+	}
+	if id < g.aligning {
+		return 0 // an older checkpoint, given up on when a newer barrier came
+	}
+	if id > g.aligning && g.aligning != 0 {
+		// A newer barrier overtook the one being aligned: that checkpoint cannot complete
+		// here any more (Flink aborts it too). Give it up and align the newer one.
+		old := g.aligning
+		g.onDecline(old, fmt.Errorf("barrier %d arrived before barrier %d was aligned", id, old))
+		n := g.release()
+		return n + g.barrier(c, id)
+	}
+	if g.aligning == 0 && g.now != nil {
+		g.started = g.now()
+	}
+	g.aligning = id
+	c.blocked = true
+	g.arrived++
+	if g.arrived+g.ended == len(g.chans) {
+		return g.aligned()
+	}
+	return 0
+}
+
+// aligned snapshots the task for the checkpoint being aligned and releases the held-back
+// envelopes.
+func (g *gate) aligned() int {
+	id := g.aligning
+	if g.now != nil {
+		g.took = g.now().Sub(g.started)
+	}
+	g.onAligned(id)
+	// onAligned may have given up (declined) already; the release below is then a no-op.
+	if g.aligning == id {
+		return g.release()
+	}
+	return 0
+}
+
+// cancel gives up aligning id, if the gate is aligning it (the checkpoint was aborted).
+func (g *gate) cancel(id int64) int {
+	if g.aligning != id || id == 0 {
+		if id > g.done_ && g.aligning == 0 {
+			g.done_ = id // its barriers may still come: ignore them
+		}
+		return 0
+	}
+	return g.release()
+}
+
+// release ends the alignment of the current checkpoint and handles the envelopes held back,
+// in order per channel. A held-back barrier of a newer checkpoint starts its alignment again.
+func (g *gate) release() int {
+	g.done_ = max(g.done_, g.aligning)
+	g.aligning, g.arrived, g.held = 0, 0, 0
+	queues := make([][]envelope, len(g.chans))
+	for i := range g.chans {
+		c := &g.chans[i]
+		queues[i], c.queue, c.blocked = c.queue, nil, false
+	}
+	n := 0
+	for _, q := range queues {
+		for _, e := range q {
+			n += g.handle(e)
+		}
+	}
+	return n
 }
 
 // update recomputes the combined watermark and idleness after a channel changed.

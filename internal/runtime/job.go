@@ -2,17 +2,21 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
 	"github.com/runnel-io/runnel/connector"
 	"github.com/runnel-io/runnel/eventtime"
+	"github.com/runnel-io/runnel/internal/checkpoint"
 	"github.com/runnel-io/runnel/internal/keygroup"
+	"github.com/runnel-io/runnel/internal/restart"
 	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/state"
 )
@@ -28,6 +32,9 @@ type Config struct {
 	// BufferBatches is the number of batches an input channel buffers before the sender
 	// blocks (backpressure); default 4.
 	BufferBatches int
+	// AlignmentBufferBatches bounds the batches a task holds back while it aligns checkpoint
+	// barriers; past it the task declines the checkpoint. Default 4096.
+	AlignmentBufferBatches int
 	// FlushInterval bounds how long a partial batch waits while its task stays busy; default 10ms.
 	FlushInterval time.Duration
 	// WatermarkInterval is how often sources emit watermarks; default 200ms. Negative means
@@ -44,6 +51,8 @@ type Config struct {
 	// StateBackend makes the keyed-state backend of one operator subtask; nil means the
 	// in-memory backend. The task closes what it made when it ends.
 	StateBackend func(c *Context) (state.Backend, error)
+	// Checkpoints configures checkpoints, restores and restarts; the zero value takes none.
+	Checkpoints Checkpoints
 }
 
 func (c Config) withDefaults() Config {
@@ -58,6 +67,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BufferBatches <= 0 {
 		c.BufferBatches = 4
+	}
+	if c.AlignmentBufferBatches <= 0 {
+		c.AlignmentBufferBatches = 4096
 	}
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = 10 * time.Millisecond
@@ -93,7 +105,11 @@ func (c Config) Validate() error {
 // Run executes the graph until every source has ended and every task has drained, or until
 // ctx is cancelled (Run then returns context.Cause(ctx): ctx's error or the cause it was
 // cancelled with), or until a task fails (Run returns the failure, an *OperatorError for user
-// code). All goroutines Run started have ended when it returns.
+// code) and the restart strategy gives up. All goroutines Run started have ended when it
+// returns.
+//
+// With checkpoints (Config.Checkpoints) a failed run restarts from the newest completed
+// checkpoint, or from the snapshot the job started from if none completed yet.
 func Run(ctx context.Context, g *Graph, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -103,20 +119,78 @@ func Run(ctx context.Context, g *Graph, cfg Config) error {
 	if err := g.Validate(cfg.MaxParallelism); err != nil {
 		return err
 	}
-	parent := ctx
-	ctx, cancel := context.WithCancel(parent)
-	defer cancel()
+	ck := cfg.Checkpoints
+	restore := ck.Restore
+	nextID := int64(1)
+	if restore != nil {
+		if restore.Metadata == nil {
+			return errors.New("runtime: restore without metadata")
+		}
+		nextID = restore.Metadata.ID + 1
+	}
+	stats := &atomic.Pointer[metrics.Checkpoints]{}
+	restarts := 0
+	for attempt := 0; ; attempt++ {
+		r := runOnce(ctx, g, &cfg, attempt, restore, nextID, restarts, stats)
+		err := r.err
+		if err == nil || ctx.Err() != nil || ck.Restart == nil || errors.Is(err, restart.ErrUnrecoverable) || r.setup {
+			return err
+		}
+		ok, delay := ck.Restart.Next(cfg.Clock.Now(), err)
+		if !ok {
+			return fmt.Errorf("runtime: job failed and the restart strategy (%v) gives up: %w", ck.Restart, err)
+		}
+		restarts++
+		if r.latest != nil {
+			restore = &Restore{Storage: ck.Storage, Dir: checkpoint.CheckpointDir(r.latest.ID), Metadata: r.latest}
+		}
+		nextID = max(nextID, r.nextID)
+		from := "the beginning"
+		if restore != nil {
+			from = restore.Dir
+		}
+		cfg.Logger.Warn("job failed; restarting", "attempt", attempt+1, "delay", delay, "from", from, "err", err)
+		if delay > 0 {
+			tm := cfg.Clock.NewTimer(delay)
+			select {
+			case <-tm.Chan():
+			case <-ctx.Done():
+				tm.Stop()
+				return context.Cause(ctx)
+			}
+		}
+	}
+}
 
-	j := &job{g: g, cfg: &cfg, ctx: ctx}
+// result is how one run of a job ended.
+type result struct {
+	err    error
+	setup  bool                 // the run failed before it started: restarting will not help
+	latest *checkpoint.Metadata // the newest checkpoint it completed, nil if none
+	nextID int64
+}
+
+// runOnce runs the job once, from restore if set.
+func runOnce(parent context.Context, g *Graph, cfg *Config, attempt int, restore *Restore, nextID int64, restarts int, stats *atomic.Pointer[metrics.Checkpoints]) result {
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+
+	ck := cfg.Checkpoints
+	j := &job{g: g, cfg: cfg, ctx: ctx, attempt: attempt, restore: restore,
+		loopRuns: ck.Storage != nil || ck.Handle != nil, events: make(chan ckEvent, 1024),
+		triggers: map[int64]*trigger{}}
+	if err := j.checkRestore(); err != nil {
+		return result{err: err, setup: true}
+	}
 	if err := j.build(); err != nil {
 		for _, t := range j.tasks {
 			t.closeBackends()
 		}
-		return err
+		return result{err: err, setup: true}
 	}
 	defer j.closeEnumerators()
 	if err := j.startEnumerators(ctx); err != nil {
-		return err
+		return result{err: err}
 	}
 
 	var (
@@ -131,8 +205,32 @@ func Run(ctx context.Context, g *Graph, cfg Config) error {
 		if firstErr == nil || (isCancel(firstErr) && !isCancel(err)) {
 			firstErr = err
 		}
-		cancel()
+		cancel(err)
 	}
+	var loop *ckLoop
+	if j.loopRuns {
+		coord, err := checkpoint.NewCoordinator(ck.Coordinator, taskIDs(j.tasks))
+		if err != nil {
+			return result{err: err, setup: true}
+		}
+		coord.SetNextID(nextID)
+		figures := metrics.Checkpoints{Restarts: restarts}
+		if prev := stats.Load(); prev != nil {
+			figures = *prev
+			figures.Restarts = restarts
+		}
+		if restore != nil {
+			figures.Restored = restore.Metadata.ID
+		}
+		loop = &ckLoop{j: j, cfg: ck, coord: coord, handle: ck.Handle, fail: fail, stats: stats, figures: figures,
+			tasks: j.tasks, globals: map[int64]map[string][][]byte{}, savepoints: map[int64]savepointReq{},
+			finished: map[checkpoint.TaskID]bool{}, committed: map[checkpoint.TaskID]bool{}, nextID: nextID,
+			done: func() { cancel(errJobDone) }}
+		loop.publish()
+		j.stats = stats
+		wg.Go(loop.run)
+	}
+	j.warnDerivedUIDs()
 	for _, t := range j.tasks {
 		wg.Go(func() {
 			if err := t.run(); err != nil {
@@ -146,17 +244,48 @@ func Run(ctx context.Context, g *Graph, cfg Config) error {
 		reporter.Go(func() { j.report(reportDone) })
 	}
 	wg.Wait()
+	j.async.Wait()
 	close(reportDone)
 	reporter.Wait()
-	if firstErr != nil {
+	r := result{err: firstErr}
+	if loop != nil {
+		r.latest, r.nextID = loop.latest, loop.nextID
+	}
+	if errors.Is(context.Cause(ctx), errJobDone) && (firstErr == nil || isCancel(firstErr)) {
+		r.err = nil
+	} else if firstErr != nil && parent.Err() != nil && isCancel(firstErr) {
 		// Stopped from outside: say so, even if a task saw the cancellation as the failure of
 		// a call that it made (a sink returning ctx.Err()).
-		if parent.Err() != nil && isCancel(firstErr) {
-			return context.Cause(parent)
-		}
-		return firstErr
+		r.err = context.Cause(parent)
 	}
-	return nil
+	return r
+}
+
+func taskIDs(ts []*task) []checkpoint.TaskID {
+	ids := make([]checkpoint.TaskID, len(ts))
+	for i, t := range ts {
+		ids[i] = t.id
+	}
+	return ids
+}
+
+// warnDerivedUIDs warns about stateful operators whose state is matched by a derived UID.
+func (j *job) warnDerivedUIDs() {
+	if !j.loopRuns {
+		return
+	}
+	seen := map[int]bool{}
+	for _, t := range j.tasks {
+		for i, inst := range t.insts {
+			n := t.nodes[i]
+			if _, ok := inst.(Snapshotter); !ok || n.UID != "" || seen[n.ID] {
+				continue
+			}
+			seen[n.ID] = true
+			j.cfg.Logger.Warn("operator has no UID: its state is matched by a derived ID that changes when the job graph does; set one with Uid(...)",
+				"operator", n.Name, "derived", n.uid())
+		}
+	}
 }
 
 // job is one execution of a graph.
@@ -170,10 +299,20 @@ type job struct {
 	inboxes map[int][]chan envelope
 	// channel offset of each input edge at its consumer.
 	offsets map[*Edge]int
+
+	attempt  int
+	restore  *Restore // the snapshot the job starts from; nil for a fresh start
+	loopRuns bool     // a checkpoint loop runs: tasks stay after their input ended
+	events   chan ckEvent
+	async    sync.WaitGroup // background snapshot writes
+	trigMu   sync.Mutex
+	triggers map[int64]*trigger // snapshots in flight
+	stats    *atomic.Pointer[metrics.Checkpoints]
 }
 
 type enumerator struct {
 	node *Node
+	mu   sync.Mutex // held while the enumerator assigns splits or is snapshotted
 	enum connector.Enumerator
 	ctx  *enumContext
 }
@@ -201,21 +340,24 @@ func (j *job) build() error {
 		if isChainedInto(n) {
 			continue
 		}
-		var queues []*splitQueue
+		queues := make([]*ctrlQueue, n.Parallelism)
+		for i := range queues {
+			queues[i] = newCtrlQueue()
+		}
 		if n.Source != nil {
-			queues = make([]*splitQueue, n.Parallelism)
-			for i := range queues {
-				queues[i] = newSplitQueue()
-			}
 			ectx := &enumContext{queues: queues, logger: j.cfg.Logger.With("source", n.Name)}
-			e, err := n.Source.newEnumerator(ectx)
+			restored, err := j.restoredSplits(n)
+			if err != nil {
+				return err
+			}
+			e, err := n.Source.newEnumerator(ectx, restored)
 			if err != nil {
 				return fmt.Errorf("runtime: source %s: creating enumerator: %w", n, err)
 			}
 			j.enums = append(j.enums, &enumerator{node: n, enum: e, ctx: ectx})
 		}
 		for i := range n.Parallelism {
-			t, err := j.newTask(n, i, queues)
+			t, err := j.newTask(n, i, queues[i])
 			if err != nil {
 				return err
 			}
@@ -235,8 +377,9 @@ func producersPerConsumer(e *Edge) int {
 	return e.From.Parallelism
 }
 
-func (j *job) newTask(head *Node, subtask int, queues []*splitQueue) (*task, error) {
-	t := &task{name: head.Name, subtask: subtask, ctx: j.ctx, clock: j.cfg.Clock, cfg: j.cfg}
+func (j *job) newTask(head *Node, subtask int, ctrl *ctrlQueue) (*task, error) {
+	t := &task{name: head.Name, subtask: subtask, ctx: j.ctx, clock: j.cfg.Clock, cfg: j.cfg,
+		j: j, ctrl: ctrl, id: checkpoint.TaskID{Node: head.ID, Subtask: subtask}}
 	t.timers.clock = j.cfg.Clock
 	if head.Source == nil {
 		t.inbox = j.inboxes[head.ID][subtask]
@@ -250,7 +393,11 @@ func (j *job) newTask(head *Node, subtask int, queues []*splitQueue) (*task, err
 	if head.Source != nil {
 		rc := connector.ReaderContext{Subtask: subtask, Parallelism: head.Parallelism, Logger: j.cfg.Logger.With("source", head.Name, "subtask", subtask), Clock: j.cfg.Clock}
 		// instantiate made the chain below the source; the reader heads it.
-		r, err := head.Source.newRunner(t, inst.(*sourceHead).out, queues[subtask], rc)
+		var splits [][]byte
+		if r := t.ctxs[0].restored; r != nil {
+			splits = r.Operator
+		}
+		r, err := head.Source.newRunner(t, inst.(*sourceHead).out, rc, splits)
 		if err != nil {
 			return nil, fmt.Errorf("runtime: source %s subtask %d: creating reader: %w", head, subtask, err)
 		}
@@ -266,6 +413,15 @@ func (j *job) newTask(head *Node, subtask int, queues []*splitQueue) (*task, err
 	}
 	t.gate = newGate(inputs)
 	t.gate.control = inst
+	t.gate.maxHeld = j.cfg.AlignmentBufferBatches
+	t.gate.now = t.clock.Now
+	t.gate.onAligned = func(id int64) {
+		t.alignment = t.gate.took
+		t.checkpoint(id, true)
+	}
+	t.gate.onDecline = func(id int64, err error) {
+		t.j.event(ckEvent{kind: evDecline, id: id, task: t.id, err: fmt.Errorf("%s (subtask %d): %w", t.name, t.subtask, err)})
+	}
 	t.gate.deliver = make([]func(any) int, len(head.In))
 	for i, typ := range head.In {
 		var in any = inst
@@ -293,6 +449,16 @@ func (j *job) instantiate(t *task, n *Node, subtask int, in *int64) (Instance, e
 	idx := len(t.insts)
 	t.insts = append(t.insts, nil)
 	t.ops = append(t.ops, stats)
+	t.nodes = append(t.nodes, n)
+	c := &Context{Name: n.Name, NodeID: n.ID, Subtask: subtask, Parallelism: n.Parallelism,
+		MaxParallelism: j.cfg.MaxParallelism, KeyGroups: keygroup.RangeOf(subtask, j.cfg.MaxParallelism, n.Parallelism),
+		Attempt: j.attempt, Clock: j.cfg.Clock, Logger: j.cfg.Logger.With("operator", n.Name, "subtask", subtask),
+		t: t, op: stats}
+	t.ctxs = append(t.ctxs, c)
+	var err error
+	if c.restored, err = j.restoredFor(n, subtask); err != nil {
+		return nil, err
+	}
 	outs := map[string][]any{}
 	// Records into each side output: RecordsIn of the operators chained to it.
 	sideCount := map[string]*int64{}
@@ -336,10 +502,7 @@ func (j *job) instantiate(t *task, n *Node, subtask int, in *int64) (Instance, e
 		t.insts[idx] = h
 		return h, nil
 	}
-	c := &Context{Name: n.Name, NodeID: n.ID, Subtask: subtask, Parallelism: n.Parallelism,
-		MaxParallelism: j.cfg.MaxParallelism, KeyGroups: keygroup.RangeOf(subtask, j.cfg.MaxParallelism, n.Parallelism),
-		Clock: j.cfg.Clock, Logger: j.cfg.Logger.With("operator", n.Name, "subtask", subtask),
-		t: t, side: side, op: stats}
+	c.side = side
 	inst, err := n.Operator(c, out)
 	if err != nil {
 		return nil, fmt.Errorf("runtime: creating %s subtask %d: %w", n, subtask, err)
@@ -388,6 +551,8 @@ func callRoute(route any, parallelism int) any {
 
 func (j *job) startEnumerators(ctx context.Context) error {
 	for _, e := range j.enums {
+		e.mu.Lock()
+		defer e.mu.Unlock()
 		if err := e.enum.Start(ctx); err != nil {
 			return fmt.Errorf("runtime: source %s: starting enumerator: %w", e.node, err)
 		}
@@ -425,6 +590,9 @@ func (j *job) report(done <-chan struct{}) {
 
 func (j *job) snapshot() metrics.Snapshot {
 	s := metrics.Snapshot{Time: j.cfg.Clock.Now()}
+	if j.stats != nil {
+		s.Checkpoints = j.stats.Load()
+	}
 	for _, t := range j.tasks {
 		if ts := t.stats.Load(); ts != nil {
 			s.Tasks = append(s.Tasks, *ts)

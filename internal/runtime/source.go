@@ -3,7 +3,6 @@ package runtime
 import (
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/runnel-io/runnel/connector"
@@ -13,8 +12,10 @@ import (
 // SourceSpec is the typed source of a source node; make one with NewSource.
 type SourceSpec interface {
 	boundedness() connector.Boundedness
-	newEnumerator(ctx connector.EnumeratorContext) (connector.Enumerator, error)
-	newRunner(t *task, out any, q *splitQueue, rc connector.ReaderContext) (sourceRunner, error)
+	newEnumerator(ctx connector.EnumeratorContext, restored []connector.Split) (connector.Enumerator, error)
+	newRunner(t *task, out any, rc connector.ReaderContext, restored [][]byte) (sourceRunner, error)
+	// codec returns the source's SplitCodec, nil if its splits cannot be checkpointed.
+	codec() connector.SplitCodec
 }
 
 // NewSource returns the SourceSpec of a source node reading src with the given watermark
@@ -30,52 +31,74 @@ type sourceSpec[T any] struct {
 
 func (s sourceSpec[T]) boundedness() connector.Boundedness { return s.src.Boundedness() }
 
-func (s sourceSpec[T]) newEnumerator(ctx connector.EnumeratorContext) (connector.Enumerator, error) {
-	return s.src.NewEnumerator(ctx, nil)
+func (s sourceSpec[T]) codec() connector.SplitCodec {
+	c, _ := s.src.(connector.SplitCodec)
+	return c
 }
 
-func (s sourceSpec[T]) newRunner(t *task, out any, q *splitQueue, rc connector.ReaderContext) (sourceRunner, error) {
+func (s sourceSpec[T]) newEnumerator(ctx connector.EnumeratorContext, restored []connector.Split) (connector.Enumerator, error) {
+	return s.src.NewEnumerator(ctx, restored)
+}
+
+func (s sourceSpec[T]) newRunner(t *task, out any, rc connector.ReaderContext, restored [][]byte) (sourceRunner, error) {
+	splits, err := decodeSplits(s.codec(), restored)
+	if err != nil {
+		return nil, err
+	}
 	r, err := s.src.NewReader(rc)
 	if err != nil {
 		return nil, err
 	}
-	return &reader[T]{t: t, reader: r, out: out.(Output[T]), queue: q, strategy: s.strategy,
-		splits: map[string]*splitOut[T]{}, wm: eventtime.MinTime}, nil
+	rd := &reader[T]{t: t, reader: r, out: out.(Output[T]), queue: t.ctrl, codec: s.codec(),
+		strategy: s.strategy, splits: map[string]*splitOut[T]{}, wm: eventtime.MinTime}
+	if len(splits) > 0 {
+		rd.addSplits(splits)
+	}
+	return rd, nil
+}
+
+// decodeSplits decodes the splits of a snapshot.
+func decodeSplits(codec connector.SplitCodec, blobs [][]byte) ([]connector.Split, error) {
+	if len(blobs) == 0 {
+		return nil, nil
+	}
+	if codec == nil {
+		return nil, fmt.Errorf("the snapshot has splits, but the source cannot decode them (it implements no connector.SplitCodec)")
+	}
+	out := make([]connector.Split, 0, len(blobs))
+	for i, b := range blobs {
+		sp, err := codec.DecodeSplit(b)
+		if err != nil {
+			return nil, fmt.Errorf("decoding split %d of the snapshot: %w", i, err)
+		}
+		out = append(out, sp)
+	}
+	return out, nil
+}
+
+// encodeSplits encodes splits for a snapshot.
+func encodeSplits(codec connector.SplitCodec, splits []connector.Split) ([][]byte, error) {
+	if len(splits) == 0 {
+		return nil, nil
+	}
+	if codec == nil {
+		return nil, fmt.Errorf("the source cannot be checkpointed: it implements no connector.SplitCodec")
+	}
+	out := make([][]byte, 0, len(splits))
+	for _, sp := range splits {
+		b, err := codec.EncodeSplit(sp)
+		if err != nil {
+			return nil, fmt.Errorf("encoding split %s: %w", sp.SplitID(), err)
+		}
+		out = append(out, b)
+	}
+	return out, nil
 }
 
 // sourceRunner is the head of a source task: it runs the reader loop instead of a gate.
 type sourceRunner interface {
 	Instance
 	run(t *task)
-}
-
-// splitQueue carries split assignments from the enumerator goroutine to one reader.
-type splitQueue struct {
-	mu     sync.Mutex
-	splits []connector.Split
-	noMore bool
-	notify chan struct{} // has a value when something was added since the last take
-}
-
-func newSplitQueue() *splitQueue { return &splitQueue{notify: make(chan struct{}, 1)} }
-
-func (q *splitQueue) add(splits []connector.Split, noMore bool) {
-	q.mu.Lock()
-	q.splits = append(q.splits, splits...)
-	q.noMore = q.noMore || noMore
-	q.mu.Unlock()
-	select {
-	case q.notify <- struct{}{}:
-	default:
-	}
-}
-
-func (q *splitQueue) take() ([]connector.Split, bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	s := q.splits
-	q.splits = nil
-	return s, q.noMore
 }
 
 // reader runs a connector.Reader in a source task: it stamps records with event time, keeps a
@@ -85,7 +108,8 @@ type reader[T any] struct {
 	t        *task
 	reader   connector.Reader[T]
 	out      Output[T]
-	queue    *splitQueue
+	queue    *ctrlQueue
+	codec    connector.SplitCodec
 	strategy eventtime.Strategy[T]
 	splits   map[string]*splitOut[T]
 	noMore   bool
@@ -136,17 +160,38 @@ func (r *reader[T]) Watermark(int64) {}
 func (r *reader[T]) Idle(bool)       {}
 func (r *reader[T]) Finish()         {}
 
-func (r *reader[T]) takeSplits() {
-	splits, noMore := r.queue.take()
-	if len(splits) > 0 {
-		for _, s := range splits {
-			r.Split(s.SplitID()) // track it from now on, so it counts for the watermark
-		}
-		r.reader.AddSplits(splits)
+// SnapshotState implements Snapshotter: the reader's unfinished splits with their positions.
+func (r *reader[T]) SnapshotState(id int64) (OperatorSnapshot, error) {
+	splits, err := r.reader.Snapshot(id)
+	if err != nil {
+		return OperatorSnapshot{}, fmt.Errorf("source reader snapshot: %w", err)
 	}
-	if noMore && !r.noMore {
-		r.noMore = true
-		r.reader.NoMoreSplits()
+	blobs, err := encodeSplits(r.codec, splits)
+	return OperatorSnapshot{Operator: blobs}, err
+}
+
+func (r *reader[T]) addSplits(splits []connector.Split) {
+	for _, s := range splits {
+		r.Split(s.SplitID()) // track it from now on, so it counts for the watermark
+	}
+	r.reader.AddSplits(splits)
+}
+
+// takeSplits handles the control messages that arrived, in order: split assignments, and the
+// triggers between them (a barrier goes out with exactly the splits assigned before it).
+func (r *reader[T]) takeSplits() {
+	for _, m := range r.queue.take() {
+		switch m.kind {
+		case ctrlSplits:
+			r.addSplits(m.splits)
+		case ctrlNoMore:
+			if !r.noMore {
+				r.noMore = true
+				r.reader.NoMoreSplits()
+			}
+		default:
+			r.t.control(m)
+		}
 	}
 }
 
@@ -191,6 +236,7 @@ func (r *reader[T]) run(t *task) {
 			}
 			r.out.Finish()
 			t.flushAll()
+			t.finished()
 			return
 		default:
 			r.fail(fmt.Errorf("reader returned unknown status %d", st))
@@ -269,13 +315,13 @@ func (r *reader[T]) maybeWatermark(force bool) {
 
 // enumContext implements connector.EnumeratorContext for one source node.
 type enumContext struct {
-	queues []*splitQueue
+	queues []*ctrlQueue
 	logger *slog.Logger
 }
 
 func (c *enumContext) Parallelism() int { return len(c.queues) }
 func (c *enumContext) Assign(subtask int, splits ...connector.Split) {
-	c.queues[subtask].add(splits, false)
+	c.queues[subtask].add(ctrlMsg{kind: ctrlSplits, splits: splits})
 }
-func (c *enumContext) NoMoreSplits(subtask int) { c.queues[subtask].add(nil, true) }
+func (c *enumContext) NoMoreSplits(subtask int) { c.queues[subtask].add(ctrlMsg{kind: ctrlNoMore}) }
 func (c *enumContext) Logger() *slog.Logger     { return c.logger }

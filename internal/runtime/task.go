@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"github.com/runnel-io/runnel/internal/checkpoint"
 	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/state"
 )
@@ -21,14 +22,25 @@ type task struct {
 	clock   clockwork.Clock
 	cfg     *Config
 
+	j        *job
+	id       checkpoint.TaskID
+	ctrl     *ctrlQueue
 	inbox    chan envelope // nil for source tasks
 	gate     *gate
 	source   sourceRunner // nil for tasks fed by exchanges
 	insts    []Instance   // in chain order, head first
+	nodes    []*Node      // the node of each instance
+	ctxs     []*Context   // the context of each instance (nil for the source reader)
 	ops      []*opStats
 	timers   procTimers
 	flushers []flusher
 	backends []state.Backend // made by Context.NewStateBackend; closed after the operators
+
+	// Checkpoints: the newest snapshot taken, triggers whose barrier has not come yet, and
+	// how long the last alignment took.
+	lastSnapshot int64
+	triggered    []int64
+	alignment    time.Duration
 
 	sent, received      int64
 	backpressured, idle time.Duration
@@ -124,6 +136,9 @@ func (t *task) loop() {
 			case <-t.timers.C():
 				t.timers.fire()
 				continue
+			case <-t.ctrl.notify:
+				t.handleCtrl()
+				continue
 			case <-t.ctx.Done():
 				panic(&taskAbort{err: t.ctx.Err()})
 			}
@@ -135,6 +150,7 @@ func (t *task) loop() {
 		}
 	}
 	t.flushAll()
+	t.finished()
 }
 
 // poll does the periodic work a busy task would otherwise never get to: the flush interval,
@@ -146,6 +162,8 @@ func (t *task) poll(tick clockwork.Ticker) {
 		t.publish()
 	case <-t.timers.C():
 		t.timers.fire()
+	case <-t.ctrl.notify:
+		t.handleCtrl()
 	case <-t.ctx.Done():
 		panic(&taskAbort{err: t.ctx.Err()})
 	default:

@@ -1,0 +1,330 @@
+package stream_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/runnel-io/runnel/connector"
+	"github.com/runnel-io/runnel/connector/file"
+	"github.com/runnel-io/runnel/eventtime"
+	"github.com/runnel-io/runnel/internal/checkpoint"
+	"github.com/runnel-io/runnel/internal/restart"
+	"github.com/runnel-io/runnel/metrics"
+	"github.com/runnel-io/runnel/stream"
+)
+
+// rangeSource is a deterministic bounded source for checkpoint tests: split s yields the
+// numbers s, s+splits, s+2*splits, ... below n, at most perRead per Read, with their
+// positions checkpointed. It implements connector.SplitCodec.
+type rangeSource struct {
+	n, splits, perRead int64
+	paced              bool
+}
+
+type rangeSplit struct {
+	id, next int64 // next is the next number to emit
+}
+
+func (s *rangeSplit) SplitID() string { return strconv.FormatInt(s.id, 10) }
+
+func (s rangeSource) Boundedness() connector.Boundedness { return connector.Bounded }
+
+func (s rangeSource) EncodeSplit(sp connector.Split) ([]byte, error) {
+	r := sp.(*rangeSplit)
+	return binary.AppendVarint(binary.AppendVarint(nil, r.id), r.next), nil
+}
+
+func (s rangeSource) DecodeSplit(b []byte) (connector.Split, error) {
+	id, n := binary.Varint(b)
+	next, m := binary.Varint(b[max(n, 0):])
+	if n <= 0 || m <= 0 {
+		return nil, errors.New("bad split")
+	}
+	return &rangeSplit{id: id, next: next}, nil
+}
+
+func (s rangeSource) NewEnumerator(ctx connector.EnumeratorContext, restored []connector.Split) (connector.Enumerator, error) {
+	e := &rangeEnum{ctx: ctx, pending: restored}
+	if restored == nil {
+		for i := range s.splits {
+			e.pending = append(e.pending, &rangeSplit{id: i, next: i})
+		}
+	}
+	return e, nil
+}
+
+type rangeEnum struct {
+	ctx     connector.EnumeratorContext
+	pending []connector.Split
+}
+
+func (e *rangeEnum) Start(context.Context) error { return nil }
+func (e *rangeEnum) AddReader(_ context.Context, subtask int) error {
+	var keep []connector.Split
+	for i, sp := range e.pending {
+		if i%e.ctx.Parallelism() == subtask {
+			e.ctx.Assign(subtask, sp)
+		} else {
+			keep = append(keep, sp)
+		}
+	}
+	_ = keep
+	if subtask == e.ctx.Parallelism()-1 {
+		e.pending = nil
+	}
+	e.ctx.NoMoreSplits(subtask)
+	return nil
+}
+func (e *rangeEnum) AddSplitsBack(splits []connector.Split, _ int) {
+	e.pending = append(e.pending, splits...)
+}
+func (e *rangeEnum) Snapshot() ([]connector.Split, error) { return slices.Clone(e.pending), nil }
+func (e *rangeEnum) Close() error                         { return nil }
+
+func (s rangeSource) NewReader(connector.ReaderContext) (connector.Reader[int64], error) {
+	return &rangeReader{src: s}, nil
+}
+
+type rangeReader struct {
+	src    rangeSource
+	splits []*rangeSplit
+	noMore bool
+	rest   bool // pace the source: every other Read finds nothing, so the job runs long enough for checkpoints between failures
+}
+
+func (r *rangeReader) AddSplits(splits []connector.Split) {
+	for _, sp := range splits {
+		c := *sp.(*rangeSplit)
+		r.splits = append(r.splits, &c)
+	}
+}
+func (r *rangeReader) NoMoreSplits() { r.noMore = true }
+func (r *rangeReader) Read(_ context.Context, out connector.ReaderOutput[int64]) (connector.ReadStatus, error) {
+	if r.rest = !r.rest; r.rest && r.src.paced && len(r.splits) > 0 {
+		return connector.NothingAvailable, nil
+	}
+	for len(r.splits) > 0 {
+		sp := r.splits[0]
+		o := out.Split(sp.SplitID())
+		for range r.src.perRead {
+			if sp.next >= r.src.n {
+				break
+			}
+			o.Collect(sp.next, sp.next)
+			sp.next += r.src.splits
+		}
+		if sp.next >= r.src.n {
+			out.ReleaseSplit(sp.SplitID())
+			r.splits = r.splits[1:]
+			continue
+		}
+		// Round robin over the splits, a batch each.
+		r.splits = append(r.splits[1:], sp)
+		return connector.MoreAvailable, nil
+	}
+	if r.noMore {
+		return connector.EndOfInput, nil
+	}
+	return connector.NothingAvailable, nil
+}
+func (r *rangeReader) Snapshot(int64) ([]connector.Split, error) {
+	out := make([]connector.Split, len(r.splits))
+	for i, sp := range r.splits {
+		c := *sp
+		out[i] = &c
+	}
+	return out, nil
+}
+func (r *rangeReader) Close() error { return nil }
+
+// keyedJob is the job of the checkpoint tests: numbers, keyed by n mod 37, a running sum and
+// count per key (keyed state), a window count per key (window state and timers), all written
+// to the exactly-once file sink. Every per-key sequence comes from a single split, so the output
+// is deterministic whatever the parallelism and interleaving.
+type keyedJob struct {
+	n, splits   int64
+	parallelism int
+	// failAt makes the job fail when the records seen by the map operator reach it (counted
+	// over all attempts); nil never.
+	fail  func(seen int64) bool
+	paced bool
+}
+
+type sum struct {
+	Key        int64
+	Sum, Count int64
+}
+
+func (j keyedJob) build(t testing.TB, out string, cfg stream.Config) *stream.Env {
+	t.Helper()
+	cfg.Parallelism = j.parallelism
+	cfg.WatermarkInterval = -1
+	env := stream.New("checkpoint-test", cfg)
+	var seen atomic.Int64
+	src := stream.FromSource[int64](env, rangeSource{n: j.n, splits: j.splits, perRead: 16, paced: j.paced},
+		eventtime.Monotonous(func(v int64) int64 { return v })).Uid("numbers")
+	mapped := stream.Map(src, func(v int64) int64 {
+		if j.fail != nil && j.fail(seen.Add(1)) {
+			panic(fmt.Sprintf("injected failure at record %d", v))
+		}
+		return v
+	}).Uid("map")
+	keyOf := func(v int64) int64 { return (v % j.splits) + j.splits*((v/j.splits)%37) }
+	sums := stream.Reduce(stream.KeyBy(stream.Map(mapped, func(v int64) sum { return sum{Key: keyOf(v), Sum: v, Count: 1} }), func(s sum) int64 { return s.Key }),
+		func(a, b sum) sum { return sum{Key: a.Key, Sum: a.Sum + b.Sum, Count: a.Count + b.Count} }).Uid("sums")
+	lines := stream.Map(sums, func(s sum) string { return fmt.Sprintf("sum %d %d %d", s.Key, s.Sum, s.Count) })
+	sink, err := file.NewSink(out, func(dst []byte, s string) []byte { return append(dst, s...) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines.SinkTo(sink).Uid("sink")
+	return env
+}
+
+// committedLines reads every visible (committed) line below dir, sorted.
+func committedLines(t testing.TB, dir string) []string {
+	t.Helper()
+	var lines []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for l := range strings.SplitSeq(strings.TrimSuffix(string(b), "\n"), "\n") {
+			if l != "" {
+				lines = append(lines, l)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(lines)
+	return lines
+}
+
+func diffLines(t testing.TB, got, want []string) {
+	t.Helper()
+	if slices.Equal(got, want) {
+		return
+	}
+	gm, wm := map[string]int{}, map[string]int{}
+	for _, l := range got {
+		gm[l]++
+	}
+	for _, l := range want {
+		wm[l]++
+	}
+	var missing, extra []string
+	for l, n := range wm {
+		if gm[l] < n {
+			missing = append(missing, fmt.Sprintf("%s (x%d)", l, n-gm[l]))
+		}
+	}
+	for l, n := range gm {
+		if wm[l] < n {
+			extra = append(extra, fmt.Sprintf("%s (x%d)", l, n-wm[l]))
+		}
+	}
+	slices.Sort(missing)
+	slices.Sort(extra)
+	t.Fatalf("committed output differs: %d lines, want %d; %d missing (first %v), %d extra/duplicated (first %v)",
+		len(got), len(want), len(missing), missing[:min(5, len(missing))], len(extra), extra[:min(5, len(extra))])
+}
+
+func checkpointConfig(t testing.TB, dir string, interval time.Duration) stream.Config {
+	st, err := checkpoint.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stream.Config{Checkpoints: stream.Checkpoints{
+		Storage:     st,
+		Coordinator: checkpoint.Config{Interval: interval, TolerableFailures: 1000},
+		Restart:     restart.FixedDelay(1000, 0),
+	}}
+}
+
+func TestCheckpointedJobWithoutFailures(t *testing.T) {
+	j := keyedJob{n: 20000, splits: 4, parallelism: 2}
+	want := t.TempDir()
+	if err := j.build(t, want, stream.Config{}).Execute(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantLines := committedLines(t, want)
+	if len(wantLines) != 20000 {
+		t.Fatalf("failure-free run wrote %d lines, want 20000", len(wantLines))
+	}
+	out := t.TempDir()
+	if err := j.build(t, out, checkpointConfig(t, t.TempDir(), 5*time.Millisecond)).Execute(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	diffLines(t, committedLines(t, out), wantLines)
+}
+
+func TestCheckpointedJobSurvivesTaskFailures(t *testing.T) {
+	for seed := range uint64(3) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			j := keyedJob{n: 30000, splits: 4, parallelism: 2}
+			want := t.TempDir()
+			defer func() { j.paced = false }()
+			if err := j.build(t, want, stream.Config{}).Execute(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(seed, 99))
+			var points []int64
+			for at := int64(0); len(points) < 5; {
+				at += 1000 + rng.Int64N(8000)
+				points = append(points, at)
+			}
+			var failures atomic.Int64
+			j.fail = func(seen int64) bool {
+				if slices.Contains(points, seen) {
+					failures.Add(1)
+					return true
+				}
+				return false
+			}
+			j.paced = true
+			out := t.TempDir()
+			cfg := checkpointConfig(t, t.TempDir(), 2*time.Millisecond)
+			var restoredFrom atomic.Int64 // a restart that restored a checkpoint, not the beginning
+			var last atomic.Pointer[metrics.Checkpoints]
+			cfg.MetricsInterval = time.Millisecond
+			cfg.Metrics = metrics.ListenerFunc(func(s metrics.Snapshot) {
+				if c := s.Checkpoints; c != nil {
+					last.Store(c)
+					if c.Restored > 0 {
+						restoredFrom.Store(c.Restored)
+					}
+				}
+			})
+			if err := j.build(t, out, cfg).Execute(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			c := last.Load()
+			t.Logf("%d failures injected; checkpoints: %+v", failures.Load(), *c)
+			if int(failures.Load()) != len(points) || c.Restarts != len(points) {
+				t.Fatalf("%d failures injected and %d restarts, want %d", failures.Load(), c.Restarts, len(points))
+			}
+			if restoredFrom.Load() == 0 {
+				t.Fatal("no restart restored a checkpoint")
+			}
+			diffLines(t, committedLines(t, out), committedLines(t, want))
+		})
+	}
+}
