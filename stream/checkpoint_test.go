@@ -328,3 +328,61 @@ func TestCheckpointedJobSurvivesTaskFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestSavepointRescale stops a job at parallelism 2 with a savepoint, moves the savepoint
+// elsewhere, and finishes the job from it at parallelism 1 and at 4: the committed output
+// equals an uninterrupted run's.
+func TestSavepointRescale(t *testing.T) {
+	base := keyedJob{n: 30000, splits: 4, parallelism: 2}
+	want := t.TempDir()
+	if err := base.build(t, want, stream.Config{}).Execute(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantLines := committedLines(t, want)
+	for _, p := range []int{1, 4} {
+		t.Run(fmt.Sprint("p", p), func(t *testing.T) {
+			// First half: at parallelism 2, stopped with a savepoint once 8000 records went
+			// through.
+			j := base
+			reached := make(chan struct{})
+			var once atomic.Bool
+			j.paced = true
+			j.fail = func(seen int64) bool {
+				if seen == 8000 && once.CompareAndSwap(false, true) {
+					close(reached)
+				}
+				return false
+			}
+			out := t.TempDir()
+			h := stream.NewHandle()
+			cfg := stream.Config{Checkpoints: stream.Checkpoints{Handle: h}}
+			done := make(chan error, 1)
+			go func() { done <- j.build(t, out, cfg).Execute(context.Background()) }()
+			<-reached
+			sp, err := h.Savepoint(context.Background(), t.TempDir(), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := <-done; err != nil {
+				t.Fatalf("job stopped with a savepoint: %v", err)
+			}
+			if n := len(committedLines(t, out)); n == 0 || n >= len(wantLines) {
+				t.Fatalf("the first half committed %d of %d lines; want some, not all", n, len(wantLines))
+			}
+			// Savepoints are relocatable: move it.
+			moved := filepath.Join(t.TempDir(), filepath.Base(sp))
+			if err := os.Rename(sp, moved); err != nil {
+				t.Fatal(err)
+			}
+			r, err := stream.RestoreFrom(context.Background(), moved)
+			if err != nil {
+				t.Fatal(err)
+			}
+			j.fail, j.paced, j.parallelism = nil, false, p
+			if err := j.build(t, out, stream.Config{Checkpoints: stream.Checkpoints{Restore: r}}).Execute(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			diffLines(t, committedLines(t, out), wantLines)
+		})
+	}
+}

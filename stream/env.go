@@ -21,6 +21,12 @@ type Restore = runtime.Restore
 // Handle takes savepoints of a running job (Checkpoints.Handle); make one with NewHandle.
 type Handle = runtime.Handle
 
+// RestoreFrom returns the Restore of the savepoint or checkpoint directory at location (a path
+// or storage URL).
+func RestoreFrom(ctx context.Context, location string) (*Restore, error) {
+	return runtime.RestoreFrom(ctx, location)
+}
+
 // NewHandle returns a Handle for Checkpoints.Handle.
 func NewHandle() *Handle { return runtime.NewHandle() }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -150,6 +151,15 @@ func NewS3(ctx context.Context, bucket, prefix string, o S3Options) (*S3, error)
 	loadOpts := []func(*config.LoadOptions) error{
 		config.WithHTTPClient(httpClient),
 		config.WithRetryMaxAttempts(o.MaxAttempts),
+		// S3-compatible stores on a file system (Versity's posix backend) race when
+		// concurrent PUTs create the same parent directory and answer one of them with
+		// ExistingObjectIsDirectory; the retry succeeds. Tasks write one checkpoint's files
+		// concurrently, so this happens. AWS S3 never returns the code.
+		config.WithRetryer(func() aws.Retryer {
+			return retry.AddWithErrorCodes(retry.NewStandard(func(so *retry.StandardOptions) {
+				so.MaxAttempts = o.MaxAttempts
+			}), "ExistingObjectIsDirectory")
+		}),
 	}
 	if o.Region != "" {
 		loadOpts = append(loadOpts, config.WithRegion(o.Region))

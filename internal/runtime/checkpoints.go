@@ -1,6 +1,11 @@
 package runtime
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
 	"github.com/runnel-io/runnel/internal/checkpoint"
 	"github.com/runnel-io/runnel/internal/restart"
 )
@@ -34,3 +39,43 @@ type Restore struct {
 }
 
 func (c Checkpoints) enabled() bool { return c.Storage != nil && c.Coordinator.Interval > 0 }
+
+// RestoreFrom returns the Restore of the snapshot at location: the directory of a savepoint
+// or checkpoint (a path or storage URL ending in the snapshot's directory, such as
+// /sp/savepoint-7-0a1b2c or s3://b/ckpt/chk-12).
+func RestoreFrom(ctx context.Context, location string) (*Restore, error) {
+	loc := strings.TrimRight(location, "/")
+	i := strings.LastIndex(loc, "/")
+	if i < 0 {
+		loc, i = "./"+loc, 1
+	}
+	root, dir := loc[:i], loc[i+1:]
+	if root == "" {
+		root = "/"
+	}
+	if q := strings.IndexByte(dir, '?'); q >= 0 { // s3://b/p/chk-1?endpoint=...: keep the query on the root
+		root, dir = root+dir[q:], dir[:q]
+	}
+	st, err := checkpoint.Open(ctx, root)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: restoring %s: %w", location, err)
+	}
+	md, err := checkpoint.ReadMetadata(ctx, st, dir)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: restoring %s: %w", location, err)
+	}
+	return &Restore{Storage: st, Dir: dir, Metadata: md}, nil
+}
+
+// RestoreLatest returns the Restore of the newest complete checkpoint in st, or nil and no
+// error if there is none.
+func RestoreLatest(ctx context.Context, st checkpoint.Storage) (*Restore, error) {
+	id, md, err := checkpoint.Latest(ctx, st)
+	if errors.Is(err, checkpoint.ErrNoCheckpoint) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Restore{Storage: st, Dir: checkpoint.CheckpointDir(id), Metadata: md}, nil
+}

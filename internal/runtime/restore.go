@@ -85,11 +85,33 @@ func (j *job) restoredFor(n *Node, subtask int) (*Restored, error) {
 		return nil, nil
 	}
 	r := &Restored{CheckpointID: j.restore.Metadata.ID}
-	// Non-keyed state and committables of old subtask i go to new subtask i mod parallelism.
-	for i, st := range op.Subtasks {
-		if i%n.Parallelism == subtask {
-			r.Operator = append(r.Operator, st.Operator...)
-			r.Committables = append(r.Committables, st.Committables...)
+	for _, st := range op.Subtasks {
+		r.Union = append(r.Union, st.Operator...)
+	}
+	if len(op.Subtasks) == n.Parallelism {
+		// Same parallelism: each subtask gets back what it wrote.
+		r.Operator = op.Subtasks[subtask].Operator
+		r.Committables = op.Subtasks[subtask].Committables
+	} else {
+		// Rescaled: the blobs of all old subtasks are dealt round-robin, as Flink deals list
+		// state (a source's splits spread over the new readers).
+		k := 0
+		for _, st := range op.Subtasks {
+			for _, b := range st.Operator {
+				if k%n.Parallelism == subtask {
+					r.Operator = append(r.Operator, b)
+				}
+				k++
+			}
+		}
+		k = 0
+		for _, st := range op.Subtasks {
+			for _, b := range st.Committables {
+				if k%n.Parallelism == subtask {
+					r.Committables = append(r.Committables, b)
+				}
+				k++
+			}
 		}
 	}
 	rng := keygroup.RangeOf(subtask, j.cfg.MaxParallelism, n.Parallelism)

@@ -46,6 +46,9 @@ type Restored struct {
 	Operator [][]byte
 	// Committables holds the committables given to this subtask: a sink commits them again.
 	Committables [][]byte
+	// Union holds the non-keyed state blobs of every old subtask, in subtask order (Flink's
+	// union redistribution): for state every subtask keeps a copy of, like broadcast state.
+	Union [][]byte
 
 	groups func(fn func(kg int, blob []byte) error) error
 }
