@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 
+	"github.com/runnel-io/runnel/internal/checkpoint"
 	"github.com/runnel-io/runnel/internal/runtime"
 )
 
@@ -25,6 +26,17 @@ type Handle = runtime.Handle
 // or storage URL).
 func RestoreFrom(ctx context.Context, location string) (*Restore, error) {
 	return runtime.RestoreFrom(ctx, location)
+}
+
+// RestoreLatest returns the Restore of the newest complete checkpoint in the checkpoint
+// storage at location (a path or storage URL), or nil if there is none: what a job restarted
+// after a crash continues from (runnel run --restore latest).
+func RestoreLatest(ctx context.Context, location string) (*Restore, error) {
+	st, err := checkpoint.Open(ctx, location)
+	if err != nil {
+		return nil, err
+	}
+	return runtime.RestoreLatest(ctx, st)
 }
 
 // NewHandle returns a Handle for Checkpoints.Handle.
