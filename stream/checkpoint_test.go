@@ -386,3 +386,75 @@ func TestSavepointRescale(t *testing.T) {
 		})
 	}
 }
+
+// TestIncrementalCheckpointsOnPebble runs the job with keyed state in Pebble, whose
+// checkpoints upload only new files: task failures restore the files at the same parallelism,
+// and a job cancelled mid-way continues from its latest checkpoint at parallelism 1 and 4
+// (each subtask copies its key groups out of the old databases).
+func TestIncrementalCheckpointsOnPebble(t *testing.T) {
+	base := keyedJob{n: 30000, splits: 4, parallelism: 2}
+	want := t.TempDir()
+	if err := base.build(t, want, stream.Config{}).Execute(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantLines := committedLines(t, want)
+
+	t.Run("failures", func(t *testing.T) {
+		j := base
+		j.paced = true
+		var failures atomic.Int64
+		j.fail = func(seen int64) bool {
+			if seen%7000 == 0 {
+				failures.Add(1)
+				return true
+			}
+			return false
+		}
+		out, ckpt := t.TempDir(), t.TempDir()
+		cfg := checkpointConfig(t, ckpt, 5*time.Millisecond)
+		cfg.StateBackend = stream.PebbleState(t.TempDir(), 0)
+		if err := j.build(t, out, cfg).Execute(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if failures.Load() == 0 {
+			t.Fatal("no failure injected")
+		}
+		diffLines(t, committedLines(t, out), wantLines)
+		shared, err := os.ReadDir(filepath.Join(ckpt, "shared"))
+		if err != nil || len(shared) == 0 {
+			t.Fatalf("no shared files of incremental checkpoints: %v", err)
+		}
+	})
+	for _, p := range []int{1, 4} {
+		t.Run(fmt.Sprint("rescale-p", p), func(t *testing.T) {
+			j := base
+			j.paced = true
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			j.fail = func(seen int64) bool {
+				if seen == 12000 {
+					cancel()
+				}
+				return false
+			}
+			out, ckpt := t.TempDir(), t.TempDir()
+			cfg := checkpointConfig(t, ckpt, 5*time.Millisecond)
+			cfg.StateBackend = stream.PebbleState(t.TempDir(), 0)
+			if err := j.build(t, out, cfg).Execute(ctx); !errors.Is(err, context.Canceled) {
+				t.Fatalf("cancelled job returned %v", err)
+			}
+			r, err := stream.RestoreLatest(context.Background(), ckpt)
+			if err != nil || r == nil {
+				t.Fatalf("latest checkpoint: %v, %v", r, err)
+			}
+			j.fail, j.paced, j.parallelism = nil, false, p
+			cfg = checkpointConfig(t, ckpt, 5*time.Millisecond)
+			cfg.StateBackend = stream.PebbleState(t.TempDir(), 0)
+			cfg.Checkpoints.Restore = r
+			if err := j.build(t, out, cfg).Execute(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			diffLines(t, committedLines(t, out), wantLines)
+		})
+	}
+}

@@ -16,24 +16,42 @@ const (
 
 // SnapshotState implements runtime.Snapshotter for every operator built on keyed: its keyed
 // state and timers.
-func (b *keyed[K]) SnapshotState(int64) (rt.OperatorSnapshot, error) {
+func (b *keyed[K]) SnapshotState(id int64) (rt.OperatorSnapshot, error) {
+	if fb, ok := b.backend.(fileBackend); ok && !b.c.IsSavepoint(id) {
+		return b.snapshotFiles(fb, id)
+	}
 	snap, err := b.snapshotKeyed()
 	return rt.OperatorSnapshot{Keyed: snap}, err
 }
 
-// snapshotKeyed captures the subtask's keyed state (copy-on-write, or a backend snapshot) and
-// its live timers, which are keyed state too: they move with their key group on a rescale.
-func (b *keyed[K]) snapshotKeyed() (*state.Snapshot, error) {
-	sn, ok := b.backend.(state.Snapshotter)
-	if !ok {
-		return nil, fmt.Errorf("the %s state backend cannot take snapshots", b.backend.Name())
-	}
-	snap, err := sn.Snapshot()
+// fileBackend is a backend that takes incremental snapshots as files (Pebble).
+type fileBackend interface {
+	CheckpointFiles(id int64) (*rt.FileSnapshot, error)
+	RestoredFiles() bool
+}
+
+// snapshotFiles takes an incremental snapshot: the backend's files, and the timers in the
+// key-group format.
+func (b *keyed[K]) snapshotFiles(fb fileBackend, id int64) (rt.OperatorSnapshot, error) {
+	timers, err := b.snapshotTimers()
 	if err != nil {
-		return nil, err
+		return rt.OperatorSnapshot{}, err
 	}
+	files, err := fb.CheckpointFiles(id)
+	if err != nil {
+		return rt.OperatorSnapshot{}, err
+	}
+	snap := rt.OperatorSnapshot{Files: files}
+	if timers.Len() > 0 {
+		snap.Keyed = state.NewSnapshot(timers)
+	}
+	return snap, nil
+}
+
+// snapshotTimers captures the live timers.
+func (b *keyed[K]) snapshotTimers() (*state.TimerSnapshot, error) {
 	codec := state.KeyCodecOf(&b.keys)
-	var ts state.TimerSnapshot
+	ts := &state.TimerSnapshot{}
 	var buf []byte
 	add := func(q *timerQueue[K], domain uint8) (err error) {
 		defer func() {
@@ -48,15 +66,31 @@ func (b *keyed[K]) snapshotKeyed() (*state.Snapshot, error) {
 		return nil
 	}
 	if err := add(&b.timers.event, snapEventTimer); err != nil {
-		snap.Release()
 		return nil, err
 	}
 	if err := add(&b.timers.proc, snapProcTimer); err != nil {
-		snap.Release()
+		return nil, err
+	}
+	return ts, nil
+}
+
+// snapshotKeyed captures the subtask's keyed state (copy-on-write, or a backend snapshot) and
+// its live timers, which are keyed state too: they move with their key group on a rescale.
+func (b *keyed[K]) snapshotKeyed() (*state.Snapshot, error) {
+	sn, ok := b.backend.(state.Snapshotter)
+	if !ok {
+		return nil, fmt.Errorf("the %s state backend cannot take snapshots", b.backend.Name())
+	}
+	ts, err := b.snapshotTimers()
+	if err != nil {
+		return nil, err
+	}
+	snap, err := sn.Snapshot()
+	if err != nil {
 		return nil, err
 	}
 	if ts.Len() > 0 {
-		snap.Add(&ts)
+		snap.Add(ts)
 	}
 	return snap, nil
 }
@@ -72,6 +106,11 @@ func (b *keyed[K]) restoreKeyed() error {
 	sn, ok := b.backend.(state.Snapshotter)
 	if !ok {
 		return fmt.Errorf("the %s state backend cannot restore snapshots", b.backend.Name())
+	}
+	if len(r.Files()) > 0 {
+		if fb, ok := b.backend.(fileBackend); !ok || !fb.RestoredFiles() {
+			return fmt.Errorf("the snapshot holds the keyed state as Pebble files (an incremental checkpoint); restore it with the pebble state backend, or take a savepoint to change backends")
+		}
 	}
 	codec := state.KeyCodecOf(&b.keys)
 	return r.KeyGroups(func(kg int, blob []byte) error {

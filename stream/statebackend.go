@@ -1,7 +1,9 @@
 package stream
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,18 +33,90 @@ func PebbleState(dir string, cacheBytes int64) func(c *rt.Context) (state.Backen
 		if err := os.RemoveAll(db); err != nil {
 			return nil, fmt.Errorf("clearing %s: %w", db, err)
 		}
-		b, err := pebble.Open(pebble.Options{Dir: db, Range: c.KeyGroups, CacheSize: cacheBytes, Logger: c.Logger})
+		opts := pebble.Options{Dir: db, Range: c.KeyGroups, CacheSize: cacheBytes, Logger: c.Logger}
+		files := c.Restored().Files()
+		if len(files) == 1 && files[0].Range == c.KeyGroups {
+			// Unchanged parallelism: the checkpoint's files are this subtask's database.
+			b, err := pebble.RestoreFiles(c.Ctx(), opts, files[0].Names, files[0].Open)
+			if err != nil {
+				return nil, err
+			}
+			return &removeOnClose{Backend: b, dir: db, restored: true}, nil
+		}
+		b, err := pebble.Open(opts)
 		if err != nil {
 			return nil, err
 		}
-		return &removeOnClose{Backend: b, dir: db}, nil
+		r := &removeOnClose{Backend: b, dir: db, restored: len(files) > 0}
+		// Rescaled: copy this subtask's key groups out of each overlapping old database.
+		for i, f := range files {
+			if err := restoreRange(c, b, f, fmt.Sprintf("%s-restore-%d", db, i)); err != nil {
+				_ = r.Close()
+				return nil, err
+			}
+		}
+		return r, nil
 	}
+}
+
+// restoreRange downloads the files of an old subtask's database into scratch and copies the
+// key groups of b's range from it.
+func restoreRange(c *rt.Context, b *pebble.Backend, f rt.RestoredFiles, scratch string) error {
+	defer os.RemoveAll(scratch)
+	if err := os.MkdirAll(scratch, 0o755); err != nil {
+		return err
+	}
+	for _, name := range f.Names {
+		if err := download(c.Ctx(), f, name, filepath.Join(scratch, name)); err != nil {
+			return fmt.Errorf("restoring %s: %w", name, err)
+		}
+	}
+	return b.RestoreRange(c.Ctx(), scratch)
+}
+
+func download(ctx context.Context, f rt.RestoredFiles, name, dst string) error {
+	r, err := f.Open(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	w, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		_ = w.Close()
+		return err
+	}
+	return w.Close()
 }
 
 // removeOnClose deletes a scratch database when its backend closes.
 type removeOnClose struct {
 	*pebble.Backend
-	dir string
+	dir      string
+	restored bool // restored from the files of an incremental checkpoint
+}
+
+// RestoredFiles reports whether the backend restored the files of an incremental checkpoint.
+func (r *removeOnClose) RestoredFiles() bool { return r.restored }
+
+// CheckpointFiles takes an incremental snapshot: a Pebble checkpoint in a directory next to
+// the database (hard links, so it costs a memtable flush).
+func (r *removeOnClose) CheckpointFiles(id int64) (*rt.FileSnapshot, error) {
+	dir := fmt.Sprintf("%s-chk-%d", r.dir, id)
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	files, err := r.Backend.Checkpoint(dir)
+	if err != nil {
+		return nil, err
+	}
+	fs := &rt.FileSnapshot{Dir: dir, Files: make([]rt.SnapshotFile, len(files))}
+	for i, f := range files {
+		fs.Files[i] = rt.SnapshotFile{Name: f.Name, Size: f.Size, Immutable: f.Immutable}
+	}
+	return fs, nil
 }
 
 func (r *removeOnClose) Close() error {

@@ -380,6 +380,7 @@ func producersPerConsumer(e *Edge) int {
 func (j *job) newTask(head *Node, subtask int, ctrl *ctrlQueue) (*task, error) {
 	t := &task{name: head.Name, subtask: subtask, ctx: j.ctx, clock: j.cfg.Clock, cfg: j.cfg,
 		j: j, ctrl: ctrl, id: checkpoint.TaskID{Node: head.ID, Subtask: subtask}}
+	t.uploads.token = randomToken()
 	t.timers.clock = j.cfg.Clock
 	if head.Source == nil {
 		t.inbox = j.inboxes[head.ID][subtask]
@@ -458,6 +459,9 @@ func (j *job) instantiate(t *task, n *Node, subtask int, in *int64) (Instance, e
 	var err error
 	if c.restored, err = j.restoredFor(n, subtask); err != nil {
 		return nil, err
+	}
+	for name, sh := range c.restored.seedFiles() {
+		t.uploads.put(n.uid(), name, sh)
 	}
 	outs := map[string][]any{}
 	// Records into each side output: RecordsIn of the operators chained to it.

@@ -1,7 +1,12 @@
 package runtime
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -115,6 +120,37 @@ func (j *job) restoredFor(n *Node, subtask int) (*Restored, error) {
 		}
 	}
 	rng := keygroup.RangeOf(subtask, j.cfg.MaxParallelism, n.Parallelism)
+	for _, i := range op.Overlapping(rng) {
+		ks := op.Subtasks[i].Keyed
+		if len(ks.Shared) == 0 {
+			continue
+		}
+		byName := make(map[string]string, len(ks.Shared))
+		rf := RestoredFiles{Range: ks.Range()}
+		for _, sh := range ks.Shared {
+			base := path.Base(sh)
+			byName[base] = sh
+			rf.Names = append(rf.Names, base)
+		}
+		st := j.restore.Storage
+		rf.open = func(ctx context.Context, name string) (io.ReadCloser, error) {
+			sh, ok := byName[name]
+			if !ok {
+				return nil, fmt.Errorf("restoring %s: the snapshot has no file %q", n.Name, name)
+			}
+			return st.Open(ctx, checkpoint.SharedFile(sh))
+		}
+		r.files = append(r.files, rf)
+		if ks.Range() == rng && !j.restore.Metadata.Savepoint {
+			// The backend restores these very files: they need no new upload.
+			r.seed = map[string]string{}
+			for base, sh := range byName {
+				if !strings.Contains(sh, "/chk-") {
+					r.seed[base] = sh
+				}
+			}
+		}
+	}
 	blobs := op.KeyGroups(rng)
 	if len(blobs) > 0 {
 		st, dir, ctx := j.restore.Storage, j.restore.Dir, j.ctx
@@ -152,4 +188,18 @@ func (j *job) restoredSplits(n *Node) ([]connector.Split, error) {
 		splits = []connector.Split{}
 	}
 	return splits, nil
+}
+
+func (r *Restored) seedFiles() map[string]string {
+	if r == nil {
+		return nil
+	}
+	return r.seed
+}
+
+// randomToken returns 8 random hex digits.
+func randomToken() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // never fails
+	return hex.EncodeToString(b[:])
 }

@@ -39,6 +39,7 @@ type task struct {
 	// Checkpoints: the newest snapshot taken, triggers whose barrier has not come yet, and
 	// how long the last alignment took.
 	lastSnapshot int64
+	uploads      uploads
 	triggered    []int64
 	alignment    time.Duration
 

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/runnel-io/runnel/internal/checkpoint"
@@ -26,10 +30,39 @@ func (s *taskSnapshot) Size() int64 { return s.size }
 
 // keyedWrite is one operator's keyed snapshot, waiting to be written.
 type keyedWrite struct {
-	uid  string
-	file string
-	snap *state.Snapshot
-	c    *Context
+	uid   string
+	node  int
+	file  string
+	snap  *state.Snapshot // nil if only files
+	files *FileSnapshot   // nil if not incremental
+	c     *Context
+}
+
+// uploads remembers, per operator UID, the immutable files of incremental snapshots already in
+// the shared directory: local name -> shared name.
+type uploads struct {
+	mu    sync.Mutex
+	token string // tells this task's uploads apart from other incarnations'
+	names map[string]map[string]string
+}
+
+func (u *uploads) get(uid, name string) (string, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	sh, ok := u.names[uid][name]
+	return sh, ok
+}
+
+func (u *uploads) put(uid, name, shared string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.names == nil {
+		u.names = map[string]map[string]string{}
+	}
+	if u.names[uid] == nil {
+		u.names[uid] = map[string]string{}
+	}
+	u.names[uid][name] = shared
 }
 
 // control handles a control message that is not a split assignment.
@@ -89,7 +122,7 @@ func (t *task) checkpoint(id int64, barriers bool) {
 	var keyed []keyedWrite
 	fail := func(err error) {
 		for _, k := range keyed {
-			k.snap.Release()
+			k.release()
 		}
 		t.j.event(ckEvent{kind: evDecline, id: id, task: t.id, err: err})
 		if barriers {
@@ -112,8 +145,13 @@ func (t *task) checkpoint(id int64, barriers bool) {
 		for _, b := range os.Operator {
 			snap.size += int64(len(b))
 		}
-		if os.Keyed != nil {
-			keyed = append(keyed, keyedWrite{uid: uid, snap: os.Keyed, c: t.ctxs[i],
+		if os.Files != nil && trig.savepoint {
+			keyedWrite{snap: os.Keyed, files: os.Files}.release()
+			fail(fmt.Errorf("%s (subtask %d): an incremental snapshot for a savepoint", t.ops[i].name, t.subtask))
+			return
+		}
+		if os.Keyed != nil || os.Files != nil {
+			keyed = append(keyed, keyedWrite{uid: uid, node: t.nodes[i].ID, snap: os.Keyed, files: os.Files, c: t.ctxs[i],
 				file: fmt.Sprintf("op%d-%d.kg", t.nodes[i].ID, t.subtask)})
 		}
 	}
@@ -122,19 +160,16 @@ func (t *task) checkpoint(id int64, barriers bool) {
 	}
 	t.j.async.Go(func() {
 		for _, k := range keyed {
-			ks, err := writeKeyed(t.j.ctx, trig, k)
+			ks, err := t.writeKeyed(trig, k)
 			if err != nil {
 				for _, k := range keyed {
-					k.snap.Release()
+					k.release()
 				}
 				t.j.event(ckEvent{kind: evDecline, id: id, task: t.id, err: fmt.Errorf("%s (subtask %d): writing keyed state: %w", k.c.Name, t.subtask, err)})
 				return
 			}
-			snap.ops[k.uid].Keyed = ks
-			if n := len(ks.Groups); n > 0 {
-				last := ks.Groups[n-1]
-				snap.size += last.Offset + last.Length
-			}
+			snap.ops[k.uid].Keyed = ks.state
+			snap.size += ks.size
 		}
 		t.j.event(ckEvent{kind: evAck, id: id, task: t.id, handle: snap})
 	})
@@ -146,8 +181,87 @@ func (t *task) forwardBarrier(id int64) {
 	}
 }
 
-// writeKeyed writes one operator's keyed snapshot as a key-group file of the snapshot.
-func writeKeyed(ctx context.Context, trig *trigger, k keyedWrite) (*checkpoint.KeyedState, error) {
+func (k keyedWrite) release() {
+	if k.snap != nil {
+		k.snap.Release()
+	}
+	if k.files != nil {
+		_ = removeAll(k.files.Dir)
+	}
+}
+
+var removeAll = os.RemoveAll
+
+type written struct {
+	state *checkpoint.KeyedState
+	size  int64 // bytes written for this snapshot (files uploaded before not counted)
+}
+
+// writeKeyed writes one operator's keyed snapshot: the key-group file of its full part, and
+// the files of its incremental part that the shared directory does not have yet.
+func (t *task) writeKeyed(trig *trigger, k keyedWrite) (written, error) {
+	ctx := t.j.ctx
+	rng := k.c.KeyGroups
+	out := written{state: &checkpoint.KeyedState{Start: rng.Start, End: rng.End}}
+	if k.snap != nil {
+		ks, err := writeGroups(ctx, trig, k)
+		if err != nil {
+			if k.files != nil {
+				_ = removeAll(k.files.Dir)
+			}
+			return out, err
+		}
+		out.state = ks
+		if n := len(ks.Groups); n > 0 {
+			out.size = ks.Groups[n-1].Offset + ks.Groups[n-1].Length
+		}
+	}
+	if k.files == nil {
+		return out, nil
+	}
+	defer removeAll(k.files.Dir)
+	for _, f := range k.files.Files {
+		if f.Immutable {
+			if sh, ok := t.uploads.get(k.uid, f.Name); ok {
+				out.state.Shared = append(out.state.Shared, sh)
+				continue
+			}
+		}
+		sh := fmt.Sprintf("op%d-%d-%s/%s", k.node, t.subtask, t.uploads.token, f.Name)
+		if !f.Immutable {
+			sh = fmt.Sprintf("op%d-%d-%s/chk-%d/%s", k.node, t.subtask, t.uploads.token, trig.id, f.Name)
+		}
+		if err := upload(ctx, trig.storage, filepath.Join(k.files.Dir, f.Name), checkpoint.SharedFile(sh)); err != nil {
+			return out, err
+		}
+		if f.Immutable {
+			t.uploads.put(k.uid, f.Name, sh)
+		}
+		out.state.Shared = append(out.state.Shared, sh)
+		out.size += f.Size
+	}
+	return out, nil
+}
+
+// upload copies the local file src to name in st.
+func upload(ctx context.Context, st checkpoint.Storage, src, name string) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w, err := st.Create(ctx, name)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, f); err != nil {
+		return errors.Join(err, w.Abort())
+	}
+	return w.Close()
+}
+
+// writeGroups writes a keyed snapshot as a key-group file of the snapshot.
+func writeGroups(ctx context.Context, trig *trigger, k keyedWrite) (*checkpoint.KeyedState, error) {
 	w, err := trig.storage.Create(ctx, trig.dir+"/"+k.file)
 	if err != nil {
 		k.snap.Release()
