@@ -1,6 +1,7 @@
 package stream_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -8,10 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/stream"
 )
 
@@ -38,6 +41,14 @@ func TestCrashChild(t *testing.T) {
 	}
 	cfg := checkpointConfig(t, ckpt, 5*time.Millisecond)
 	cfg.Checkpoints.Restore = r
+	// Tell the parent when this run completed its first checkpoint.
+	var told atomic.Bool
+	cfg.MetricsInterval = time.Millisecond
+	cfg.Metrics = metrics.ListenerFunc(func(s metrics.Snapshot) {
+		if c := s.Checkpoints; c != nil && c.LastID > c.Restored && told.CompareAndSwap(false, true) {
+			fmt.Fprintln(os.Stderr, "checkpointed")
+		}
+	})
 	if r != nil {
 		fmt.Fprintf(os.Stderr, "restored %s\n", r.Dir)
 	}
@@ -72,22 +83,46 @@ func TestCheckpointCrashRecovery(t *testing.T) {
 				}
 				cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 				cmd.Env = append(os.Environ(), crashChildEnv+"=1", "RUNNEL_CRASH_OUT="+out, "RUNNEL_CRASH_CKPT="+ckpt)
-				var stderr bytes.Buffer
-				cmd.Stdout, cmd.Stderr = &stderr, &stderr
+				var stdout, stderr bytes.Buffer // two: the one exec copies into may not be written by us
+				cmd.Stdout = &stdout
+				pipe, err := cmd.StderrPipe()
+				if err != nil {
+					t.Fatal(err)
+				}
 				if err := cmd.Start(); err != nil {
 					t.Fatal(err)
 				}
+				// The child says when it completed a checkpoint of its own; the parent then
+				// kills it at a random moment of what follows (the run lasts 1-2 s, longer
+				// under the race detector).
+				checkpointed := make(chan struct{})
+				copied := make(chan struct{})
+				go func() {
+					defer close(copied)
+					sc := bufio.NewScanner(pipe)
+					for sc.Scan() {
+						if sc.Text() == "checkpointed" {
+							close(checkpointed)
+						}
+						stderr.WriteString(sc.Text() + "\n")
+					}
+				}()
 				exited := make(chan error, 1)
-				go func() { exited <- cmd.Wait() }()
-				var err error
+				go func() {
+					<-copied
+					exited <- cmd.Wait()
+				}()
 				if kills < 4 {
-					// Kill at a random moment of the run (it takes about 1-2 s).
 					select {
 					case err = <-exited:
-					case <-time.After(time.Duration(50+rng.IntN(700)) * time.Millisecond):
-						_ = cmd.Process.Signal(syscall.SIGKILL)
-						err = <-exited
-						kills++
+					case <-checkpointed:
+						select {
+						case err = <-exited:
+						case <-time.After(time.Duration(rng.IntN(500)) * time.Millisecond):
+							_ = cmd.Process.Signal(syscall.SIGKILL)
+							err = <-exited
+							kills++
+						}
 					}
 				} else {
 					err = <-exited
@@ -97,7 +132,7 @@ func TestCheckpointCrashRecovery(t *testing.T) {
 					break
 				}
 				if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
-					t.Fatalf("child failed: %v\n%s", err, stderr.String())
+					t.Fatalf("child failed: %v\n%s%s", err, stdout.String(), stderr.String())
 				}
 			}
 			t.Logf("%d kills, %d restores from a checkpoint", kills, restores)
