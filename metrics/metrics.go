@@ -57,6 +57,10 @@ type Checkpoints struct {
 	LastDuration  time.Duration
 	LastSize      int64
 	LastAlignment time.Duration
+	// LastPause is the longest time a task stopped processing for the last completed
+	// snapshot: the synchronous part (copy-on-write marks, a backend snapshot or a Pebble
+	// memtable flush), not the upload, which runs in the background.
+	LastPause time.Duration
 	// Restored is the ID of the snapshot the current run started from, 0 if none.
 	Restored int64
 }

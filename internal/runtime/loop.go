@@ -279,13 +279,14 @@ func (l *ckLoop) finalize(a checkpoint.Finalize) []checkpoint.Action {
 		md.Operators[uid] = o
 		return o
 	}
-	var align time.Duration
+	var align, pause time.Duration
 	for _, t := range l.tasks {
 		h, _ := a.Acks[t.id].(*taskSnapshot)
 		if h == nil {
 			continue
 		}
 		align = max(align, h.alignment)
+		pause = max(pause, h.pause)
 		for _, n := range t.nodes {
 			if st := h.ops[n.uid()]; st != nil {
 				op(n).Subtasks[t.subtask] = *st
@@ -312,6 +313,7 @@ func (l *ckLoop) finalize(a checkpoint.Finalize) []checkpoint.Action {
 	l.figures.LastDuration = l.now().Sub(a.Timestamp)
 	l.figures.LastSize = size
 	l.figures.LastAlignment = align
+	l.figures.LastPause = pause
 	l.publish()
 	j.cfg.Logger.Info("snapshot complete", "id", a.ID, "savepoint", a.Savepoint, "duration", l.figures.LastDuration, "bytes", size)
 	if req, ok := l.savepoints[a.ID]; ok {

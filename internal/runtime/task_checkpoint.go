@@ -23,6 +23,7 @@ type taskSnapshot struct {
 	ops       map[string]*checkpoint.SubtaskState // by operator UID
 	size      int64
 	alignment time.Duration
+	pause     time.Duration // the synchronous part: how long the task stopped processing
 }
 
 // Size implements checkpoint.Sizer.
@@ -118,6 +119,7 @@ func (t *task) checkpoint(id int64, barriers bool) {
 		}
 		return
 	}
+	start := t.clock.Now()
 	snap := &taskSnapshot{ops: map[string]*checkpoint.SubtaskState{}, alignment: t.alignment}
 	var keyed []keyedWrite
 	fail := func(err error) {
@@ -155,6 +157,7 @@ func (t *task) checkpoint(id int64, barriers bool) {
 				file: fmt.Sprintf("op%d-%d.kg", t.nodes[i].ID, t.subtask)})
 		}
 	}
+	snap.pause = t.clock.Since(start)
 	if barriers {
 		t.forwardBarrier(id)
 	}
