@@ -67,10 +67,14 @@ func (s rangeSource) NewEnumerator(ctx connector.EnumeratorContext, restored []c
 type rangeEnum struct {
 	ctx     connector.EnumeratorContext
 	pending []connector.Split
+	idle    bool // assign nothing, never say there is no more
 }
 
 func (e *rangeEnum) Start(context.Context) error { return nil }
 func (e *rangeEnum) AddReader(_ context.Context, subtask int) error {
+	if e.idle {
+		return nil
+	}
 	var keep []connector.Split
 	for i, sp := range e.pending {
 		if i%e.ctx.Parallelism() == subtask {
@@ -456,5 +460,82 @@ func TestIncrementalCheckpointsOnPebble(t *testing.T) {
 			}
 			diffLines(t, committedLines(t, out), wantLines)
 		})
+	}
+}
+
+// idleSource never emits and never ends: its reader has no splits.
+type idleSource struct{ rangeSource }
+
+func (idleSource) Boundedness() connector.Boundedness { return connector.Unbounded }
+func (s idleSource) NewEnumerator(ctx connector.EnumeratorContext, _ []connector.Split) (connector.Enumerator, error) {
+	return &rangeEnum{ctx: ctx, idle: true}, nil
+}
+
+// TestIdleInputDoesNotStallCheckpoints joins a busy unbounded stream with one that never
+// emits anything: checkpoints keep completing, since barriers flow on idle channels too.
+func TestIdleInputDoesNotStallCheckpoints(t *testing.T) {
+	cfg := checkpointConfig(t, t.TempDir(), 5*time.Millisecond)
+	cfg.Parallelism = 2
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg.MetricsInterval = time.Millisecond
+	cfg.Metrics = metrics.ListenerFunc(func(s metrics.Snapshot) {
+		if c := s.Checkpoints; c != nil && c.Completed >= 5 {
+			cancel()
+		}
+	})
+	env := stream.New("idle", cfg)
+	strategy := eventtime.Monotonous(func(v int64) int64 { return v })
+	busy := stream.FromSource[int64](env, rangeSource{n: 1 << 40, splits: 2, perRead: 16, paced: true}, strategy)
+	idle := stream.FromSource[int64](env, idleSource{}, strategy)
+	stream.Reduce(stream.KeyBy(busy.Union(idle), func(v int64) int64 { return v % 10 }), func(a, b int64) int64 { return a + b }).Discard()
+	if err := env.Execute(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Execute: %v; want it cancelled after 5 checkpoints", err)
+	}
+}
+
+// TestRestoreRejectsUnclaimedState restores a savepoint into a job whose operator UIDs
+// changed: that fails unless non-restored state is allowed.
+func TestRestoreRejectsUnclaimedState(t *testing.T) {
+	j := keyedJob{n: 2000, splits: 2, parallelism: 1}
+	h := stream.NewHandle()
+	reached := make(chan struct{})
+	var once atomic.Bool
+	j.paced = true
+	j.fail = func(seen int64) bool {
+		if seen == 500 && once.CompareAndSwap(false, true) {
+			close(reached)
+		}
+		return false
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- j.build(t, t.TempDir(), stream.Config{Checkpoints: stream.Checkpoints{Handle: h}}).Execute(context.Background())
+	}()
+	<-reached
+	sp, err := h.Savepoint(context.Background(), t.TempDir(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	r, err := stream.RestoreFrom(context.Background(), sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same job without its reduce operator's UID: the "sums" state is unclaimed.
+	build := func(allow bool) error {
+		r.AllowNonRestoredState = allow
+		env := stream.New("renamed", stream.Config{Parallelism: 1, Checkpoints: stream.Checkpoints{Restore: r}})
+		src := stream.FromSource[int64](env, rangeSource{n: 2000, splits: 2, perRead: 16}, eventtime.Monotonous(func(v int64) int64 { return v })).Uid("numbers")
+		stream.Reduce(stream.KeyBy(src, func(v int64) int64 { return v % 3 }), func(a, b int64) int64 { return a + b }).Uid("sums-v2").Discard()
+		return env.Execute(context.Background())
+	}
+	if err := build(false); err == nil || !strings.Contains(err.Error(), "allow non-restored state") || !strings.Contains(err.Error(), "sums") {
+		t.Fatalf("restoring unclaimed state: %v; want an error naming the UID and the way out", err)
+	}
+	if err := build(true); err != nil {
+		t.Fatalf("with non-restored state allowed: %v", err)
 	}
 }
