@@ -1,7 +1,8 @@
 # Runnel build and test entry points. `make test` is the one test command:
 # CI runs it through .ci/run, and developers run it before they push.
 #
-#   make test    gofmt, go vet, staticcheck, race tests of the concurrent packages, then the rest
+#   make test    gofmt, go vet, staticcheck, race tests of the concurrent packages, then the rest,
+#                then the measuring tests that skip under -race
 #   make lint    gofmt, go vet and staticcheck only
 #   make bench   every benchmark, no tests
 #   make build   bin/runnel
@@ -32,10 +33,10 @@ export STATICCHECK_CACHE ?= $(CURDIR)/.cache/staticcheck
 # JavaScript, and testdata (which the go tool ignores and may hold deliberately bad Go).
 GOFMT_PRUNE := -path ./.git -o -path ./.cache -o -path ./bin -o -name node_modules -o -name testdata -o -name vendor
 
-.PHONY: test lint fmt-check vet staticcheck test-race test-rest bench build tools
+.PHONY: test lint fmt-check vet staticcheck test-race test-rest test-norace bench build tools
 
 # test prints nothing after the last go test run, so its ok/FAIL lines close the output.
-test: lint test-race test-rest
+test: lint test-race test-rest test-norace
 
 lint: fmt-check vet staticcheck
 
@@ -85,6 +86,14 @@ test-rest:
 	if [ -z "$$race" ]; then pkgs="$$($(GO) list -e ./...)"; fi; \
 	if [ -z "$$pkgs" ]; then echo "every package was tested with -race; nothing left"; exit 0; fi; \
 	set -x; $(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $$pkgs
+
+# Tests that measure memory or time skip under the race detector (which multiplies both);
+# they run here, without it.
+NORACE_TESTS ?= ^TestPebbleLargeState$$
+
+test-norace:
+	@echo "==> go test (measuring tests, without -race)"
+	set -x; $(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) -run '$(NORACE_TESTS)' ./stream/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
