@@ -323,7 +323,8 @@ func (s *memSnapshot) Release() {
 // backend), to the backend. State of a state no handle was made for yet is kept, undecoded,
 // until one is: then it is decoded with the handle's codecs, and a failure to decode panics
 // in the handle's constructor with an error naming the state (the state's type changed
-// incompatibly). Timer sections are skipped (see RestoreTimers). Entries expired by now are
+// incompatibly). Timer sections (see RestoreTimers) and operator sections (blob.TagOperator:
+// state an operator keeps itself and restores itself) are skipped. Entries expired by now are
 // dropped. It returns an error wrapping blob.ErrCorrupt for malformed bytes, and an error for
 // a key group outside the subtask's range or a state restored with another kind than its
 // handle's.
@@ -339,7 +340,7 @@ func (m *Memory) Restore(kg int, b []byte) error {
 		now = m.now()
 	}
 	return blob.Sections(b, func(s blob.Section) error {
-		if s.Tag != blob.TagState {
+		if s.Tag != blob.TagState { // timers and operator sections are not the backend's
 			return nil
 		}
 		if err := blob.Check(s); err != nil {

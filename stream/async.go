@@ -30,6 +30,14 @@ import (
 // timer polls for finished calls every AsyncOptions.PollInterval: that interval bounds the
 // extra latency of a result that finishes while the operator's input is idle.
 //
+// Checkpoints. Flink stores the records whose calls are in flight in the checkpoint and calls
+// again for them after a restore. This operator drains instead: at a checkpoint's barrier
+// (SnapshotState) it waits for every call in flight and emits the results, and the watermarks
+// queued between them, in its ordered or unordered mode, before the barrier goes on. Its
+// snapshot is then empty: every record that entered before the barrier has left as a result,
+// so downstream operators snapshot state that includes them. The cost is that a checkpoint
+// waits for the slowest call in flight (at most Timeout).
+//
 // Order. Records and watermarks enter one queue in arrival order. Ordered mode emits results in
 // input order: the head of the queue is emitted once its call has finished, and a watermark
 // once every record before it is out. Unordered mode emits a result as soon as its call has
@@ -264,6 +272,19 @@ func (o *asyncOp[T, U]) Finish() {
 		o.await()
 	}
 	o.out.Finish()
+}
+
+var _ rt.Snapshotter = (*asyncOp[int, int])(nil)
+
+// SnapshotState implements rt.Snapshotter by draining: it waits for every call in flight and
+// emits what they produced, in the operator's order, so that nothing is left to store. It
+// returns an empty snapshot. A call that fails or times out without a timeout handler fails
+// the job, as it would without the checkpoint.
+func (o *asyncOp[T, U]) SnapshotState(int64) (rt.OperatorSnapshot, error) {
+	for o.waiting > 0 {
+		o.await()
+	}
+	return rt.OperatorSnapshot{}, nil
 }
 
 // launch starts the call for v.

@@ -1,11 +1,17 @@
 package stream
 
 import (
+	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"iter"
+	"maps"
+	"slices"
 
 	"github.com/runnel-io/runnel/eventtime"
 	rt "github.com/runnel-io/runnel/internal/runtime"
+	"github.com/runnel-io/runnel/state"
 )
 
 // This file is Flink's broadcast state pattern: a low-volume control stream is broadcast to
@@ -73,8 +79,13 @@ func ReadOnlyBroadcastStateOf[BK comparable, BV any](ctx BroadcastReader, d Broa
 }
 
 // broadcastStore holds one operator subtask's broadcast states by name.
+//
+// A restored store does not know the states' types until a function asks for them by
+// descriptor, so it keeps each restored state encoded (in restored) and decodes it on first
+// use; a snapshot taken before that writes the encoding back unchanged.
 type broadcastStore struct {
-	states map[string]any // name -> *broadcastMap[BK, BV]
+	states   map[string]broadcastEncoder // name -> *broadcastMap[BK, BV]
+	restored map[string][]byte           // name -> encoded entries, until first used
 }
 
 func broadcastStateFor[BK comparable, BV any](s *broadcastStore, name string) *broadcastMap[BK, BV] {
@@ -86,9 +97,15 @@ func broadcastStateFor[BK comparable, BV any](s *broadcastStore, name string) *b
 		return m
 	}
 	if s.states == nil {
-		s.states = map[string]any{}
+		s.states = map[string]broadcastEncoder{}
 	}
 	m := &broadcastMap[BK, BV]{m: map[BK]BV{}}
+	if body, ok := s.restored[name]; ok {
+		if err := m.decodeEntries(body); err != nil {
+			panic(fmt.Sprintf("stream: restoring broadcast state %q: %v", name, err))
+		}
+		delete(s.restored, name)
+	}
 	s.states[name] = m
 	return m
 }
@@ -112,6 +129,216 @@ func (s *broadcastMap[BK, BV]) All() iter.Seq2[BK, BV] {
 			}
 		}
 	}
+}
+
+// Checkpoints. Every subtask holds the same copy of the broadcast state, so each writes its
+// whole store as one Operator blob, and a restored subtask reads the first of Restored.Union
+// (every old subtask's copy, whatever the new parallelism). Keys and values are encoded with
+// state.CodecFor.
+//
+// A blob (version 1) is
+//
+//	byte 1 (the version)
+//	uvarint number of states, then per state in name order:
+//	  uvarint len, name; uvarint len, entries
+//
+// and a state's entries are a uvarint count followed, in the order of their encoded keys, by
+// uvarint len, key; uvarint len, value. Snapshots of equal states are therefore equal bytes.
+
+// broadcastStateVersion is the version of the blob format snapshotBroadcast writes.
+const broadcastStateVersion = 1
+
+// broadcastEncoder is a broadcast state whose types are known: it can encode its entries.
+type broadcastEncoder interface {
+	encodeEntries() ([]byte, error)
+}
+
+func (s *broadcastMap[BK, BV]) encodeEntries() (b []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e, ok := r.(*state.EncodeError)
+			if !ok {
+				panic(r)
+			}
+			err = e
+		}
+	}()
+	kc, vc := state.CodecFor[BK](), state.CodecFor[BV]()
+	type entry struct{ k, v []byte }
+	entries := make([]entry, 0, len(s.m))
+	for k, v := range s.m {
+		entries = append(entries, entry{kc.Append(nil, k), vc.Append(nil, v)})
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return bytes.Compare(a.k, b.k) })
+	b = binary.AppendUvarint(nil, uint64(len(entries)))
+	for _, e := range entries {
+		b = appendBytes(appendBytes(b, e.k), e.v)
+	}
+	return b, nil
+}
+
+func (s *broadcastMap[BK, BV]) decodeEntries(b []byte) error {
+	kc, vc := state.CodecFor[BK](), state.CodecFor[BV]()
+	return walkBroadcastEntries(b, func(kb, vb []byte) error {
+		k, err := kc.Decode(kb)
+		if err != nil {
+			return fmt.Errorf("key: %w", err)
+		}
+		v, err := vc.Decode(vb)
+		if err != nil {
+			return fmt.Errorf("value of key %v: %w", k, err)
+		}
+		s.m[k] = v
+		return nil
+	})
+}
+
+// walkBroadcastEntries calls fn with every entry of a state's encoded entries, checking their
+// framing; fn nil only checks.
+func walkBroadcastEntries(b []byte, fn func(k, v []byte) error) error {
+	n, b, err := readUvarint(b, "entry count")
+	if err != nil {
+		return err
+	}
+	if n > uint64(len(b)) { // every entry takes at least two bytes
+		return fmt.Errorf("%d entries in %d bytes", n, len(b))
+	}
+	for i := range n {
+		var k, v []byte
+		if k, b, err = readBytes(b, "key"); err != nil {
+			return fmt.Errorf("entry %d: %w", i, err)
+		}
+		if v, b, err = readBytes(b, "value"); err != nil {
+			return fmt.Errorf("entry %d: %w", i, err)
+		}
+		if fn != nil {
+			if err := fn(k, v); err != nil {
+				return fmt.Errorf("entry %d: %w", i, err)
+			}
+		}
+	}
+	if len(b) > 0 {
+		return fmt.Errorf("%d bytes after the last entry", len(b))
+	}
+	return nil
+}
+
+// snapshot encodes the store as one blob. States restored but not used since are written back
+// as they came.
+func (s *broadcastStore) snapshot() ([]byte, error) {
+	bodies := make(map[string][]byte, len(s.states)+len(s.restored))
+	maps.Copy(bodies, s.restored)
+	for name, st := range s.states {
+		b, err := st.encodeEntries()
+		if err != nil {
+			return nil, fmt.Errorf("broadcast state %q: %w", name, err)
+		}
+		bodies[name] = b
+	}
+	b := []byte{broadcastStateVersion}
+	b = binary.AppendUvarint(b, uint64(len(bodies)))
+	for _, name := range slices.Sorted(maps.Keys(bodies)) {
+		b = appendBytes(appendBytes(b, []byte(name)), bodies[name])
+	}
+	return b, nil
+}
+
+// restore replaces the store's content with the states of blob, which snapshot wrote. The
+// entries are decoded when a function first asks for their state; their framing is checked
+// here. It does not keep blob.
+func (s *broadcastStore) restore(blob []byte) error {
+	if len(blob) == 0 {
+		return errors.New("empty blob")
+	}
+	if blob[0] != broadcastStateVersion {
+		return fmt.Errorf("blob version %d, this build reads version %d", blob[0], broadcastStateVersion)
+	}
+	n, b, err := readUvarint(blob[1:], "state count")
+	if err != nil {
+		return err
+	}
+	if n > uint64(len(b)) {
+		return fmt.Errorf("%d states in %d bytes", n, len(b))
+	}
+	restored := make(map[string][]byte, n)
+	for range n {
+		var name, body []byte
+		if name, b, err = readBytes(b, "state name"); err != nil {
+			return err
+		}
+		if body, b, err = readBytes(b, "state entries"); err != nil {
+			return fmt.Errorf("state %q: %w", name, err)
+		}
+		if _, dup := restored[string(name)]; dup {
+			return fmt.Errorf("state %q appears twice", name)
+		}
+		if err := walkBroadcastEntries(body, nil); err != nil {
+			return fmt.Errorf("state %q: %w", name, err)
+		}
+		restored[string(name)] = slices.Clone(body)
+	}
+	if len(b) > 0 {
+		return fmt.Errorf("%d bytes after the last state", len(b))
+	}
+	s.states, s.restored = nil, restored
+	return nil
+}
+
+// snapshotBroadcast returns the broadcast state of the operator subtask as Operator blobs of
+// a snapshot: one blob, the whole store.
+func (s *broadcastStore) snapshotBroadcast() ([][]byte, error) {
+	b, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{b}, nil
+}
+
+// restoreBroadcast restores the broadcast state from the Operator blobs given to the subtask:
+// the first one, since they are copies of the same state. Without blobs it leaves the store
+// empty.
+func (s *broadcastStore) restoreBroadcast(blobs [][]byte) error {
+	if len(blobs) == 0 {
+		return nil
+	}
+	return s.restore(blobs[0])
+}
+
+// restoreBroadcastFrom restores the store from what c says the subtask restores, if anything.
+func (s *broadcastStore) restoreBroadcastFrom(c *rt.Context) error {
+	r := c.Restored()
+	if r == nil {
+		return nil
+	}
+	// Every old subtask wrote the same copy; Union holds them all whatever the new
+	// parallelism, so every new subtask gets one (Flink's union redistribution).
+	if err := s.restoreBroadcast(r.Union); err != nil {
+		return fmt.Errorf("restore broadcast state of %s (subtask %d) from checkpoint %d: %w", c.Name, c.Subtask, r.CheckpointID, err)
+	}
+	return nil
+}
+
+func appendBytes(dst, b []byte) []byte {
+	return append(binary.AppendUvarint(dst, uint64(len(b))), b...)
+}
+
+func readUvarint(b []byte, what string) (uint64, []byte, error) {
+	v, n := binary.Uvarint(b)
+	if n <= 0 {
+		return 0, nil, fmt.Errorf("truncated or malformed %s", what)
+	}
+	return v, b[n:], nil
+}
+
+func readBytes(b []byte, what string) (v, rest []byte, err error) {
+	n, b, err := readUvarint(b, what+" length")
+	if err != nil {
+		return nil, nil, err
+	}
+	if n > uint64(len(b)) {
+		return nil, nil, fmt.Errorf("%s of %d bytes, %d left", what, n, len(b))
+	}
+	return b[:n], b[n:], nil
 }
 
 // BroadcastContext is what ProcessBroadcastElement sees: the broadcast element's timestamp, the
@@ -228,8 +455,49 @@ func (o *keyedBroadcastOp[T, K, B, U]) Input(i int) any {
 	return inputFunc[B](o.collectBroadcast)
 }
 
-func (o *keyedBroadcastOp[T, K, B, U]) Open() error  { return openKeyedFn(o.fn, &o.keyed) }
+var (
+	_ rt.Snapshotter = (*keyedBroadcastOp[int, int, int, int])(nil)
+	_ rt.Snapshotter = (*broadcastOp[int, int, int])(nil)
+)
+
+// Open restores the broadcast state, if the job is restored, then (openKeyedFn) the keyed
+// state, and opens the function.
+func (o *keyedBroadcastOp[T, K, B, U]) Open() error {
+	if err := o.store.restoreBroadcastFrom(o.c); err != nil {
+		return err
+	}
+	return openKeyedFn(o.fn, &o.keyed)
+}
+
 func (o *keyedBroadcastOp[T, K, B, U]) Close() error { return closeFn(o.fn) }
+
+// SnapshotState implements rt.Snapshotter: the broadcast state as one Operator blob, and the
+// keyed state and timers as keyed[K] captures them.
+func (o *keyedBroadcastOp[T, K, B, U]) SnapshotState(int64) (rt.OperatorSnapshot, error) {
+	blobs, err := o.snapshotBroadcast()
+	if err != nil {
+		return rt.OperatorSnapshot{}, err
+	}
+	ks, err := o.snapshotKeyed()
+	if err != nil {
+		return rt.OperatorSnapshot{}, err
+	}
+	return rt.OperatorSnapshot{Keyed: ks, Operator: blobs}, nil
+}
+
+// snapshotBroadcast returns the broadcast state as the Operator blobs of a snapshot.
+func (o *keyedBroadcastOp[T, K, B, U]) snapshotBroadcast() ([][]byte, error) {
+	blobs, err := o.store.snapshotBroadcast()
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s (subtask %d): %w", o.c.Name, o.c.Subtask, err)
+	}
+	return blobs, nil
+}
+
+// restoreBroadcast restores the broadcast state from the Operator blobs of a snapshot.
+func (o *keyedBroadcastOp[T, K, B, U]) restoreBroadcast(blobs [][]byte) error {
+	return o.store.restoreBroadcast(blobs)
+}
 
 func (o *keyedBroadcastOp[T, K, B, U]) collectMain(v T, ts int64) {
 	defer func() {
@@ -345,7 +613,11 @@ func (o *broadcastOp[T, B, U]) Input(i int) any {
 	return inputFunc[B](o.collectBroadcast)
 }
 
+// Open restores the broadcast state, if the job is restored, then opens the function.
 func (o *broadcastOp[T, B, U]) Open() error {
+	if err := o.store.restoreBroadcastFrom(o.c); err != nil {
+		return err
+	}
 	if err := openFn(o.fn, o.c); err != nil {
 		return fmt.Errorf("open %s: %w", o.c.Name, err)
 	}
@@ -353,6 +625,29 @@ func (o *broadcastOp[T, B, U]) Open() error {
 }
 
 func (o *broadcastOp[T, B, U]) Close() error { return closeFn(o.fn) }
+
+// SnapshotState implements rt.Snapshotter: the broadcast state as one Operator blob.
+func (o *broadcastOp[T, B, U]) SnapshotState(int64) (rt.OperatorSnapshot, error) {
+	blobs, err := o.snapshotBroadcast()
+	if err != nil {
+		return rt.OperatorSnapshot{}, err
+	}
+	return rt.OperatorSnapshot{Operator: blobs}, nil
+}
+
+// snapshotBroadcast returns the broadcast state as the Operator blobs of a snapshot.
+func (o *broadcastOp[T, B, U]) snapshotBroadcast() ([][]byte, error) {
+	blobs, err := o.store.snapshotBroadcast()
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s (subtask %d): %w", o.c.Name, o.c.Subtask, err)
+	}
+	return blobs, nil
+}
+
+// restoreBroadcast restores the broadcast state from the Operator blobs of a snapshot.
+func (o *broadcastOp[T, B, U]) restoreBroadcast(blobs [][]byte) error {
+	return o.store.restoreBroadcast(blobs)
+}
 
 func (o *broadcastOp[T, B, U]) collectMain(v T, ts int64) {
 	defer func() {

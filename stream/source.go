@@ -18,7 +18,9 @@ func FromSource[T any](env *Env, src connector.Source[T], strategy eventtime.Str
 }
 
 // FromSlice adds a bounded source of the given records. Each parallel reader reads a
-// contiguous part of the slice in order.
+// contiguous part of the slice in order. The source can be checkpointed (it is a
+// datagen.Slice, which implements connector.SplitCodec): a split's position is an index into
+// vals, so a job restored from a checkpoint must be given the same records.
 func FromSlice[T any](env *Env, vals []T, strategy eventtime.Strategy[T]) Stream[T] {
 	return FromSource(env, datagen.Slice(vals), strategy).Name("FromSlice")
 }

@@ -146,7 +146,12 @@ func WindowReduce[T any, K comparable](w Windowed[T, K], reduce func(a, b T) T) 
 	if reduce == nil {
 		panic("stream: WindowReduce with a nil function")
 	}
-	return windowOperator(w, "WindowReduce", func(o *windowOp[T, K, T, T]) {
+	return windowOperator(w, "WindowReduce", reducePanes[T, K](reduce))
+}
+
+// reducePanes sets up the pane functions of WindowReduce.
+func reducePanes[T any, K comparable](reduce func(a, b T) T) func(o *windowOp[T, K, T, T]) {
+	return func(o *windowOp[T, K, T, T]) {
 		o.add = func(acc T, has bool, v T) T {
 			if !has {
 				return v
@@ -158,21 +163,26 @@ func WindowReduce[T any, K comparable](w Windowed[T, K], reduce func(a, b T) T) 
 			o.out.Collect(acc, win.MaxTimestamp())
 			return nil
 		}
-	})
+	}
 }
 
 // WindowAggregate folds each pane's records into an accumulator as they arrive and emits
 // f.Result when the window fires. Merging (session) windows need f.Merge.
 func WindowAggregate[T any, K comparable, ACC, OUT any](w Windowed[T, K], f state.AggregateFunction[T, ACC, OUT]) Stream[OUT] {
 	checkAggregate(w.assigner, f, "WindowAggregate")
-	return windowOperator(w, "WindowAggregate", func(o *windowOp[T, K, ACC, OUT]) {
+	return windowOperator(w, "WindowAggregate", aggregatePanes[T, K](f))
+}
+
+// aggregatePanes sets up the pane functions of WindowAggregate.
+func aggregatePanes[T any, K comparable, ACC, OUT any](f state.AggregateFunction[T, ACC, OUT]) func(o *windowOp[T, K, ACC, OUT]) {
+	return func(o *windowOp[T, K, ACC, OUT]) {
 		o.add = aggregateAdd(f)
 		o.merge = f.Merge
 		o.emit = func(_ K, win window.Window, acc ACC) error {
 			o.out.Collect(f.Result(acc), win.MaxTimestamp())
 			return nil
 		}
-	})
+	}
 }
 
 // WindowProcess keeps each pane's records and hands them to fn when the window fires.
@@ -180,7 +190,12 @@ func WindowProcess[T any, K comparable, OUT any](w Windowed[T, K], fn ProcessWin
 	if fn == nil {
 		panic("stream: WindowProcess with a nil function")
 	}
-	return windowOperator(w, "WindowProcess", func(o *windowOp[T, K, []T, OUT]) {
+	return windowOperator(w, "WindowProcess", processPanes[T](fn))
+}
+
+// processPanes sets up the pane functions of WindowProcess.
+func processPanes[T any, K comparable, OUT any](fn ProcessWindowFunction[K, T, OUT]) func(o *windowOp[T, K, []T, OUT]) {
+	return func(o *windowOp[T, K, []T, OUT]) {
 		fn := instance(fn)
 		o.fn = fn
 		o.add = func(acc []T, _ bool, v T) []T { return append(acc, v) }
@@ -201,7 +216,7 @@ func WindowProcess[T any, K comparable, OUT any](w Windowed[T, K], fn ProcessWin
 			o.col.ts = win.MaxTimestamp()
 			return fn.Process(&o.wctx, acc, &o.col)
 		}
-	})
+	}
 }
 
 // WindowAggregateProcess folds each pane's records into an accumulator as they arrive, like
@@ -252,6 +267,26 @@ const keepListCap = 64
 // windowOperator adds the window operator node. setup fills in the pane functions of each
 // subtask's operator.
 func windowOperator[T any, K comparable, ACC, OUT any](w Windowed[T, K], kind string, setup func(o *windowOp[T, K, ACC, OUT])) Stream[OUT] {
+	cfg := w.config(kind)
+	name := kind
+	if w.all {
+		name = "WindowAll" + kind[len("Window"):]
+	}
+	name += "(" + w.assigner.String() + ")"
+	n := keyedOperator[T, K, OUT](w.k, name, func(c *rt.Context, out any) (rt.Instance, error) {
+		o := newWindowOp[T, K, ACC, OUT](c, ctxRuntime{c}, outputOf[OUT](out), w.k.key, cfg)
+		setup(o)
+		return o, nil
+	})
+	if w.all {
+		n.Parallelism = 1
+	}
+	return single[OUT](w.k.s.env, n)
+}
+
+// config is what every subtask of the window operator kind over w shares. It panics when the
+// configuration cannot work.
+func (w Windowed[T, K]) config(kind string) windowConfig {
 	if w.assigner == nil {
 		panic("stream: " + kind + " on a zero Windowed: make it with Window or WindowAll")
 	}
@@ -267,20 +302,6 @@ func windowOperator[T any, K comparable, ACC, OUT any](w Windowed[T, K], kind st
 		}
 		merging = mt
 	}
-	name := kind
-	if w.all {
-		name = "WindowAll" + kind[len("Window"):]
-	}
-	name += "(" + w.assigner.String() + ")"
-	cfg := windowConfig{assigner: w.assigner, trigger: trigger, merging: merging, eventTime: w.assigner.EventTime(),
+	return windowConfig{assigner: w.assigner, trigger: trigger, merging: merging, eventTime: w.assigner.EventTime(),
 		lateness: w.lateness, lateTag: w.lateTag, dropped: w.dropped}
-	n := keyedOperator[T, K, OUT](w.k, name, func(c *rt.Context, out any) (rt.Instance, error) {
-		o := newWindowOp[T, K, ACC, OUT](c, outputOf[OUT](out), w.k.key, cfg)
-		setup(o)
-		return o, nil
-	})
-	if w.all {
-		n.Parallelism = 1
-	}
-	return single[OUT](w.k.s.env, n)
 }

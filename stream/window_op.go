@@ -1,13 +1,18 @@
 package stream
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"math"
 	"sync/atomic"
 
 	"github.com/runnel-io/runnel/eventtime"
 	"github.com/runnel-io/runnel/internal/keygroup"
 	rt "github.com/runnel-io/runnel/internal/runtime"
 	"github.com/runnel-io/runnel/metrics"
+	"github.com/runnel-io/runnel/state"
+	"github.com/runnel-io/runnel/state/blob"
 	"github.com/runnel-io/runnel/window"
 )
 
@@ -17,7 +22,8 @@ import (
 // State is a map per owned key group from key to the key's panes (one per window, sorted by
 // window), so that checkpoints can store and move it per key group, and a record costs one map
 // look-up however many windows it falls in. For merging assigners the key's panes are also its
-// merging window set (Flink's MergingWindowSet). Timers are in window_timers.go.
+// merging window set (Flink's MergingWindowSet). Timers are in window_timers.go. Checkpoints
+// (SnapshotState, and restore in Open) are at the end of this file.
 
 // windowConfig is what the job graph fixes for every subtask of a window operator.
 type windowConfig struct {
@@ -90,6 +96,7 @@ type windowOp[T any, K comparable, ACC, OUT any] struct {
 	forward[OUT]
 	windowConfig
 	c      *rt.Context
+	env    windowRuntime
 	key    func(T) K
 	hash   keygroup.Hasher[K]
 	first  int        // the first owned key group
@@ -126,21 +133,45 @@ type windowOp[T any, K comparable, ACC, OUT any] struct {
 	fn      any // the user's function, for Open and Close; nil if none
 	wctx    WindowContext[K]
 	col     collector[OUT]
+
+	// codecs of snapshots, made at the first snapshot or restore
+	keyCodec state.Codec[K]
+	accCodec state.Codec[ACC]
 }
 
-func newWindowOp[T any, K comparable, ACC, OUT any](c *rt.Context, out rt.Output[OUT], key func(T) K, cfg windowConfig) *windowOp[T, K, ACC, OUT] {
-	o := &windowOp[T, K, ACC, OUT]{forward: forward[OUT]{out}, windowConfig: cfg, c: c, key: key,
+// windowRuntime is what the window operator asks of the runtime beyond rt.Context's fields:
+// processing-time timers, watermark and counter metrics, and the key groups it restores.
+// ctxRuntime adapts an *rt.Context; tests drive the operator with a fake.
+type windowRuntime interface {
+	RegisterProcessingTimer(at int64, fire func(at int64))
+	SetWatermarks(in, out int64)
+	Counter(name string) *atomic.Int64
+	// RestoredKeyGroups calls fn with the blob of each restored key group of the subtask
+	// (rt.Restored.KeyGroups); it does nothing on a fresh start.
+	RestoredKeyGroups(fn func(kg int, blob []byte) error) error
+}
+
+// ctxRuntime is the windowRuntime of an operator the runtime runs.
+type ctxRuntime struct{ *rt.Context }
+
+func (c ctxRuntime) RestoredKeyGroups(fn func(kg int, blob []byte) error) error {
+	return c.Restored().KeyGroups(fn)
+}
+
+// newWindowOp makes a subtask of a window operator; env is ctxRuntime{c} but in tests.
+func newWindowOp[T any, K comparable, ACC, OUT any](c *rt.Context, env windowRuntime, out rt.Output[OUT], key func(T) K, cfg windowConfig) *windowOp[T, K, ACC, OUT] {
+	o := &windowOp[T, K, ACC, OUT]{forward: forward[OUT]{out}, windowConfig: cfg, c: c, env: env, key: key,
 		hash: keygroup.HasherFor[K](), first: c.KeyGroups.Start, wm: eventtime.MinTime}
 	if !cfg.eventTime {
 		o.domain = ProcessingTime
 	}
 	o.groups = make([]map[K]*keyPanes[ACC], c.KeyGroups.Len())
-	o.timers.c = c
+	o.timers.env = env
 	o.timers.onProcTime = o.onProcTime
 	o.tctx = triggerCtx[K]{timers: &o.timers, wm: &o.wm, clock: c.Clock}
 	o.col.out = out
 	o.wctx.Context = Context{c: c, wm: &o.wm}
-	o.droppedMetric = c.Counter(metrics.LateRecordsDropped)
+	o.droppedMetric = env.Counter(metrics.LateRecordsDropped)
 	if cfg.lateTag != "" {
 		// Nil when no stream reads the side output: late records are then dropped and counted.
 		o.late, _ = c.SideOutput(cfg.lateTag).(rt.Output[T])
@@ -148,7 +179,12 @@ func newWindowOp[T any, K comparable, ACC, OUT any](c *rt.Context, out rt.Output
 	return o
 }
 
+// Open restores the operator's panes and timers if the job restores a snapshot, then opens
+// the user's function.
 func (o *windowOp[T, K, ACC, OUT]) Open() error {
+	if err := o.restore(); err != nil {
+		return err
+	}
 	if o.fn == nil {
 		return nil
 	}
@@ -428,8 +464,11 @@ func (o *windowOp[T, K, ACC, OUT]) mergePanes(kp *keyPanes[ACC], k K, g int, res
 }
 
 // Watermark fires the event-time timers the watermark reaches, then passes it on. At end of
-// input (eventtime.MaxTime) it first flushes the panes still holding unevaluated records.
+// input (eventtime.MaxTime) it first flushes the panes still holding unevaluated records. A
+// watermark below the operator's, which comes after a restore (the inputs start again from
+// eventtime.MinTime), changes nothing and passes on the operator's.
 func (o *windowOp[T, K, ACC, OUT]) Watermark(wm int64) {
+	wm = max(wm, o.wm)
 	o.wm = wm
 	for {
 		bk, ok := o.timers.event.due(wm)
@@ -444,7 +483,7 @@ func (o *windowOp[T, K, ACC, OUT]) Watermark(wm int64) {
 	if wm == eventtime.MaxTime {
 		o.endOfInput()
 	}
-	o.c.SetWatermarks(wm, wm)
+	o.env.SetWatermarks(wm, wm)
 	o.out.Watermark(wm)
 }
 
@@ -576,4 +615,371 @@ func (o *windowOp[T, K, ACC, OUT]) flush(k K, p *windowPane[ACC]) {
 	if err := o.fire(k, p); err != nil {
 		o.c.Fail(paneRef[K]{k, p.w, eventtime.MaxTime, EventTime}, err)
 	}
+}
+
+// Checkpoints. The panes and timers live in the operator, not in a state backend, so the
+// operator writes them itself: for each key group with panes, an operator section (package
+// state/blob) called windowSection. Its body is
+//
+//	body    = version:byte(1) wm:varint nkeys:uvarint *keyrec ntimers:uvarint *timer
+//	keyrec  = key:str npanes:uvarint *pane                     panes in the key's order
+//	pane    = start:varint end:varint trig:varint flags:byte ntimers:uvarint
+//	          *(at:varint domain:byte) [acc:str]               acc iff flags has paneHas
+//	timer   = keyidx:uvarint paneidx:uvarint domain:byte at:varint seq:uvarint
+//
+// (str: a uvarint length and the bytes). Keys are encoded with state.CodecFor[K], the codec of
+// keyed state, and contents with state.CodecFor[ACC]. A pane's timers are the set it holds (the
+// timers that fire it); the timer records are the bucket entries that point at existing panes,
+// with their index in their bucket (seq), so that timers of one time fire in the same order
+// after a restore. Entries for panes that are gone are left out: a pane is never made again
+// for a window once dropped (it is late by then) or merged away (a larger window covers it). wm is the subtask's watermark: the restoring subtask starts from the least
+// of its key groups', so that records late before the snapshot are late after it.
+
+// windowSection names the window operator's operator sections.
+const windowSection = "window"
+
+const windowFormat = 1
+
+// pane flags
+const (
+	paneHas   = 1
+	paneDirty = 2
+)
+
+// windowSnapshot is the window operator's part of a snapshot: the operator section of each
+// key group, encoded when the snapshot was taken.
+type windowSnapshot struct {
+	r      keygroup.Range
+	groups map[int][]byte
+}
+
+func (s *windowSnapshot) Range() keygroup.Range { return s.r }
+
+func (s *windowSnapshot) AppendGroup(dst []byte, kg int) ([]byte, error) {
+	body := s.groups[kg]
+	if len(body) == 0 {
+		return dst, nil
+	}
+	w := blob.Writer{Buf: dst}
+	w.BeginOperator(windowSection)
+	w.Raw(body)
+	err := w.End()
+	return w.Buf, err
+}
+
+func (s *windowSnapshot) ReleaseGroup(kg int) { delete(s.groups, kg) }
+func (s *windowSnapshot) Release()            { s.groups = nil }
+
+var (
+	_ state.SnapshotPart = (*windowSnapshot)(nil)
+	_ rt.Snapshotter     = (*windowOp[int, int, int, int])(nil)
+)
+
+func (o *windowOp[T, K, ACC, OUT]) codecs() {
+	if o.keyCodec == nil {
+		o.keyCodec, o.accCodec = state.CodecFor[K](), state.CodecFor[ACC]()
+	}
+}
+
+// SnapshotState encodes every pane and timer of the subtask, per key group. It encodes them at
+// once, on the task goroutine, rather than copying on write: simple, and the task may change
+// its panes as soon as it returns, but the task waits for the encoding (a known cost, in
+// proportion to the state; an incremental or copy-on-write snapshot would avoid it). It
+// returns an error if a key or contents cannot be encoded.
+func (o *windowOp[T, K, ACC, OUT]) SnapshotState(id int64) (snap rt.OperatorSnapshot, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			var ee *state.EncodeError
+			e, ok := r.(error)
+			if !ok || !errors.As(e, &ee) {
+				panic(r)
+			}
+			snap, err = rt.OperatorSnapshot{}, fmt.Errorf("stream: checkpoint %d of %s subtask %d: %w", id, o.c.Name, o.c.Subtask, e)
+		}
+	}()
+	o.codecs()
+	index := make(map[*keyPanes[ACC]]int) // the index of each key's record in its group
+	keys := make([][]byte, len(o.groups))
+	var buf []byte
+	for gi, m := range o.groups {
+		if len(m) == 0 {
+			continue
+		}
+		b := binary.AppendUvarint(nil, uint64(len(m)))
+		i := 0
+		for k, kp := range m {
+			index[kp] = i
+			i++
+			buf = o.keyCodec.Append(buf[:0], k)
+			b = blob.AppendStr(b, buf)
+			b = o.appendPanes(b, kp, &buf)
+		}
+		keys[gi] = b
+	}
+	timers := make([][]byte, len(o.groups))
+	ntimers := make([]int, len(o.groups))
+	for _, d := range []TimeDomain{EventTime, ProcessingTime} {
+		bs := &o.timers.event
+		if d == ProcessingTime {
+			bs = &o.timers.proc
+		}
+		bs.each(func(at int64, seq int, e timerEntry[K]) {
+			gi := e.group - o.first
+			kp := o.groups[gi][e.key]
+			if kp == nil {
+				return // stale: the key's panes are gone
+			}
+			pi, ok := kp.find(e.w)
+			if !ok {
+				return // stale: the pane was dropped or merged away
+			}
+			t := binary.AppendUvarint(timers[gi], uint64(index[kp]))
+			t = binary.AppendUvarint(t, uint64(pi))
+			t = append(t, byte(d))
+			t = binary.AppendVarint(t, at)
+			timers[gi] = binary.AppendUvarint(t, uint64(seq))
+			ntimers[gi]++
+		})
+	}
+	ws := &windowSnapshot{r: o.c.KeyGroups, groups: make(map[int][]byte)}
+	for gi := range o.groups {
+		if keys[gi] == nil {
+			continue
+		}
+		b := make([]byte, 0, 1+binary.MaxVarintLen64+len(keys[gi])+binary.MaxVarintLen64+len(timers[gi]))
+		b = append(b, windowFormat)
+		b = binary.AppendVarint(b, o.wm)
+		b = append(b, keys[gi]...)
+		b = binary.AppendUvarint(b, uint64(ntimers[gi]))
+		ws.groups[o.first+gi] = append(b, timers[gi]...)
+	}
+	return rt.OperatorSnapshot{Keyed: state.NewSnapshot(ws)}, nil
+}
+
+// appendPanes appends the panes of a key record; buf is scratch space.
+func (o *windowOp[T, K, ACC, OUT]) appendPanes(b []byte, kp *keyPanes[ACC], buf *[]byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(kp.panes)))
+	for i := range kp.panes {
+		p := &kp.panes[i]
+		b = binary.AppendVarint(b, p.w.Start)
+		b = binary.AppendVarint(b, p.w.End)
+		b = binary.AppendVarint(b, p.trig)
+		var flags byte
+		if p.has {
+			flags |= paneHas
+		}
+		if p.dirty {
+			flags |= paneDirty
+		}
+		b = append(b, flags)
+		b = binary.AppendUvarint(b, uint64(p.timers.len()))
+		p.timers.each(func(r timerRef) {
+			b = binary.AppendVarint(b, r.at)
+			b = append(b, byte(r.domain))
+		})
+		if p.has {
+			*buf = o.accCodec.Append((*buf)[:0], p.acc)
+			b = blob.AppendStr(b, *buf)
+		}
+	}
+	return b
+}
+
+// restore adds the panes and timers of the key groups the subtask restores, from any subset
+// of the key groups of a snapshot taken at any parallelism. It returns an error wrapping
+// blob.ErrCorrupt for malformed bytes, or an error when a key or contents cannot be decoded
+// (their type changed incompatibly) or a key is not in the key group it was stored in.
+func (o *windowOp[T, K, ACC, OUT]) restore() error {
+	var ts []restoredTimer[K]
+	restored := false
+	wm := eventtime.MaxTime
+	err := o.env.RestoredKeyGroups(func(kg int, b []byte) error {
+		if !o.c.KeyGroups.Contains(kg) {
+			return fmt.Errorf("key group %d is not one of the subtask's %v", kg, o.c.KeyGroups)
+		}
+		return blob.Sections(b, func(s blob.Section) error {
+			if s.Tag != blob.TagOperator || s.Name != windowSection {
+				return nil
+			}
+			gwm, err := o.restoreGroup(kg, s.Body, &ts)
+			if err != nil {
+				return fmt.Errorf("key group %d: %w", kg, err)
+			}
+			restored, wm = true, min(wm, gwm)
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("stream: restoring %s subtask %d: %w", o.c.Name, o.c.Subtask, err)
+	}
+	if restored {
+		o.wm = max(o.wm, wm)
+	}
+	o.timers.restore(ts)
+	return nil
+}
+
+// restoreGroup decodes the body of key group kg's section, adds its panes and appends its
+// timers to ts. It returns the watermark the section holds.
+func (o *windowOp[T, K, ACC, OUT]) restoreGroup(kg int, body []byte, ts *[]restoredTimer[K]) (int64, error) {
+	o.codecs()
+	d := decoder{b: body}
+	if v := d.byte(); d.err == nil && v != windowFormat {
+		return 0, fmt.Errorf("%w: window state of format %d, this build reads %d", blob.ErrCorrupt, v, windowFormat)
+	}
+	wm := d.varint()
+	nkeys := d.count()
+	keys, kps := make([]K, 0, nkeys), make([]*keyPanes[ACC], 0, nkeys)
+	m := o.groups[kg-o.first]
+	if m == nil && nkeys > 0 {
+		m = make(map[K]*keyPanes[ACC], nkeys)
+		o.groups[kg-o.first] = m
+	}
+	for range nkeys {
+		kb := d.str()
+		if d.err != nil {
+			return 0, d.err
+		}
+		k, err := o.keyCodec.Decode(kb)
+		if err != nil {
+			return 0, fmt.Errorf("key %x: %w", kb, err)
+		}
+		if g := keygroup.Of(o.hash(k), o.c.MaxParallelism); g != kg {
+			return 0, fmt.Errorf("key %v belongs to key group %d, not %d (the key type or the number of key groups changed)", k, g, kg)
+		}
+		if _, dup := m[k]; dup {
+			return 0, fmt.Errorf("%w: key %v restored twice", blob.ErrCorrupt, k)
+		}
+		kp := &keyPanes[ACC]{}
+		if err := o.decodePanes(&d, kp); err != nil {
+			return 0, fmt.Errorf("key %v: %w", k, err)
+		}
+		m[k] = kp
+		keys, kps = append(keys, k), append(kps, kp)
+	}
+	for range d.count() {
+		ki, pi := d.uvarint(), d.uvarint()
+		dom := TimeDomain(d.byte())
+		at, seq := d.varint(), d.uvarint()
+		if d.err != nil {
+			return 0, d.err
+		}
+		if ki >= uint64(len(kps)) || pi >= uint64(len(kps[ki].panes)) || dom > ProcessingTime || seq > math.MaxInt32 {
+			return 0, fmt.Errorf("%w: bad timer record", blob.ErrCorrupt)
+		}
+		*ts = append(*ts, restoredTimer[K]{ref: timerRef{at, dom}, seq: int(seq),
+			e: timerEntry[K]{key: keys[ki], w: kps[ki].panes[pi].w, group: kg}})
+	}
+	if d.err == nil && len(d.b) > 0 {
+		d.err = fmt.Errorf("%w: %d bytes after the window state", blob.ErrCorrupt, len(d.b))
+	}
+	return wm, d.err
+}
+
+// decodePanes decodes the panes of a key record into kp.
+func (o *windowOp[T, K, ACC, OUT]) decodePanes(d *decoder, kp *keyPanes[ACC]) error {
+	n := d.count()
+	kp.panes = make([]windowPane[ACC], 0, n)
+	for range n {
+		var p windowPane[ACC]
+		p.w.Start, p.w.End, p.trig = d.varint(), d.varint(), d.varint()
+		flags := d.byte()
+		p.has, p.dirty = flags&paneHas != 0, flags&paneDirty != 0
+		for range d.count() {
+			at, dom := d.varint(), TimeDomain(d.byte())
+			if dom > ProcessingTime {
+				return fmt.Errorf("%w: timer of unknown domain %d", blob.ErrCorrupt, dom)
+			}
+			p.timers.add(timerRef{at, dom})
+		}
+		if p.has {
+			ab := d.str()
+			if d.err != nil {
+				return d.err
+			}
+			acc, err := o.accCodec.Decode(ab)
+			if err != nil {
+				return fmt.Errorf("contents of window %v: %w", p.w, err)
+			}
+			p.acc = acc
+		}
+		if d.err != nil {
+			return d.err
+		}
+		if l := len(kp.panes); l > 0 && cmpWindow(kp.panes[l-1].w, p.w) >= 0 {
+			return fmt.Errorf("%w: windows %v and %v out of order", blob.ErrCorrupt, kp.panes[l-1].w, p.w)
+		}
+		kp.panes = append(kp.panes, p)
+	}
+	if n == 0 && d.err == nil {
+		return fmt.Errorf("%w: a key without windows", blob.ErrCorrupt)
+	}
+	return d.err
+}
+
+// decoder reads the window operator's section; the first error sticks, and reads after it
+// return zero values.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: window state: bad %s", blob.ErrCorrupt, what)
+	}
+	d.b = nil
+}
+
+func (d *decoder) byte() byte {
+	if len(d.b) < 1 {
+		d.fail("byte")
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail("varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("uvarint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads a number of records, each at least one byte long.
+func (d *decoder) count() int {
+	v := d.uvarint()
+	if v > uint64(len(d.b)) {
+		d.fail("count")
+		return 0
+	}
+	return int(v)
+}
+
+func (d *decoder) str() []byte {
+	if d.err != nil {
+		return nil
+	}
+	s, rest, err := blob.ReadStr(d.b)
+	if err != nil {
+		d.fail("string")
+		return nil
+	}
+	d.b = rest
+	return s
 }

@@ -1,8 +1,11 @@
 package stream
 
 import (
+	"cmp"
+	"maps"
+	"slices"
+
 	"github.com/runnel-io/runnel/eventtime"
-	rt "github.com/runnel-io/runnel/internal/runtime"
 	"github.com/runnel-io/runnel/window"
 )
 
@@ -69,6 +72,19 @@ func (s *paneTimers) remove(r timerRef) bool {
 		}
 	}
 	return false
+}
+
+// len returns the number of timers in s.
+func (s *paneTimers) len() int { return s.n + len(s.more) }
+
+// each calls fn for every timer of s.
+func (s *paneTimers) each(fn func(timerRef)) {
+	for i := range s.n {
+		fn(s.t[i])
+	}
+	for _, r := range s.more {
+		fn(r)
+	}
 }
 
 // timerEntry is a registered timer as a bucket holds it: which pane.
@@ -186,7 +202,7 @@ func (b *timeBuckets[K]) pop() int64 {
 
 // windowTimers is the timer service of one window operator subtask.
 type windowTimers[K comparable] struct {
-	c          *rt.Context
+	env        windowRuntime
 	event      timeBuckets[K]
 	proc       timeBuckets[K]
 	procArmed  int64 // the time of the live runtime callback; 0 if none
@@ -206,7 +222,7 @@ func (s *windowTimers[K]) add(r timerRef, e timerEntry[K]) {
 
 func (s *windowTimers[K]) arm(at int64) {
 	s.procArmed = at
-	s.c.RegisterProcessingTimer(at, s.onProcTime)
+	s.env.RegisterProcessingTimer(at, s.onProcTime)
 }
 
 // procFired is called first thing by a runtime callback at time at; callbacks for an earlier
@@ -264,4 +280,38 @@ func (x *triggerCtx[K]) RegisterProcessingTimeTimer(at int64) {
 func (x *triggerCtx[K]) DeleteEventTimeTimer(at int64) { x.pane.remove(timerRef{at, EventTime}) }
 func (x *triggerCtx[K]) DeleteProcessingTimeTimer(at int64) {
 	x.pane.remove(timerRef{at, ProcessingTime})
+}
+
+// each calls fn for every entry of every bucket, by time and in each bucket in registration
+// order (seq, the entry's index in its bucket), stale entries included.
+func (b *timeBuckets[K]) each(fn func(at int64, seq int, e timerEntry[K])) {
+	times := slices.Sorted(maps.Keys(b.at))
+	for _, at := range times {
+		for i, e := range b.at[at].entries {
+			fn(at, i, e)
+		}
+	}
+}
+
+// restoredTimer is a timer read from a snapshot, to be registered again.
+type restoredTimer[K comparable] struct {
+	ref timerRef
+	seq int // its index in its bucket when the snapshot was taken
+	e   timerEntry[K]
+}
+
+// restore registers timers read from a snapshot in the order they would have fired (by time,
+// then as registered), and arms the processing-time callback. The panes already hold them.
+func (s *windowTimers[K]) restore(ts []restoredTimer[K]) {
+	slices.SortStableFunc(ts, func(a, b restoredTimer[K]) int {
+		return cmp.Or(cmp.Compare(a.ref.domain, b.ref.domain), cmp.Compare(a.ref.at, b.ref.at), cmp.Compare(a.seq, b.seq))
+	})
+	for _, t := range ts {
+		if t.ref.domain == EventTime {
+			s.event.add(t.ref.at, t.e)
+		} else {
+			s.proc.add(t.ref.at, t.e)
+		}
+	}
+	s.rearm()
 }

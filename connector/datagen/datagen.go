@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/runnel-io/runnel/connector"
@@ -98,12 +99,21 @@ func (s *Source[T]) Boundedness() connector.Boundedness {
 	return connector.Unbounded
 }
 
-// NewEnumerator implements connector.Source: one split per reader.
+// NewEnumerator implements connector.Source: one split per reader. On a restore (restored
+// not nil) it hands out only the restored splits, at their positions, and makes none: the
+// readers get back the splits they held directly. It returns an error if a restored split is
+// not a *Split.
 func (s *Source[T]) NewEnumerator(ctx connector.EnumeratorContext, restored []connector.Split) (connector.Enumerator, error) {
 	e := &enumerator{ctx: ctx}
 	if restored != nil {
+		e.pending = make([]*Split, 0, len(restored))
 		for _, sp := range restored {
-			e.pending = append(e.pending, sp.(*Split))
+			d, ok := sp.(*Split)
+			if !ok || d == nil {
+				return nil, fmt.Errorf("datagen: restored split %T is not a *datagen.Split", sp)
+			}
+			c := *d
+			e.pending = append(e.pending, &c)
 		}
 		return e, nil
 	}
@@ -145,14 +155,18 @@ func (e *enumerator) AddReader(_ context.Context, subtask int) error {
 
 func (e *enumerator) AddSplitsBack(splits []connector.Split, _ int) {
 	for _, sp := range splits {
-		e.pending = append(e.pending, sp.(*Split))
+		c := *sp.(*Split)
+		e.pending = append(e.pending, &c)
 	}
 }
 
+// Snapshot returns copies of the unassigned splits: the caller may encode them on another
+// goroutine while the enumerator goes on.
 func (e *enumerator) Snapshot() ([]connector.Split, error) {
 	out := make([]connector.Split, len(e.pending))
 	for i, sp := range e.pending {
-		out[i] = sp
+		c := *sp
+		out[i] = &c
 	}
 	return out, nil
 }
@@ -167,8 +181,9 @@ func (s *Source[T]) NewReader(rc connector.ReaderContext) (connector.Reader[T], 
 type reader[T any] struct {
 	s      *Source[T]
 	rc     connector.ReaderContext
-	splits []*Split
+	splits []*Split // the reader's own copies, advanced as it produces
 	outs   []connector.SplitOutput[T]
+	cursor int // index in splits of the split the next Read starts with
 	noMore bool
 	// rate limiting: records produced since start and when we started
 	produced int64
@@ -176,9 +191,11 @@ type reader[T any] struct {
 	wake     chan struct{} // closed when the rate allows the next record
 }
 
+// AddSplits takes copies of splits, fresh or restored: it reads each from its position on.
 func (r *reader[T]) AddSplits(splits []connector.Split) {
 	for _, sp := range splits {
-		r.splits = append(r.splits, sp.(*Split))
+		c := *sp.(*Split)
+		r.splits = append(r.splits, &c)
 		r.outs = append(r.outs, nil)
 	}
 }
@@ -207,14 +224,23 @@ func (r *reader[T]) Read(_ context.Context, out connector.ReaderOutput[T]) (conn
 			return connector.NothingAvailable, nil
 		}
 	}
-	// Round-robin over the splits, one batch per call.
-	for i := 0; i < len(r.splits) && budget > 0; {
+	// Round-robin over the splits: the budget goes to the split at the cursor, then to the
+	// next ones while it lasts; the next call starts after the last split served, so that no
+	// split starves when a reader holds several unbounded ones (after a restore at a lower
+	// parallelism, say).
+	for budget > 0 && len(r.splits) > 0 {
+		if r.cursor >= len(r.splits) {
+			r.cursor = 0
+		}
+		i := r.cursor
 		sp := r.splits[i]
 		o := r.outs[i]
 		if o == nil {
 			o = out.Split(sp.SplitID())
 			r.outs[i] = o
 		}
+		// Next advances after each record is emitted, so a snapshot between two Reads
+		// holds the position after the last record out.
 		for ; budget > 0 && (sp.End < 0 || sp.Next < sp.End); budget-- {
 			o.Collect(r.s.fn(sp.Next), 0)
 			sp.Next += sp.Step
@@ -222,11 +248,11 @@ func (r *reader[T]) Read(_ context.Context, out connector.ReaderOutput[T]) (conn
 		}
 		if sp.End >= 0 && sp.Next >= sp.End {
 			out.ReleaseSplit(sp.SplitID())
-			r.splits = append(r.splits[:i], r.splits[i+1:]...)
-			r.outs = append(r.outs[:i], r.outs[i+1:]...)
-			continue
+			r.splits = slices.Delete(r.splits, i, i+1)
+			r.outs = slices.Delete(r.outs, i, i+1)
+			continue // the cursor now names the split after it
 		}
-		i++
+		r.cursor = i + 1 // the budget is spent
 	}
 	if len(r.splits) == 0 && r.noMore {
 		return connector.EndOfInput, nil
@@ -272,6 +298,8 @@ func (r *reader[T]) Available() <-chan struct{} {
 	return ch
 }
 
+// Snapshot returns copies of the unfinished splits at their positions: the next number each
+// produces, every number emitted so far excluded.
 func (r *reader[T]) Snapshot(int64) ([]connector.Split, error) {
 	out := make([]connector.Split, len(r.splits))
 	for i, sp := range r.splits {

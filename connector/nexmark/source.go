@@ -22,6 +22,9 @@ type SourceOptions struct {
 // at any parallelism. Records carry no timestamp of their own: give the job a watermark
 // strategy on Event.Time, for example eventtime.BoundedOutOfOrderness. It returns the
 // generator's configuration errors and bad options.
+//
+// The source implements connector.SplitCodec: its splits are checkpointed as their next event
+// number, and a restored reader goes on with the event after the last one it emitted.
 func NewSource(cfg Config, o SourceOptions) (connector.Source[Event], error) {
 	if o.Events < 0 {
 		return nil, fmt.Errorf("nexmark: negative event count %d", o.Events)
@@ -36,3 +39,5 @@ func NewSource(cfg Config, o SourceOptions) (connector.Source[Event], error) {
 	}
 	return src, nil
 }
+
+var _ connector.SplitCodec = (*datagen.Source[Event])(nil)

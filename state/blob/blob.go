@@ -13,9 +13,10 @@
 // varints (epoch milliseconds, expiry 0 = never).
 //
 //	blob     = *section
-//	section  = state | timers
+//	section  = state | timers | operator
 //	state    = 0x01 name:str kind:byte length:uint32be body     (length = len(body))
 //	timers   = 0x02 length:uint32be *(key:str at:varint domain:byte)
+//	operator = 0x03 name:str length:uint32be opaque             (the operator's own encoding)
 //	body     = *(key:str payload:str)                           one record per key
 //	payload  = exp:varint value                                 kind Value (value: the rest)
 //	         | *(exp:varint value:str)                          kind List, in list order
@@ -24,6 +25,10 @@
 // A record's key is the state key's encoding as a str, which is also how the Pebble backend
 // frames keys (see AppendKey). Records with nothing live (an empty list, an empty map) are
 // not written. The section tag versions the format: a change is a new tag.
+//
+// Operator sections hold keyed state that an operator keeps itself rather than in a state
+// backend (the window operator's panes and timers): the key group's part of it, in an encoding
+// only the operator named reads. Backends skip them on restore, as they skip timer sections.
 //
 // Readers check every length against the bytes there are and return an error wrapping
 // ErrCorrupt for anything malformed; they never panic (FuzzSections).
@@ -65,8 +70,13 @@ func (k Kind) Valid() bool { return k >= Value && k <= Map }
 
 // Section tags.
 const (
-	TagState  byte = 0x01
+	// TagState marks the section of one state of a backend.
+	TagState byte = 0x01
+	// TagTimers marks a section of timers (state.TimerSnapshot).
 	TagTimers byte = 0x02
+	// TagOperator marks a section of keyed state an operator keeps itself, in its own encoding
+	// (Writer.BeginOperator); Section.Name names the operator's section.
+	TagOperator byte = 0x03
 )
 
 // ErrCorrupt is wrapped by every error about malformed bytes.
@@ -227,6 +237,18 @@ func (w *Writer) BeginTimers() {
 	w.begin()
 }
 
+// BeginOperator opens an operator section called name; Raw adds its body (opaque to this
+// package), End closes it. An operator section without a body is dropped like any empty
+// section.
+func (w *Writer) BeginOperator(name string) {
+	w.mustBeClosed()
+	w.sec = len(w.Buf)
+	w.Buf = append(w.Buf, TagOperator)
+	w.Buf = binary.AppendUvarint(w.Buf, uint64(len(name)))
+	w.Buf = append(w.Buf, name...)
+	w.begin()
+}
+
 func (w *Writer) begin() {
 	w.start = len(w.Buf)
 	w.Buf = append(w.Buf, 0, 0, 0, 0)
@@ -269,7 +291,7 @@ func AppendTimer(dst, key []byte, at int64, domain uint8) []byte {
 }
 
 // Raw adds records already encoded (a section body or part of one, of the open section's
-// kind) to the open section.
+// kind) to the open section; for an operator section, (part of) its body.
 func (w *Writer) Raw(records []byte) {
 	if len(records) > 0 {
 		w.Buf = append(w.Buf, records...)
@@ -299,7 +321,7 @@ func (w *Writer) End() error {
 // Section is one section of a blob. Its slices alias the blob.
 type Section struct {
 	Tag  byte
-	Name string // state sections only
+	Name string // state and operator sections only
 	Kind Kind   // state sections only
 	Body []byte
 }
@@ -325,6 +347,12 @@ func Sections(blob []byte, fn func(Section) error) error {
 				return corrupt("state %q: unknown kind %d", name, rest[0])
 			}
 		case TagTimers:
+		case TagOperator:
+			name, rest, err := ReadStr(blob)
+			if err != nil {
+				return fmt.Errorf("operator section name: %w", err)
+			}
+			s.Name, blob = string(name), rest
 		default:
 			return corrupt("unknown section tag 0x%02x", s.Tag)
 		}
@@ -417,10 +445,14 @@ func Timers(body []byte, fn func(key []byte, at int64, domain uint8) error) erro
 	return nil
 }
 
-// Check validates the framing of s down to its payloads' entries.
+// Check validates the framing of s down to its payloads' entries. The body of an operator
+// section is opaque: only its owner can check it.
 func Check(s Section) error {
-	if s.Tag == TagTimers {
+	switch s.Tag {
+	case TagTimers:
 		return Timers(s.Body, func([]byte, int64, uint8) error { return nil })
+	case TagOperator:
+		return nil
 	}
 	return Records(s.Body, func(_, _, p []byte) error {
 		switch s.Kind {

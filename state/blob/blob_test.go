@@ -6,12 +6,14 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/runnel-io/runnel/state"
 	"github.com/runnel-io/runnel/state/blob"
 )
 
 type rec struct{ key, payload string }
 
-// parse returns the sections of b as name -> records, and the timers.
+// parse returns the state sections of b as name -> records, and the timers; it skips operator
+// sections.
 func parse(t testing.TB, b []byte) (map[string][]rec, []string) {
 	t.Helper()
 	states := map[string][]rec{}
@@ -25,6 +27,9 @@ func parse(t testing.TB, b []byte) (map[string][]rec, []string) {
 				timers = append(timers, string(k))
 				return nil
 			})
+		}
+		if s.Tag == blob.TagOperator {
+			return nil
 		}
 		return blob.Records(s.Body, func(k, framed, p []byte) error {
 			if !bytes.Equal(framed, blob.AppendKey(nil, k)) {
@@ -144,8 +149,12 @@ func FuzzSections(f *testing.F) {
 	w.BeginTimers()
 	w.Timer([]byte("a"), -1, 0)
 	_ = w.End()
+	w.BeginOperator("window")
+	w.Raw([]byte{1, 2, 3})
+	_ = w.End()
 	f.Add(w.Buf)
 	f.Add([]byte{})
+	f.Add([]byte{blob.TagOperator, 1, 'w', 0, 0, 0, 1, 7})
 	f.Add([]byte{blob.TagState, 0, 1, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		out, err := rewrite(b)
@@ -183,6 +192,11 @@ func rewrite(b []byte) ([]byte, error) {
 			})
 			return out.End()
 		}
+		if s.Tag == blob.TagOperator {
+			out.BeginOperator(s.Name)
+			out.Raw(s.Body)
+			return out.End()
+		}
 		out.BeginState(s.Name, s.Kind)
 		_ = blob.Records(s.Body, func(k, _, p []byte) error {
 			for _, kind := range []blob.Kind{blob.Value, blob.List, blob.Map} {
@@ -194,4 +208,89 @@ func rewrite(b []byte) ([]byte, error) {
 		return out.End()
 	})
 	return out.Buf, err
+}
+
+func TestOperatorSections(t *testing.T) {
+	var w blob.Writer
+	w.BeginState("v", blob.Value)
+	w.Record([]byte("a"), blob.AppendValue(nil, 0, []byte("x")))
+	if err := w.End(); err != nil {
+		t.Fatal(err)
+	}
+	w.BeginOperator("window")
+	w.Raw([]byte("opaque \x00\xff bytes"))
+	if err := w.End(); err != nil {
+		t.Fatal(err)
+	}
+	w.BeginOperator("empty") // no body: dropped
+	if err := w.End(); err != nil {
+		t.Fatal(err)
+	}
+	w.BeginTimers()
+	w.Timer([]byte("a"), 7, 1)
+	if err := w.End(); err != nil {
+		t.Fatal(err)
+	}
+	type sec struct {
+		tag  byte
+		name string
+		body string
+	}
+	var got []sec
+	err := blob.Sections(w.Buf, func(s blob.Section) error {
+		if err := blob.Check(s); err != nil {
+			return err
+		}
+		got = append(got, sec{s.Tag, s.Name, string(s.Body)})
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Sections: %v", err)
+	}
+	if len(got) != 3 || got[1] != (sec{blob.TagOperator, "window", "opaque \x00\xff bytes"}) ||
+		got[0].tag != blob.TagState || got[2].tag != blob.TagTimers {
+		t.Fatalf("sections: %q", got)
+	}
+	// The other readers skip it.
+	states, timers := parse(t, w.Buf)
+	if len(states) != 1 || len(states["v"]) != 1 || len(timers) != 1 {
+		t.Fatalf("states %v, timers %v", states, timers)
+	}
+	for _, bad := range [][]byte{
+		{blob.TagOperator},                     // no name
+		{blob.TagOperator, 5, 'w'},             // name cut short
+		{blob.TagOperator, 1, 'w', 0, 0},       // length cut short
+		{blob.TagOperator, 1, 'w', 0, 0, 0, 2}, // body cut short
+	} {
+		if err := blob.Sections(bad, func(blob.Section) error { return nil }); !errors.Is(err, blob.ErrCorrupt) {
+			t.Errorf("%x: %v, want ErrCorrupt", bad, err)
+		}
+	}
+}
+
+// TestBackendsSkipOperatorSections checks that the memory backend restores the state sections of
+// a blob that also holds an operator section, and ignores the latter.
+func TestBackendsSkipOperatorSections(t *testing.T) {
+	var w blob.Writer
+	w.BeginOperator("window")
+	w.Raw([]byte{0xff, 0xfe})
+	if err := w.End(); err != nil {
+		t.Fatal(err)
+	}
+	codec := state.CodecFor[string]()
+	w.BeginState("v", blob.Value)
+	w.Record(codec.Append(nil, "k"), blob.AppendValue(nil, 0, state.CodecFor[int]().Append(nil, 42)))
+	if err := w.End(); err != nil {
+		t.Fatal(err)
+	}
+	m := state.NewMemory()
+	keys := &state.Keys[string]{First: 0, Count: 4}
+	if err := m.Restore(2, w.Buf); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	v := state.NewValue[string, int](m, keys, state.Descriptor{Name: "v"})
+	keys.Key, keys.Group = "k", 2
+	if got, ok := v.Value(); !ok || got != 42 {
+		t.Fatalf("restored value: %v %v, want 42", got, ok)
+	}
 }

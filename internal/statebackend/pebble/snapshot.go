@@ -173,7 +173,8 @@ func (g *groupEncoder) finish() error {
 
 // Restore writes the state of key group kg from blob, a key group's blob of a snapshot of any
 // backend, registering its states. Entries expired by now (the clock of the handles made so
-// far) are dropped; timer sections are skipped (see state.RestoreTimers). It returns an error
+// far) are dropped; timer sections (see state.RestoreTimers) and operator sections
+// (blob.TagOperator: state an operator keeps and restores itself) are skipped. It returns an error
 // wrapping blob.ErrCorrupt for malformed bytes, and an error for a key group outside
 // Options.Range or a state of another kind than registered.
 func (b *Backend) Restore(kg int, data []byte) error {
@@ -188,7 +189,7 @@ func (b *Backend) Restore(kg int, data []byte) error {
 	defer batch.Close()
 	var key, val []byte
 	err := blob.Sections(data, func(s blob.Section) error {
-		if s.Tag != blob.TagState {
+		if s.Tag != blob.TagState { // timers and operator sections are not the backend's
 			return nil
 		}
 		if err := blob.Check(s); err != nil {
