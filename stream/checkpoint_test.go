@@ -22,6 +22,7 @@ import (
 	"github.com/runnel-io/runnel/internal/restart"
 	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/stream"
+	"github.com/runnel-io/runnel/window"
 )
 
 // rangeSource is a deterministic bounded source for checkpoint tests: split s yields the
@@ -188,6 +189,11 @@ func (j keyedJob) build(t testing.TB, out string, cfg stream.Config) *stream.Env
 	sums := stream.Reduce(stream.KeyBy(stream.Map(mapped, func(v int64) sum { return sum{Key: keyOf(v), Sum: v, Count: 1} }), func(s sum) int64 { return s.Key }),
 		func(a, b sum) sum { return sum{Key: a.Key, Sum: a.Sum + b.Sum, Count: a.Count + b.Count} }).Uid("sums")
 	lines := stream.Map(sums, func(s sum) string { return fmt.Sprintf("sum %d %d %d", s.Key, s.Sum, s.Count) })
+	// Window state and timers too: per key and second of event time (the numbers are their
+	// own timestamps in ms), the sum and count.
+	wins := stream.WindowReduce(stream.Window(stream.KeyBy(stream.Map(mapped, func(v int64) sum { return sum{Key: keyOf(v), Sum: v, Count: 1} }), func(s sum) int64 { return s.Key }),
+		window.TumblingEventTime(time.Second)), func(a, b sum) sum { return sum{Key: a.Key, Sum: a.Sum + b.Sum, Count: a.Count + b.Count} }).Uid("windows")
+	lines = lines.Union(stream.Map(wins, func(s sum) string { return fmt.Sprintf("win %d %d %d", s.Key, s.Sum, s.Count) }))
 	sink, err := file.NewSink(out, func(dst []byte, s string) []byte { return append(dst, s...) })
 	if err != nil {
 		t.Fatal(err)
@@ -270,8 +276,8 @@ func TestCheckpointedJobWithoutFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantLines := committedLines(t, want)
-	if len(wantLines) != 20000 {
-		t.Fatalf("failure-free run wrote %d lines, want 20000", len(wantLines))
+	if n := len(wantLines); n <= 20000 || n > 20000+4*37*20 {
+		t.Fatalf("failure-free run wrote %d lines, want 20000 sums and a window result per key and second", n)
 	}
 	out := t.TempDir()
 	if err := j.build(t, out, checkpointConfig(t, t.TempDir(), 5*time.Millisecond)).Execute(context.Background()); err != nil {
