@@ -132,6 +132,13 @@ type Reader[T any] interface {
 	Close() error
 }
 
+// CheckpointListener is an optional capability of a Reader that acts when a checkpoint it took
+// part in is complete, such as committing Kafka offsets back to the consumer group for
+// monitoring tools. It is called from the reader's goroutine; an error fails the job.
+type CheckpointListener interface {
+	NotifyCheckpointComplete(ctx context.Context, checkpointID int64) error
+}
+
 // Availability is an optional capability of a Reader: a channel that is ready when Read
 // would find something, after it returned NothingAvailable.
 type Availability interface {

@@ -243,7 +243,14 @@ func runOnce(parent context.Context, g *Graph, cfg *Config, attempt int, restore
 	if cfg.Metrics != nil {
 		reporter.Go(func() { j.report(reportDone) })
 	}
+	discoverCtx, stopDiscovery := context.WithCancel(ctx)
+	for _, e := range j.enums {
+		if d, ok := e.enum.(connector.Discoverer); ok {
+			reporter.Go(func() { j.discover(discoverCtx, e, d) })
+		}
+	}
 	wg.Wait()
+	stopDiscovery()
 	j.async.Wait()
 	close(reportDone)
 	reporter.Wait()
@@ -567,6 +574,31 @@ func (j *job) startEnumerators(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// discover calls the enumerator's Discover every DiscoveryInterval until ctx ends. A failed
+// discovery is logged and tried again at the next interval: the splits already assigned go on
+// being read.
+func (j *job) discover(ctx context.Context, e *enumerator, d connector.Discoverer) {
+	iv := time.Duration(d.DiscoveryInterval() * float64(time.Second))
+	if iv <= 0 {
+		return
+	}
+	tick := j.cfg.Clock.NewTicker(iv)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.Chan():
+			e.mu.Lock()
+			err := d.Discover(ctx)
+			e.mu.Unlock()
+			if err != nil && ctx.Err() == nil {
+				j.cfg.Logger.Warn("discovering splits", "source", e.node.Name, "err", err)
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 func (j *job) closeEnumerators() {

@@ -170,6 +170,14 @@ func (r *reader[T]) SnapshotState(id int64) (OperatorSnapshot, error) {
 	return OperatorSnapshot{Operator: blobs}, err
 }
 
+// CheckpointComplete implements CheckpointListener for readers that want to know.
+func (r *reader[T]) CheckpointComplete(id int64) error {
+	if l, ok := r.reader.(connector.CheckpointListener); ok {
+		return l.NotifyCheckpointComplete(r.t.ctx, id)
+	}
+	return nil
+}
+
 func (r *reader[T]) addSplits(splits []connector.Split) {
 	for _, s := range splits {
 		r.Split(s.SplitID()) // track it from now on, so it counts for the watermark
