@@ -23,6 +23,8 @@ func verbs() []verb {
 	return []verb{
 		{"demo", "run the website clickstream demo: page views per page in 10 s event-time windows, live", runDemo},
 		{"bench", "run a benchmark (bench nexmark --query q5 --events 10000000)", runBench},
+		{"run", "run an example job with checkpoints, restores and a REST API (run clickstream --checkpoint-dir DIR)", runRun},
+		{"savepoint", "take a savepoint of a running job through its REST API (savepoint [--stop] DIR)", runSavepoint},
 		{"checkpoints", "inspect stored checkpoints and savepoints (checkpoints list DIR)", runCheckpoints},
 	}
 }

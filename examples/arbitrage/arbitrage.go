@@ -149,7 +149,7 @@ func Sources(env *stream.Env, o Options) ([]stream.Stream[Tick], error) {
 		if err != nil {
 			return nil, fmt.Errorf("arbitrage: source of exchange %s: %w", ExchangeNames[e], err)
 		}
-		srcs[e] = stream.FromSource(env, src, wm).Name("ticks " + ExchangeNames[e])
+		srcs[e] = stream.FromSource(env, src, wm).Name("ticks " + ExchangeNames[e]).Uid("ticks-" + ExchangeNames[e])
 	}
 	return srcs, nil
 }
@@ -187,7 +187,7 @@ func Gaps(exchanges []stream.Stream[Tick], within time.Duration, threshold float
 			joined := stream.IntervalJoin(bySymbol[i], bySymbol[j], -within, within, func(a, b Tick) []Gap {
 				return Crossed(a, b, threshold)
 			}, opts...)
-			pairs = append(pairs, joined.Name(fmt.Sprintf("pair %d-%d", i, j)))
+			pairs = append(pairs, joined.Name(fmt.Sprintf("pair %d-%d", i, j)).Uid(fmt.Sprintf("pair-%d-%d", i, j)))
 		}
 	}
 	return stream.FlatMap(pairs[0].Union(pairs[1:]...), func(gs []Gap, out stream.Collector[Gap]) error {

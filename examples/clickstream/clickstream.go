@@ -101,7 +101,7 @@ func Source(env *stream.Env, o Options) (stream.Stream[Click], error) {
 		return stream.Stream[Click]{}, err
 	}
 	wm := eventtime.BoundedOutOfOrderness(o.Disorder, func(c Click) int64 { return c.Time })
-	return stream.FromSource(env, src, wm).Name("clicks"), nil
+	return stream.FromSource(env, src, wm).Name("clicks").Uid("clicks"), nil
 }
 
 // PageViews is the number of views of one page in one window.
@@ -126,7 +126,7 @@ func CountViews(clicks stream.Stream[Click], size time.Duration) stream.Stream[P
 			out.Collect(PageViews{Page: ctx.Key(), WindowStart: ctx.Window().Start, WindowEnd: ctx.Window().End, Views: n})
 		}
 		return nil
-	})).Name("page views")
+	})).Name("page views").Uid("page-views")
 }
 
 // Top is the most viewed pages of one window, most viewed first.
@@ -152,5 +152,5 @@ func TopPages(views stream.Stream[PageViews], size time.Duration, n int) stream.
 		t.Pages = ranked[:min(n, len(ranked))]
 		out.Collect(t)
 		return nil
-	})).Name("top pages")
+	})).Name("top pages").Uid("top-pages")
 }

@@ -190,7 +190,7 @@ func Source(env *stream.Env, o Options) (stream.Stream[Reading], error) {
 		return stream.Stream[Reading]{}, fmt.Errorf("iot: readings source: %w", err)
 	}
 	wm := eventtime.BoundedOutOfOrderness(o.Disorder, func(r Reading) int64 { return r.Time })
-	return stream.FromSource(env, src, wm).Name("readings"), nil
+	return stream.FromSource(env, src, wm).Name("readings").Uid("readings"), nil
 }
 
 // Kind says why an Alert was raised.
@@ -301,7 +301,7 @@ func Alerts(readings stream.Stream[Reading]) stream.Stream[Alert] {
 func (d Detector) Alerts(readings stream.Stream[Reading]) stream.Stream[Alert] {
 	d = d.withDefaults()
 	k := stream.KeyBy(readings, func(r Reading) string { return r.Sensor })
-	return stream.KeyedProcess[Reading, string, Alert](k, &detect{d: d}).Name("anomalies")
+	return stream.KeyedProcess[Reading, string, Alert](k, &detect{d: d}).Name("anomalies").Uid("anomalies")
 }
 
 // sensor is the keyed state of one sensor besides its pending readings.
@@ -382,5 +382,5 @@ func Summary(readings stream.Stream[Reading], size time.Duration) stream.Stream[
 			out.Collect(SensorMax{Sensor: ctx.Key(), WindowStart: ctx.Window().Start, WindowEnd: ctx.Window().End, Max: m})
 		}
 		return nil
-	})).Name("sensor max")
+	})).Name("sensor max").Uid("sensor-max")
 }

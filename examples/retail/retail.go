@@ -147,7 +147,7 @@ func Source(env *stream.Env, o Options) (stream.Stream[Sale], error) {
 		return stream.Stream[Sale]{}, fmt.Errorf("retail: sales source: %w", err)
 	}
 	wm := eventtime.BoundedOutOfOrderness(o.Disorder, func(s Sale) int64 { return s.Time })
-	return stream.FromSource(env, src, wm).Name("sales"), nil
+	return stream.FromSource(env, src, wm).Name("sales").Uid("sales"), nil
 }
 
 // Item is a product at one store: the key of SalesPerWindow and Trends.
@@ -191,7 +191,7 @@ func SalesPerWindow(sales stream.Stream[Sale], size time.Duration) stream.Stream
 			}, w.End-1)
 		}
 		return nil
-	})).Name("sales per window")
+	})).Name("sales per window").Uid("sales-per-window")
 }
 
 // Action is the price signal a trend calls for.
@@ -272,7 +272,7 @@ func Trends(perWindow stream.Stream[WindowSales]) stream.Stream[Signal] {
 func (t Thresholds) Trends(perWindow stream.Stream[WindowSales]) stream.Stream[Signal] {
 	t = t.withDefaults()
 	k := stream.KeyBy(perWindow, func(w WindowSales) Item { return Item{w.Store, w.Product} })
-	return stream.KeyedProcess[WindowSales, Item, Signal](k, &trend{t: t}).Name("price signals")
+	return stream.KeyedProcess[WindowSales, Item, Signal](k, &trend{t: t}).Name("price signals").Uid("price-signals")
 }
 
 // trend is the KeyedProcessFunction of Thresholds.Trends. Window results wait in pending, keyed

@@ -99,6 +99,7 @@ var projectRules = rules{
 		{5, "service", []string{
 			"internal/service/...",
 			"service/...",
+			"app/...", // runs a stream job from flags: checkpoints, restore, restarts, REST API
 		}},
 		{6, "entry", []string{
 			"cmd/...",

@@ -1,0 +1,239 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/runnel-io/runnel/eventtime"
+	"github.com/runnel-io/runnel/stream"
+	"go.uber.org/goleak"
+)
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(o *Options)
+		want string // substring of the error; empty: valid
+	}{
+		{"defaults", func(*Options) {}, ""},
+		{"checkpoints and restore latest", func(o *Options) { o.CheckpointDir, o.Restore = "/tmp/c", "latest" }, ""},
+		{"restore latest without dir", func(o *Options) { o.Restore = "latest" }, "--restore latest needs --checkpoint-dir"},
+		{"two restores", func(o *Options) { o.Restore, o.FromSavepoint = "/a", "/b" }, "--from-savepoint and --restore"},
+		{"negative parallelism", func(o *Options) { o.Parallelism = -1 }, "--parallelism -1"},
+		{"parallelism above max", func(o *Options) { o.Parallelism, o.MaxParallelism = 8, 4 }, "exceeds --max-parallelism 4"},
+		{"max parallelism too high", func(o *Options) { o.MaxParallelism = 1 << 16 }, "--max-parallelism 65536"},
+		{"negative interval", func(o *Options) { o.CheckpointInterval = -time.Second }, "--checkpoint-interval -1s"},
+		{"retain 0", func(o *Options) { o.Retain = 0 }, "--retain 0"},
+		{"backend", func(o *Options) { o.StateBackend = "rocksdb" }, `--state-backend "rocksdb"`},
+		{"state dir for memory", func(o *Options) { o.StateDir = "/x" }, "--state-dir is for --state-backend pebble"},
+		{"restart spec", func(o *Options) { o.RestartStrategy = "sometimes" }, "--restart-strategy"},
+		{"restart ok", func(o *Options) { o.RestartStrategy = "fixed-delay:attempts=2,delay=10ms" }, ""},
+		{"rest address", func(o *Options) { o.RESTAddress = "8081" }, "--rest-address"},
+		{"no rest", func(o *Options) { o.RESTAddress = "" }, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := DefaultOptions()
+			tc.edit(&o)
+			err := o.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("Validate() = %v, want nil", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("Validate() = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRestartDefault(t *testing.T) {
+	o := DefaultOptions()
+	if got := o.restartSpec(); got != "none" {
+		t.Errorf("without checkpoints: %q, want none", got)
+	}
+	o.CheckpointDir = "/c"
+	if got := o.restartSpec(); got != DefaultRestartWithCheckpoints {
+		t.Errorf("with checkpoints: %q, want %q", got, DefaultRestartWithCheckpoints)
+	}
+}
+
+func TestRunFlags(t *testing.T) {
+	build := func(env *stream.Env) error {
+		stream.FromSlice(env, []int{1, 2, 3}, eventtime.Monotonous(func(int) int64 { return 0 })).Discard()
+		return nil
+	}
+	var out, errb bytes.Buffer
+	if code := Run(context.Background(), "job", []string{"--help"}, build, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-checkpoint-dir") {
+		t.Errorf("--help: exit %d\n%s", code, errb.String())
+	}
+	errb.Reset()
+	if code := Run(context.Background(), "job", []string{"--restore", "latest"}, build, &out, &errb); code != 2 || !strings.Contains(errb.String(), "needs --checkpoint-dir") {
+		t.Errorf("--restore latest alone: exit %d\n%s", code, errb.String())
+	}
+	errb.Reset()
+	if code := Run(context.Background(), "job", []string{"--rest-address", "", "--parallelism", "2"}, build, &out, &errb); code != 0 || !strings.Contains(errb.String(), "job finished") {
+		t.Errorf("bounded job: exit %d\n%s", code, errb.String())
+	}
+}
+
+// TestExecuteSavepointAndRestore runs a job with the REST API on a free port, takes a savepoint
+// through the client and stops the job with another, then starts a job from it.
+func TestExecuteSavepointAndRestore(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ckpt, sp := t.TempDir(), t.TempDir()
+	var logs syncBuffer
+	build := func(env *stream.Env) error {
+		src := stream.FromSlice(env, make([]int, 10000), eventtime.Monotonous(func(int) int64 { return 0 })).Uid("numbers")
+		slow := stream.Map(src, func(v int) int { time.Sleep(time.Millisecond); return v })
+		stream.Reduce(stream.KeyBy(slow, func(v int) int { return v % 7 }), func(a, b int) int { return a + b }).Uid("sums").Discard()
+		return nil
+	}
+	ready := make(chan string, 1)
+	o := DefaultOptions()
+	o.CheckpointDir, o.CheckpointInterval, o.Parallelism = ckpt, 50*time.Millisecond, 2
+	o.RESTAddress, o.SavepointDir = "127.0.0.1:0", sp
+	o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	o.Ready = func(addr string) { ready <- addr }
+	done := make(chan error, 1)
+	go func() { done <- Execute(ctx, "numbers", build, o) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("Execute ended before listening: %v\n%s", err, logs.String())
+	}
+
+	resp, err := http.Get("http://" + addr + "/v1/job")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info JobInfo
+	err = json.NewDecoder(resp.Body).Decode(&info)
+	resp.Body.Close()
+	if err != nil || info.Name != "numbers" || info.Status != StatusRunning {
+		t.Fatalf("GET /v1/job: %+v, %v", info, err)
+	}
+
+	loc, err := Savepoint(ctx, addr, SavepointRequest{})
+	if err != nil {
+		t.Fatalf("savepoint: %v\n%s", err, logs.String())
+	}
+	if !strings.HasPrefix(loc, sp) {
+		t.Errorf("savepoint at %s, want below --savepoint-dir %s", loc, sp)
+	}
+	if _, err := os.Stat(filepath.Join(loc, "_metadata")); err != nil {
+		t.Fatalf("savepoint without metadata: %v", err)
+	}
+	stopAt, err := Savepoint(ctx, "http://"+addr, SavepointRequest{TargetDirectory: t.TempDir(), Stop: true})
+	if err != nil {
+		t.Fatalf("stop with savepoint: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("job stopped with a savepoint: %v\n%s", err, logs.String())
+	}
+	if _, err := Savepoint(ctx, addr, SavepointRequest{}); err == nil {
+		t.Fatal("savepoint after the job ended succeeded")
+	}
+
+	o.RESTAddress, o.Ready, o.FromSavepoint, o.Parallelism, o.Duration = "", nil, stopAt, 3, time.Second
+	if err := Execute(ctx, "numbers", build, o); err != nil {
+		t.Fatalf("restore at parallelism 3: %v\n%s", err, logs.String())
+	}
+	if !strings.Contains(logs.String(), "msg=restoring") {
+		t.Errorf("no restoring log line:\n%s", logs.String())
+	}
+}
+
+func TestRestoreLatestWithoutCheckpoints(t *testing.T) {
+	var logs syncBuffer
+	o := DefaultOptions()
+	o.CheckpointDir, o.Restore, o.RESTAddress = t.TempDir(), "latest", ""
+	o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	err := Execute(context.Background(), "fresh", func(env *stream.Env) error {
+		stream.FromSlice(env, []int{1}, eventtime.Monotonous(func(int) int64 { return 0 })).Discard()
+		return nil
+	}, o)
+	if err != nil || !strings.Contains(logs.String(), "starting fresh") {
+		t.Fatalf("Execute = %v\n%s", err, logs.String())
+	}
+}
+
+func TestAPIErrors(t *testing.T) {
+	st := newStatus("j", slog.New(slog.DiscardHandler), 0)
+	s := &server{st: st, handle: stream.NewHandle(), ended: context.Background()}
+	h := s.routes()
+	do := func(method, path, body string) (int, string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(body)))
+		var e struct {
+			Error APIError `json:"error"`
+		}
+		_ = json.Unmarshal(rec.Body.Bytes(), &e)
+		return rec.Code, e.Error.Code
+	}
+	st.set(StatusRunning, nil)
+	for _, tc := range []struct {
+		method, path, body string
+		status             int
+		code               string
+	}{
+		{"POST", "/v1/savepoints", `{"targetDirectory": 7}`, 400, ErrBadRequest},
+		{"POST", "/v1/savepoints", `{"target": "/x"}`, 400, ErrBadRequest},
+		{"POST", "/v1/savepoints", ``, 400, ErrBadRequest}, // no --savepoint-dir either
+		{"GET", "/v1/nothing", ``, 404, ErrNotFound},
+	} {
+		if status, code := do(tc.method, tc.path, tc.body); status != tc.status || code != tc.code {
+			t.Errorf("%s %s %s: %d %s, want %d %s", tc.method, tc.path, tc.body, status, code, tc.status, tc.code)
+		}
+	}
+	if status, _ := do("GET", "/v1/savepoints", ""); status != http.StatusMethodNotAllowed {
+		t.Errorf("GET /v1/savepoints: %d, want 405", status)
+	}
+	st.set(StatusFinished, nil)
+	if status, code := do("POST", "/v1/savepoints", `{"targetDirectory": "/x"}`); status != 409 || code != ErrNotRunning {
+		t.Errorf("savepoint of a finished job: %d %s, want 409 %s", status, code, ErrNotRunning)
+	}
+	st.set(StatusCreated, nil)
+	if status, code := do("POST", "/v1/savepoints", `{"targetDirectory": "/x"}`); status != 503 || code != ErrUnavailable {
+		t.Errorf("savepoint of a starting job: %d %s, want 503 %s", status, code, ErrUnavailable)
+	}
+	var apiErr *APIError
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	if _, err := Savepoint(context.Background(), srv.URL, SavepointRequest{TargetDirectory: "/x"}); !errors.As(err, &apiErr) || apiErr.Status != 503 {
+		t.Errorf("client error = %v, want an *APIError with status 503", err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use, for logs written by the job.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}

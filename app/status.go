@@ -1,0 +1,146 @@
+package app
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/runnel-io/runnel/metrics"
+)
+
+// Job statuses, as GET /v1/job reports them (Flink's names).
+const (
+	StatusCreated  = "CREATED"  // building the job, restoring, opening storage
+	StatusRunning  = "RUNNING"  // Execute is running the job (restarts included)
+	StatusFinished = "FINISHED" // the input ended, or the job stopped with a savepoint
+	StatusCanceled = "CANCELED" // stopped by its context or --duration
+	StatusFailed   = "FAILED"   // failed, and the restart strategy gave up
+)
+
+// status is what the job is doing, shared by the metrics listener (writer), the REST handlers and
+// Execute. It is safe for concurrent use.
+type status struct {
+	name    string
+	sources map[int]bool // node IDs of the job's sources, to count records read
+	log     *slog.Logger
+	every   time.Duration // between progress lines; <= 0: none
+	started time.Time
+
+	mu struct {
+		sync.Mutex
+		status   string
+		err      string
+		restored string // the snapshot directory the job started from, if any
+		records  int64  // read by the sources
+		ckpt     *metrics.Checkpoints
+		// progress line bookkeeping: the last line's time and record count
+		lastAt      time.Time
+		lastRecords int64
+	}
+}
+
+func newStatus(name string, log *slog.Logger, every time.Duration) *status {
+	s := &status{name: name, log: log, every: every, started: time.Now(), sources: map[int]bool{}}
+	s.mu.status = StatusCreated
+	s.mu.lastAt = s.started
+	return s
+}
+
+func (s *status) set(st string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.status = st
+	if err != nil {
+		s.mu.err = err.Error()
+	}
+}
+
+func (s *status) setRestored(dir string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.restored = dir
+}
+
+// Report is the job's metrics listener: it keeps the figures for GET /v1/job and logs a progress
+// line every s.every.
+func (s *status) Report(snap metrics.Snapshot) {
+	var n int64
+	for _, o := range snap.Operators {
+		if s.sources[o.ID] {
+			n += o.RecordsOut
+		}
+	}
+	s.mu.Lock()
+	s.mu.records = n
+	if snap.Checkpoints != nil {
+		c := *snap.Checkpoints
+		s.mu.ckpt = &c
+	}
+	due := s.every > 0 && snap.Time.Sub(s.mu.lastAt) >= s.every
+	var rate float64
+	if due {
+		rate = float64(n-s.mu.lastRecords) / snap.Time.Sub(s.mu.lastAt).Seconds()
+		s.mu.lastAt, s.mu.lastRecords = snap.Time, n
+	}
+	ck := s.mu.ckpt
+	s.mu.Unlock()
+	if !due {
+		return
+	}
+	attrs := []any{"records", n, "records_per_s", int64(rate)}
+	if ck != nil {
+		attrs = append(attrs, "checkpoints", ck.Completed, "failed", ck.Failed, "restarts", ck.Restarts)
+		if ck.LastID > 0 {
+			attrs = append(attrs, "last_checkpoint", ck.LastID, "last_duration", ck.LastDuration.Round(time.Millisecond),
+				"last_size_bytes", ck.LastSize, "last_alignment", ck.LastAlignment.Round(time.Millisecond))
+		}
+	}
+	s.log.Info("progress", attrs...)
+}
+
+// JobInfo is the body of GET /v1/job.
+type JobInfo struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	// Error is why the job failed, when Status is FAILED.
+	Error     string    `json:"error,omitempty"`
+	StartTime time.Time `json:"startTime"`
+	// Records is the number of records the sources read.
+	Records int64 `json:"records"`
+	// RestoredFrom is the snapshot directory the job started from, if any.
+	RestoredFrom string `json:"restoredFrom,omitempty"`
+	// Checkpoints are the checkpoint figures; nil when the job takes no snapshots.
+	Checkpoints *CheckpointInfo `json:"checkpoints,omitempty"`
+}
+
+// CheckpointInfo is the checkpoint part of JobInfo (metrics.Checkpoints with JSON names;
+// durations in milliseconds).
+type CheckpointInfo struct {
+	Completed       int64 `json:"completed"`
+	Failed          int64 `json:"failed"`
+	Restarts        int   `json:"restarts"`
+	LastID          int64 `json:"lastId"`
+	LastDurationMs  int64 `json:"lastDurationMs"`
+	LastSizeBytes   int64 `json:"lastSizeBytes"`
+	LastAlignmentMs int64 `json:"lastAlignmentMs"`
+	Restored        int64 `json:"restored"`
+}
+
+func (s *status) info() JobInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := JobInfo{Name: s.name, Status: s.mu.status, Error: s.mu.err, StartTime: s.started,
+		Records: s.mu.records, RestoredFrom: s.mu.restored}
+	if c := s.mu.ckpt; c != nil {
+		in.Checkpoints = &CheckpointInfo{Completed: c.Completed, Failed: c.Failed, Restarts: c.Restarts,
+			LastID: c.LastID, LastDurationMs: c.LastDuration.Milliseconds(), LastSizeBytes: c.LastSize,
+			LastAlignmentMs: c.LastAlignment.Milliseconds(), Restored: c.Restored}
+	}
+	return in
+}
+
+func (s *status) current() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.status
+}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestRunFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run"}, "which example"},
+		{[]string{"run", "nope"}, `unknown example "nope"`},
+		{[]string{"run", "clickstream", "--restore", "latest"}, "--restore latest needs --checkpoint-dir"},
+		{[]string{"run", "clickstream", "--restore", "/a", "--from-savepoint", "/b"}, "--from-savepoint and --restore"},
+		{[]string{"run", "iot", "--state-backend", "rocksdb"}, "want memory or pebble"},
+		{[]string{"run", "retail", "--restart-strategy", "often"}, "--restart-strategy"},
+		{[]string{"run", "arbitrage", "--parallelism", "8", "--max-parallelism", "4"}, "exceeds --max-parallelism"},
+		{[]string{"run", "clickstream", "--rest-address", "8081"}, "--rest-address"},
+		{[]string{"run", "clickstream", "--events", "-1"}, "must not be negative"},
+		{[]string{"run", "clickstream", "extra"}, "unexpected arguments"},
+		{[]string{"run", "clickstream", "--bogus"}, "flag provided but not defined"},
+		{[]string{"savepoint", "a", "b"}, "unexpected arguments"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), tc.args, &out, &errb); code != 2 || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("%v: exit %d, want 2 and %q in:\n%s", tc.args, code, tc.want, errb.String())
+		}
+	}
+}
+
+func TestRunHelpListsExamples(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"run", "--help"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, e := range examples() {
+		if !strings.Contains(errb.String(), e.name) {
+			t.Errorf("run --help does not list %s:\n%s", e.name, errb.String())
+		}
+	}
+	for _, f := range []string{"-checkpoint-dir", "-restore", "-from-savepoint", "-rest-address", "-output", "-events"} {
+		if !strings.Contains(errb.String(), f) {
+			t.Errorf("run --help does not list %s", f)
+		}
+	}
+}
+
+// TestRunEveryExample runs each example, bounded, to its end with checkpoints (so its sources
+// and operators snapshot) and with the flags before the name.
+func TestRunEveryExample(t *testing.T) {
+	for _, e := range examples() {
+		t.Run(e.name, func(t *testing.T) {
+			ckpt := t.TempDir()
+			var out, errb bytes.Buffer
+			code := run(context.Background(), []string{"run", "--events", "6000", "--rate", "20000", "--parallelism", "2",
+				"--checkpoint-dir", ckpt, "--checkpoint-interval", "50ms", "--output", t.TempDir(), "--rest-address", "", e.name}, &out, &errb)
+			if code != 0 || !strings.Contains(errb.String(), "job finished") {
+				t.Fatalf("exit %d\n%s", code, errb.String())
+			}
+			if !strings.Contains(errb.String(), "msg=\"snapshot complete\"") {
+				t.Errorf("no checkpoint completed:\n%s", errb.String())
+			}
+		})
+	}
+}
+
+// TestRunSavepointRestore is the workflow of the README: run with checkpoints and the REST API,
+// take a savepoint and stop with another through `runnel savepoint`, restart from it at another
+// parallelism, then restore the latest checkpoint.
+func TestRunSavepointRestore(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tmp := t.TempDir()
+	ckpt, sp, out := filepath.Join(tmp, "ckpt"), filepath.Join(tmp, "sp"), filepath.Join(tmp, "out")
+
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	var logs lockedBuffer
+	go func() {
+		done <- runWith(ctx, []string{"clickstream", "--checkpoint-dir", ckpt, "--checkpoint-interval", "100ms",
+			"--rest-address", "127.0.0.1:0", "--rate", "200000", "--output", out, "--parallelism", "2"}, &logs, &logs,
+			func(addr string) { ready <- addr })
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("run ended before listening: %v\n%s", err, logs.String())
+	}
+
+	savepoint := func(args ...string) string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if code := run(ctx, append([]string{"savepoint", "--address", addr}, args...), &stdout, &stderr); code != 0 {
+			t.Fatalf("savepoint %v: exit %d: %s\njob:\n%s", args, code, stderr.String(), logs.String())
+		}
+		loc := strings.TrimSpace(stdout.String())
+		if _, err := os.Stat(filepath.Join(loc, "_metadata")); err != nil {
+			t.Fatalf("savepoint %s has no _metadata: %v", loc, err)
+		}
+		return loc
+	}
+	first := savepoint(sp)
+	if !strings.HasPrefix(first, sp+string(filepath.Separator)+"savepoint-") {
+		t.Errorf("savepoint at %s, want a savepoint-* directory below %s", first, sp)
+	}
+	time.Sleep(300 * time.Millisecond) // let a periodic checkpoint or two complete
+	stopped := savepoint("--stop", sp)
+	if err := <-done; err != nil {
+		t.Fatalf("job stopped with a savepoint returned %v\n%s", err, logs.String())
+	}
+	if parts, _ := filepath.Glob(filepath.Join(out, "top-pages", "part-*")); len(parts) == 0 {
+		t.Errorf("no committed output below %s after stop with savepoint", out)
+	}
+
+	var stdout, stderr bytes.Buffer
+	if code := run(ctx, []string{"checkpoints", "list", ckpt}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "complete") {
+		t.Errorf("checkpoints list: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+
+	for _, restore := range [][]string{{"--from-savepoint", stopped, "--parallelism", "3"}, {"--restore", "latest", "--parallelism", "1"}} {
+		stdout.Reset()
+		stderr.Reset()
+		args := append([]string{"run", "clickstream", "--checkpoint-dir", ckpt, "--checkpoint-interval", "100ms",
+			"--rest-address", "", "--rate", "20000", "--output", out, "--duration", "700ms"}, restore...)
+		if code := run(ctx, args, &stdout, &stderr); code != 0 {
+			t.Fatalf("%v: exit %d\n%s", restore, code, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "msg=restoring") || !strings.Contains(stderr.String(), "stopped after --duration") {
+			t.Errorf("%v: no restore or stop in the log:\n%s", restore, stderr.String())
+		}
+	}
+}
+
+func TestSavepointWithoutJob(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"savepoint", "--address", "127.0.0.1:1", "--timeout", "5s", t.TempDir()}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "is a job running") {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use: the job's logs and printed output.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
