@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -74,7 +75,8 @@ func (t *task) control(m ctrlMsg) {
 			t.checkpoint(m.id, true)
 		} else if m.id > t.lastSnapshot {
 			// The barrier comes with the records; if the input ends first, finished takes
-			// the snapshot.
+			// the snapshot. Forget the triggers whose barrier came.
+			t.triggered = slices.DeleteFunc(t.triggered, func(id int64) bool { return id <= t.lastSnapshot })
 			t.triggered = append(t.triggered, m.id)
 		}
 	case ctrlComplete:
