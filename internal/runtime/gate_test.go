@@ -50,6 +50,8 @@ func parseStep(t *testing.T, s string) envelope {
 		e.kind = kindActive
 	case "end":
 		e.kind = kindEnd
+	case "barrier":
+		e.kind, e.wm = kindBarrier, arg
 	case "records":
 		e.kind = kindRecords
 		b := newBatchPool[int](4).Get().(*batch[int])
@@ -157,3 +159,87 @@ type intSink struct {
 }
 
 func (s *intSink) Collect(v int, _ int64) { *s.got = append(*s.got, v) }
+
+// TestGateAlignment feeds barriers to a gate and checks when it snapshots (onAligned), what it
+// holds back meanwhile and gives up on (onDecline), in the log of Control calls: "snapshot n",
+// "decline n", and the record counts as "records k".
+func TestGateAlignment(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		channels int
+		maxHeld  int
+		steps    []string
+		want     []string
+	}{
+		{
+			name: "one channel snapshots at once", channels: 1,
+			steps: []string{"0 records 2", "0 barrier 1", "0 records 1"},
+			want:  []string{"records 2", "snapshot 1", "records 1"},
+		},
+		{
+			name: "records after the barrier wait for the other channel", channels: 2,
+			steps: []string{"0 barrier 1", "0 records 3", "0 wm 5", "1 records 2", "1 wm 7", "1 barrier 1"},
+			want:  []string{"records 2", "snapshot 1", "records 3", "wm 5"},
+		},
+		{
+			name: "an ended channel counts as aligned", channels: 2,
+			steps: []string{"0 barrier 1", "0 records 1", "1 end"},
+			want:  []string{"snapshot 1", "records 1"},
+		},
+		{
+			name: "a channel ending after the others aligned ends the alignment", channels: 3,
+			steps: []string{"0 barrier 1", "1 barrier 1", "0 records 1", "2 records 4", "2 end"},
+			want:  []string{"records 4", "snapshot 1", "records 1"},
+		},
+		{
+			name: "a newer barrier gives the older checkpoint up", channels: 2,
+			steps: []string{"0 barrier 1", "0 records 1", "0 barrier 2", "1 barrier 2", "1 barrier 1"},
+			want:  []string{"decline 1", "records 1", "snapshot 2"},
+		},
+		{
+			name: "held back envelopes are bounded", channels: 2, maxHeld: 2,
+			steps: []string{"0 barrier 1", "0 records 1", "0 records 1", "0 records 1", "1 barrier 1"},
+			want:  []string{"decline 1", "records 1", "records 1", "records 1"},
+		},
+		{
+			name: "a barrier held back starts the next alignment", channels: 2,
+			steps: []string{"0 barrier 1", "0 records 1", "0 barrier 2", "0 records 5", "1 barrier 1", "1 records 2", "1 barrier 2"},
+			want:  []string{"snapshot 1", "records 1", "records 2", "snapshot 2", "records 5"},
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := newGate(make([]int, c.channels))
+			log := &controlLog{}
+			g.control = log
+			g.maxHeld = 100
+			if c.maxHeld > 0 {
+				g.maxHeld = c.maxHeld
+			}
+			g.onAligned = func(id int64) { log.calls = append(log.calls, fmt.Sprintf("snapshot %d", id)) }
+			g.onDecline = func(id int64, err error) {
+				if err == nil {
+					t.Error("decline without a reason")
+				}
+				log.calls = append(log.calls, fmt.Sprintf("decline %d", id))
+			}
+			var got []int
+			g.deliver = []func(any) int{func(b any) int {
+				n := typeOf[int]{}.deliverer(&intSink{got: &got})(b)
+				log.calls = append(log.calls, fmt.Sprintf("records %d", n))
+				return n
+			}}
+			for _, s := range c.steps {
+				g.handle(parseStep(t, s))
+			}
+			var calls []string
+			for _, l := range log.calls {
+				if !strings.HasPrefix(l, "wm ") || slices.Contains(c.want, l) {
+					calls = append(calls, l)
+				}
+			}
+			if !slices.Equal(calls, c.want) {
+				t.Fatalf("steps %s\ngot  %v\nwant %v", strings.Join(c.steps, ", "), calls, c.want)
+			}
+		})
+	}
+}
