@@ -23,7 +23,6 @@ type ctrlMsg struct {
 	kind   ctrlKind
 	splits []connector.Split
 	id     int64
-	trig   *trigger
 	final  bool // ctrlComplete: the job ends after this checkpoint
 }
 
