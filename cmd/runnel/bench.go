@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/runnel-io/runnel/connector/nexmark"
+	"github.com/runnel-io/runnel/internal/checkpoint"
 	nexmarkbench "github.com/runnel-io/runnel/internal/nexmark"
+	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/stream"
 )
 
@@ -25,6 +27,7 @@ var benchmarks = []struct {
 	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }{
 	{"nexmark", "run a Nexmark query in-process on generated events and measure it", runBenchNexmark},
+	{"checkpoint", "build keyed state of a given size, checkpoint it, fail and recover, and measure each step", runBenchCheckpoint},
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -35,7 +38,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		fmt.Fprintf(w, "Usage: runnel bench <benchmark> [flags]\n\nBenchmarks:\n")
 		for _, b := range benchmarks {
-			fmt.Fprintf(w, "  %-8s %s\n", b.name, b.summary)
+			fmt.Fprintf(w, "  %-10s %s\n", b.name, b.summary)
 		}
 		fmt.Fprintf(w, "\nRun 'runnel bench <benchmark> --help' for its flags.\n")
 		if len(args) == 0 {
@@ -70,8 +73,14 @@ func runBenchNexmark(ctx context.Context, args []string, stdout, stderr io.Write
 	quiet := fs.Bool("quiet", false, "do not print progress to stderr")
 	backend := fs.String("state-backend", "memory", "where keyed state lives: memory, or pebble (on disk under --state-dir)")
 	stateDir := fs.String("state-dir", "", "scratch directory for --state-backend pebble (default: a temporary directory)")
+	ckInterval := fs.Duration("checkpoint-interval", 0, "take a checkpoint this often (0: none)")
+	ckDir := fs.String("checkpoint-dir", "", "where --checkpoint-interval stores checkpoints (default: a temporary directory, removed afterwards)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *ckInterval < 0 {
+		fmt.Fprintf(stderr, "--checkpoint-interval %v: must not be negative\n", *ckInterval)
+		return errUsage
 	}
 	if *query == "" {
 		fmt.Fprintf(stderr, "--query is required\n")
@@ -100,6 +109,46 @@ func runBenchNexmark(ctx context.Context, args []string, stdout, stderr io.Write
 	if err := o.Validate(); err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return errUsage
+	}
+
+	var ck checkpointFigures
+	if *ckInterval > 0 {
+		dir, cleanup, err := scratchDir(*ckDir, "runnel-checkpoints-")
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		st, err := checkpoint.NewLocal(dir)
+		if err != nil {
+			return err
+		}
+		o.Engine.Checkpoints = stream.Checkpoints{Storage: st, Coordinator: checkpoint.Config{Interval: *ckInterval}}
+		// Run's own metrics listener (for Progress) would replace ours, so progress is reported
+		// from ours and Run gets no Progress (quiet below).
+		var p *progress
+		if !*quiet {
+			p = &progress{w: stderr, total: *events}
+		}
+		var start, reported time.Time
+		// Often enough to see every checkpoint's figures; progress is printed every second.
+		o.Engine.MetricsInterval = min(max(*ckInterval/10, 10*time.Millisecond), 100*time.Millisecond)
+		o.Engine.Metrics = metrics.ListenerFunc(func(s metrics.Snapshot) {
+			if start.IsZero() {
+				start, reported = s.Time, s.Time
+			}
+			ck.observe(s)
+			if p != nil && s.Time.Sub(reported) >= time.Second {
+				reported = s.Time
+				var n int64
+				for _, op := range s.Operators {
+					if op.Operator == nexmarkbench.SourceName {
+						n += op.RecordsOut
+					}
+				}
+				p.report(nexmarkbench.Progress{Events: n, Elapsed: s.Time.Sub(start)})
+			}
+		})
+		*quiet = true
 	}
 
 	if *dump != "" {
@@ -148,8 +197,15 @@ func runBenchNexmark(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
+	var ckr *checkpointResult
+	if *ckInterval > 0 {
+		ckr = ck.result(*ckInterval)
+	}
 	if *asJSON {
-		b, err := json.Marshal(r)
+		b, err := json.Marshal(struct {
+			nexmarkbench.Result
+			Checkpoints *checkpointResult `json:"checkpoints,omitempty"`
+		}{r, ckr})
 		if err != nil {
 			return err
 		}
@@ -157,7 +213,92 @@ func runBenchNexmark(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	printResult(stdout, r)
+	if ckr != nil {
+		fmt.Fprintf(stdout, "  checkpoints %d completed, %d failed (every %v); duration max %.0f ms, pause max %.1f ms, alignment max %.1f ms, size max %s\n",
+			ckr.Completed, ckr.Failed, *ckInterval, ckr.MaxDurationMs, ckr.MaxPauseMs, ckr.MaxAlignmentMs, bytesString(ckr.MaxSize))
+	}
 	return nil
+}
+
+// scratchDir returns dir, or if it is empty a new temporary directory named with prefix, and a
+// function that removes the temporary directory (a no-op for a given dir).
+func scratchDir(dir, prefix string) (string, func(), error) {
+	if dir != "" {
+		return dir, func() {}, nil
+	}
+	tmp, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	return tmp, func() { os.RemoveAll(tmp) }, nil
+}
+
+// checkpointFigures collects the figures of every completed checkpoint from metrics
+// snapshots. observe is called from the metrics goroutine only; result after the job ended.
+type checkpointFigures struct {
+	last metrics.Checkpoints
+	each []metrics.Checkpoints // one per completed checkpoint seen
+}
+
+func (c *checkpointFigures) observe(s metrics.Snapshot) {
+	if s.Checkpoints == nil {
+		return
+	}
+	k := *s.Checkpoints
+	if k.LastID != 0 && k.LastID != c.last.LastID {
+		c.each = append(c.each, k)
+	}
+	c.last = k
+}
+
+// checkpointResult is the checkpoint part of a benchmark's JSON result.
+type checkpointResult struct {
+	IntervalSeconds float64 `json:"interval_seconds"`
+	Completed       int64   `json:"completed"`
+	Failed          int64   `json:"failed"`
+	// Observed counts the completed checkpoints whose figures the metrics showed (a checkpoint
+	// completing within one metrics interval of the next is missed); the maxima and means are
+	// over those.
+	Observed       int     `json:"observed"`
+	MaxDurationMs  float64 `json:"max_duration_ms"`
+	MeanDurationMs float64 `json:"mean_duration_ms"`
+	MaxPauseMs     float64 `json:"max_pause_ms"`
+	MaxAlignmentMs float64 `json:"max_alignment_ms"`
+	MaxSize        int64   `json:"max_size_bytes"`
+	LastSize       int64   `json:"last_size_bytes"`
+}
+
+func (c *checkpointFigures) result(interval time.Duration) *checkpointResult {
+	r := &checkpointResult{IntervalSeconds: interval.Seconds(), Completed: c.last.Completed, Failed: c.last.Failed,
+		Observed: len(c.each), LastSize: c.last.LastSize}
+	var total time.Duration
+	for _, k := range c.each {
+		r.MaxDurationMs = max(r.MaxDurationMs, ms(k.LastDuration))
+		r.MaxPauseMs = max(r.MaxPauseMs, ms(k.LastPause))
+		r.MaxAlignmentMs = max(r.MaxAlignmentMs, ms(k.LastAlignment))
+		r.MaxSize = max(r.MaxSize, k.LastSize)
+		total += k.LastDuration
+	}
+	if len(c.each) > 0 {
+		r.MeanDurationMs = ms(total / time.Duration(len(c.each)))
+	}
+	return r
+}
+
+// ms returns d in milliseconds.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// bytesString formats n bytes with a binary unit: "1.5 GiB".
+func bytesString(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }
 
 // writeFile creates path and calls write with it, closing it and reporting the first error.
