@@ -112,6 +112,7 @@ var projectRules = rules{
 		{"internal/runtime/...", "internal/restart/...", "failed jobs restart by a strategy"},
 		{"sql/...", "stream/...", "the planner builds jobs with the DataStream API"},
 		{"connector/nexmark", "connector/datagen", "the Nexmark source is a generator source"},
+		{"connector/*/...", "format/*/...", "file and object-store connectors decode and encode records with the codecs"},
 		{"internal/nexmark/...", "stream/...", "benchmark queries are DataStream programs"},
 		{"internal/nexmark/...", "sql/...", "benchmark queries are also SQL scripts"},
 		{"examples/...", "stream/...", "examples are user programs"},
@@ -127,9 +128,12 @@ var projectRules = rules{
 		{dep: "github.com/twmb/franz-go", homes: []string{"connector/kafka/..."}},
 		{dep: "github.com/aws/aws-sdk-go-v2", homes: []string{
 			"connector/kinesis/...", "connector/s3/...", "internal/checkpoint/...",
-			"internal/testing/s3test/...", // creates the test server's buckets
+			"connector/kafka/...",              // MSK IAM credentials from the SDK's default chain
+			"internal/testing/s3test/...",      // creates the test server's buckets
+			"internal/testing/kinesistest/...", // creates the test server's streams
 		}},
 		{dep: "github.com/cockroachdb/pebble", homes: []string{"internal/statebackend/pebble/..."}},
+		{dep: "github.com/parquet-go/parquet-go", homes: []string{"format/parquet/..."}},
 		{dep: "github.com/prometheus", homes: []string{
 			"internal/metrics/prometheus", "internal/service/...",
 		}, maxImporters: 1},
@@ -547,8 +551,8 @@ func TestCheck(t *testing.T) {
 		},
 		{
 			name: "aws sdk outside its homes",
-			pkgs: with(p("connector/kafka/msk", "github.com/aws/aws-sdk-go-v2/config")),
-			want: []string{"forbidden import: package connector/kafka/msk imports github.com/aws/aws-sdk-go-v2/config; only connector/kinesis/..., connector/s3/..., internal/checkpoint/..., internal/testing/s3test/... may import"},
+			pkgs: with(p("connector/pulsar/auth", "github.com/aws/aws-sdk-go-v2/config")),
+			want: []string{"forbidden import: package connector/pulsar/auth imports github.com/aws/aws-sdk-go-v2/config; only connector/kinesis/..., connector/s3/..., internal/checkpoint/..., connector/kafka/..., internal/testing/s3test/..., internal/testing/kinesistest/... may import"},
 		},
 		{
 			name: "pebble outside its backend",

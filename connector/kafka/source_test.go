@@ -1,0 +1,424 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/runnel-io/runnel/connector"
+	"github.com/runnel-io/runnel/connector/kafka"
+	"github.com/runnel-io/runnel/eventtime"
+	"github.com/runnel-io/runnel/format"
+	"github.com/runnel-io/runnel/stream"
+)
+
+// enumCtx is a connector.EnumeratorContext that records assignments.
+type enumCtx struct {
+	p        int
+	assigned map[int][]connector.Split
+	noMore   map[int]bool
+}
+
+func newEnumCtx(p int) *enumCtx {
+	return &enumCtx{p: p, assigned: map[int][]connector.Split{}, noMore: map[int]bool{}}
+}
+
+func (c *enumCtx) Parallelism() int { return c.p }
+func (c *enumCtx) Assign(subtask int, splits ...connector.Split) {
+	c.assigned[subtask] = append(c.assigned[subtask], splits...)
+}
+func (c *enumCtx) NoMoreSplits(subtask int) { c.noMore[subtask] = true }
+func (c *enumCtx) Logger() *slog.Logger     { return slog.New(slog.DiscardHandler) }
+
+// take returns and forgets the splits assigned to subtask.
+func (c *enumCtx) take(subtask int) []connector.Split {
+	s := c.assigned[subtask]
+	delete(c.assigned, subtask)
+	return s
+}
+
+// output is a connector.ReaderOutput collecting values.
+type output[T any] struct {
+	mu       sync.Mutex
+	vals     []T
+	released []string
+}
+
+type splitOut[T any] struct{ o *output[T] }
+
+func (s splitOut[T]) Collect(v T, _ int64) {
+	s.o.mu.Lock()
+	s.o.vals = append(s.o.vals, v)
+	s.o.mu.Unlock()
+}
+
+func (o *output[T]) Split(string) connector.SplitOutput[T] { return splitOut[T]{o} }
+func (o *output[T]) ReleaseSplit(id string)                { o.released = append(o.released, id) }
+
+// readUntil calls Read until the output holds n values or the reader ends, waiting on
+// Available between reads; it fails the test after 20s.
+func readUntil[T any](t testing.TB, r connector.Reader[T], out *output[T], n int) connector.ReadStatus {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		st, err := r.Read(context.Background(), out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.vals) >= n || st == connector.EndOfInput {
+			return st
+		}
+		if st == connector.NothingAvailable {
+			var ch <-chan struct{}
+			if a, ok := r.(connector.Availability); ok {
+				ch = a.Available()
+			}
+			if ch == nil {
+				t.Fatalf("reader has nothing and no availability channel after %d values", len(out.vals))
+			}
+			select {
+			case <-ch:
+			case <-deadline:
+				t.Fatalf("read %d values, want %d", len(out.vals), n)
+			}
+		}
+	}
+}
+
+func ints(rs []kafka.Record) []int {
+	out := make([]int, len(rs))
+	for i, r := range rs {
+		out[i], _ = strconv.Atoi(string(r.Value))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestSourceRestoreContinuesExactly reads part of an unbounded topic, snapshots and encodes
+// the reader's splits, and reads on with a new enumerator and reader restored from the
+// decoded snapshot: together the two runs read every record once, including records
+// produced after the snapshot.
+func TestSourceRestoreContinuesExactly(t *testing.T) {
+	c := newCluster(t, 3, "in")
+	produce(t, c, "in", 0, 600)
+	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c, Topics: []string{"in"}, MaxPollRecords: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ec := newEnumCtx(1)
+	e, err := src.NewEnumerator(ec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.AddReader(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	splits := ec.take(0)
+	if len(splits) != 3 {
+		t.Fatalf("assigned %d splits, want the 3 partitions", len(splits))
+	}
+	r, err := src.NewReader(connector.ReaderContext{Subtask: 0, Parallelism: 1, Clock: eventtime.RealClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.AddSplits(splits)
+	first := &output[kafka.Record]{}
+	readUntil(t, r, first, 250)
+	snap, err := r.Snapshot(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enumSnap, err := e.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	encode := func(ss []connector.Split) [][]byte {
+		var out [][]byte
+		for _, s := range ss {
+			b, err := src.EncodeSplit(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, b)
+		}
+		return out
+	}
+	readerBytes, enumBytes := encode(snap), encode(enumSnap)
+	// Records the first reader emits after the snapshot are lost with it (a failure).
+	readUntil(t, r, first, 400)
+	r.Close()
+	e.Close()
+	produce(t, c, "in", 600, 300)
+
+	decode := func(bs [][]byte) []connector.Split {
+		var out []connector.Split
+		for _, b := range bs {
+			s, err := src.DecodeSplit(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	ec2 := newEnumCtx(1)
+	e2, err := src.NewEnumerator(ec2, decode(enumBytes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Close()
+	if err := e2.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := src.NewReader(connector.ReaderContext{Subtask: 0, Parallelism: 1, Clock: eventtime.RealClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	r2.AddSplits(decode(readerBytes)) // the runtime hands readers their splits first
+	if err := e2.AddReader(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if s := ec2.take(0); len(s) != 0 {
+		t.Fatalf("the restored enumerator made %d splits again", len(s))
+	}
+	// The first reader emitted records up to the snapshot's positions (sums of next offsets,
+	// the partitions starting at 0) before it; the second emits the rest.
+	var at int64
+	for _, s := range snap {
+		at += s.(*kafka.Split).Next
+	}
+	second := &output[kafka.Record]{}
+	readUntil(t, r2, second, 900-int(at))
+	got := append(slices.Clone(first.vals[:at]), second.vals...)
+	checkExactlyOnce(t, ints(got), seq(0, 900))
+}
+
+// TestEnumeratorDiscovers finds partitions added to a topic and topics created while the
+// source runs (by regex), and after a restore makes splits only for partitions new since the
+// snapshot. The runtime does not call Discover yet (see the package documentation), so the
+// test calls it as the runtime would.
+func TestEnumeratorDiscovers(t *testing.T) {
+	c := newCluster(t, 2, "t-a", "other")
+	ctx := context.Background()
+	adm := kadm.NewClient(client(t, c))
+	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c, TopicRegex: "^t-", Start: kafka.Latest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	produce(t, c, "t-a", 0, 10)
+	ec := newEnumCtx(2)
+	e, err := src.NewEnumerator(ec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	d, ok := e.(connector.Discoverer)
+	if !ok || d.DiscoveryInterval() != kafka.DefaultDiscoveryInterval.Seconds() {
+		t.Fatalf("enumerator is not a Discoverer with the default interval")
+	}
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := e.AddReader(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := func() map[string]int64 {
+		m := map[string]int64{}
+		for i := range 2 {
+			for _, s := range ec.take(i) {
+				sp := s.(*kafka.Split)
+				m[sp.SplitID()] = sp.Next
+			}
+		}
+		return m
+	}
+	first := got()
+	var sum int64
+	for _, next := range first {
+		sum += next
+	}
+	if len(first) != 2 || sum != 10 {
+		t.Fatalf("first listing %v: want t-a's 2 partitions at their ends (Latest), 10 records in all", first)
+	}
+	if _, err := adm.CreatePartitions(ctx, 1, "t-a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "t-b"); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, c, "t-b", 0, 5)
+	if err := d.Discover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{"t-a-2": 0, "t-b-0": 0} // new partitions start at the earliest offset
+	if m := got(); !mapsEqual(m, want) {
+		t.Fatalf("discovered %v, want %v", m, want)
+	}
+	if err := d.Discover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m := got(); len(m) != 0 {
+		t.Fatalf("discovered %v again", m)
+	}
+	// Restore from the enumerator's snapshot: only partitions created since are new.
+	snap, err := e.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var restored []connector.Split
+	for _, s := range snap {
+		b, err := src.EncodeSplit(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s2, err := src.DecodeSplit(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		restored = append(restored, s2)
+	}
+	if _, err := adm.CreatePartitions(ctx, 1, "t-b"); err != nil {
+		t.Fatal(err)
+	}
+	ec = newEnumCtx(2)
+	e2, err := src.NewEnumerator(ec, restored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Close()
+	if err := e2.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := e2.AddReader(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m := got(); !mapsEqual(m, map[string]int64{"t-b-1": 0}) {
+		t.Fatalf("restored enumerator made %v, want only the partition created since the snapshot", m)
+	}
+}
+
+func mapsEqual(a, b map[string]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestSourceMalformedRecords decodes numbers: under format.Fail the job fails with an error
+// naming the topic, partition, offset and reason; under format.DeadLetter the record goes to
+// the dead-letter function and the job goes on.
+func TestSourceMalformedRecords(t *testing.T) {
+	c := newCluster(t, 2, "in")
+	produce(t, c, "in", 0, 100)
+	cl := client(t, c)
+	res := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "in", Key: []byte("bad"), Value: []byte("not a number")})
+	if err := res.FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	bad := res[0].Record
+	decode := func(r *kafka.Record) (int, error) { return strconv.Atoi(string(r.Value)) }
+	run := func(policy format.Policy, dl func(*format.RecordError) error) ([]int, error) {
+		src, err := kafka.NewDecodedSource(kafka.SourceConfig{Cluster: c, Topics: []string{"in"}, Bounded: true, Policy: policy, DeadLetter: dl}, decode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := stream.New("decode", stream.Config{Parallelism: 2})
+		got := stream.Collect(stream.FromSource(env, src, eventtime.Monotonous(func(int) int64 { return 0 })))
+		err = env.Execute(context.Background())
+		vals := got.Values()
+		slices.Sort(vals)
+		return vals, err
+	}
+	_, err := run(format.Fail, nil)
+	var rerr *format.RecordError
+	if !errors.As(err, &rerr) || rerr.Source != "in/"+strconv.Itoa(int(bad.Partition)) || rerr.Offset != bad.Offset ||
+		!strings.Contains(err.Error(), "invalid syntax") || !strings.Contains(err.Error(), "offset") {
+		t.Fatalf("job error %v; want a *format.RecordError at in/%d offset %d", err, bad.Partition, bad.Offset)
+	}
+	t.Logf("%v", err)
+	var mu sync.Mutex
+	var dead []*format.RecordError
+	vals, err := run(format.DeadLetter, func(e *format.RecordError) error {
+		mu.Lock()
+		defer mu.Unlock()
+		dead = append(dead, e)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, vals, seq(0, 100))
+	if len(dead) != 1 || string(dead[0].Raw) != "not a number" || dead[0].Offset != bad.Offset {
+		t.Fatalf("dead letters %v, want the one malformed record", dead)
+	}
+}
+
+// TestUnresponsiveBrokerFails points a source at a listener that accepts connections and never
+// answers: the job fails within the connect timeout instead of hanging.
+func TestUnresponsiveBrokerFails(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, conn)
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	cl := kafka.Cluster{Brokers: []string{ln.Addr().String()}, ConnectTimeout: time.Second}
+	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: cl, Topics: []string{"in"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := stream.New("silent", stream.Config{Parallelism: 1})
+	stream.FromSource(env, src, eventtime.Monotonous(recordTime)).Discard()
+	start := time.Now()
+	err = env.Execute(context.Background())
+	if err == nil || !strings.Contains(err.Error(), ln.Addr().String()) {
+		t.Fatalf("job error %v; want one naming the broker", err)
+	}
+	if el := time.Since(start); el > 15*time.Second {
+		t.Fatalf("took %v to fail", el)
+	}
+	t.Logf("failed after %v: %v", time.Since(start).Round(time.Millisecond), err)
+}

@@ -1,0 +1,53 @@
+// Package kinesis reads from and writes to Amazon Kinesis Data Streams through
+// aws-sdk-go-v2's Kinesis client (or anything implementing SourceAPI and PutRecordsAPI).
+//
+// # Source
+//
+// Source is a split-based, unbounded source of Records; every shard is a split whose position
+// is the last sequence number emitted, so a restored job reads AFTER_SEQUENCE_NUMBER it and
+// every record reaches the job exactly once (given exactly-once operators downstream). A job
+// started without a checkpoint begins at SourceConfig.Start: TRIM_HORIZON (default), LATEST or
+// AT_TIMESTAMP. LATEST reads only the shards open at the start, from the moment each reader
+// gets its iterator; records put between the job's start and that moment are not read.
+//
+// Each reader runs one fetch goroutine per shard that polls GetRecords, queues up to two
+// batches ahead of the task and wakes it through connector.Availability, so Read never waits
+// on the network. Throttling (ProvisionedThroughputExceeded), service failures and transport
+// errors are retried with exponential backoff and jitter; an expired iterator is replaced by a
+// new one after the last sequence number fetched. After SourceConfig.MaxRetries failures in a
+// row the reader fails the job with an error naming the stream, the shard and the call.
+// MillisBehindLatest of every shard is reported to SourceConfig.OnLag and kept for Source.Lag.
+//
+// # Resharding
+//
+// SplitShard and MergeShards close shards and open children whose records must come after
+// their parents' for each partition key. The enumerator lists the shards at start and every
+// SourceConfig.DiscoveryInterval (connector.Discoverer), and knows each shard's parents
+// (ParentShardId, AdjacentParentShardId). It assigns a shard only when every parent is read to
+// its end, has expired, or is not read at all (closed shards at a LATEST start). Reading
+// progress lives in the readers, and the connector contract has no event from reader to
+// enumerator, so the readers of a run and its enumerator share a small record of finished
+// shards (lineage.go): a reader that reaches the end of a shard (GetRecords returns no
+// NextShardIterator) emits its last records, releases the split and records it as finished;
+// the enumerator hands out the children at its next discovery. A child goes to the reader of
+// its first parent, so after a split every key's records pass through one reader in order;
+// after a merge of parents read by two readers, the order between the adjacent parent's last
+// records and the child's first ones relies on them reaching downstream operators within the
+// discovery interval, which the runtime's flush interval (10 ms) makes a wide margin but not a
+// guarantee under heavy backpressure.
+//
+// Checkpoints keep this consistent: a reader keeps a finished shard in its snapshots as a
+// marker (Split.Finished) until the stream no longer lists it, and the enumerator's snapshot
+// records which shards it assigned. A restored run rebuilds its record of finished shards from
+// the markers, so a child assigned after the checkpoint is assigned again, and no child is
+// assigned before its parents. A Source therefore runs in one job at a time.
+//
+// Enhanced fan-out (SubscribeToShard) is not implemented: the source polls. kinesalite, the
+// server the tests run against, lacks it too.
+//
+// # Sink
+//
+// Sink writes records with PutRecords in batches within the service's limits (500 records,
+// 5 MiB, 1 MiB per record), retries the records a call reports as failed with exponential
+// backoff, and sends everything buffered at each checkpoint: at-least-once delivery. See Sink.
+package kinesis

@@ -1,0 +1,292 @@
+// Package kinesistest runs a real Kinesis Data Streams server for tests: kinesalite, an
+// implementation of the Kinesis API on Node.js with an in-memory store, listening on the
+// loopback interface. Tests of the Kinesis connector start one with Start and make a fresh
+// stream per test with Server.CreateStream.
+//
+// kinesalite is pinned at Version and lives in .cache/kinesalite below the module root. When it
+// is missing, Start installs it there itself with `npm install` (about 20 seconds, once per
+// machine), holding a lock file so that test binaries of several packages running at once
+// install it only once; so a machine with Go, Node.js and npm runs the tests. The install skips
+// install scripts: kinesalite keeps its data in memdown unless given a path, so leveldown's
+// native build is never needed.
+//
+// kinesalite speaks the JSON protocol over HTTP, accepts any credentials, and implements
+// neither enhanced fan-out (SubscribeToShard, RegisterStreamConsumer) nor UpdateShardCount;
+// SplitShard and MergeShards work.
+package kinesistest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go/logging"
+)
+
+// Version is the kinesalite release Start runs.
+const Version = "3.3.3"
+
+// Server is a running kinesalite. Its fields are set by Start and read-only afterwards; it is
+// safe for concurrent use.
+type Server struct {
+	// Endpoint is the server's base URL, "http://127.0.0.1:PORT".
+	Endpoint string
+	// Region is the region clients sign for; kinesalite accepts any.
+	Region string
+
+	client *kinesis.Client
+}
+
+// Start runs a kinesalite for the test on a free loopback port, installing it first if
+// .cache/kinesalite lacks it, and waits until it answers. The server is killed in t.Cleanup.
+// Start fails the test (t.Fatal) when the server cannot be installed or started.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	cli := Install(t)
+	s := &Server{Region: "us-east-1"}
+	var lastErr error
+	for range 3 { // the free port may be taken before the server binds it
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("kinesistest: finding a free port: %v", err)
+		}
+		s.Endpoint = fmt.Sprintf("http://127.0.0.1:%d", port)
+		if lastErr = s.run(t, cli, port); lastErr == nil {
+			break
+		}
+	}
+	if lastErr != nil {
+		t.Fatalf("kinesistest: starting kinesalite: %v", lastErr)
+	}
+	s.client = NewClient(s.Endpoint, s.Region)
+	return s
+}
+
+// NewClient returns a Kinesis client for the kinesalite (or any endpoint) at endpoint, with
+// static test credentials, no retries beyond the SDK's standard three attempts and no logging.
+func NewClient(endpoint, region string) *kinesis.Client {
+	return kinesis.New(kinesis.Options{
+		BaseEndpoint: aws.String(endpoint),
+		Region:       region,
+		Credentials:  credentials.NewStaticCredentialsProvider("runnel-test", "runnel-test-secret", ""),
+		Logger:       logging.Nop{},
+	})
+}
+
+// run starts the server listening on port and waits for it to answer HTTP.
+func (s *Server) run(t testing.TB, cli string, port int) error {
+	cmd := exec.Command("node", cli, "--port", fmt.Sprint(port),
+		"--createStreamMs", "0", "--deleteStreamMs", "0", "--updateStreamMs", "50", "--shardLimit", "100")
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop := func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	hc := &http.Client{Timeout: time.Second}
+	for {
+		resp, err := hc.Get(s.Endpoint + "/")
+		if err == nil {
+			resp.Body.Close()
+			break // any answer, even an authentication error, means it serves
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("kinesalite on port %d exited: %v\n%s", port, err, out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return fmt.Errorf("kinesalite on port %d did not answer within 30s\n%s", port, out.String())
+		}
+	}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() && out.Len() > 0 {
+			t.Logf("kinesalite output:\n%s", out.String())
+		}
+	})
+	return nil
+}
+
+// Client returns a client of the server, for setting up streams and checking behind the back
+// of the code under test.
+func (s *Server) Client() *kinesis.Client { return s.client }
+
+// CreateStream creates a stream with the given number of shards and a random name, waits until
+// it is active and returns its name.
+func (s *Server) CreateStream(t testing.TB, shards int) string {
+	t.Helper()
+	name := "test-" + randomHex(6)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := s.client.CreateStream(ctx, &kinesis.CreateStreamInput{
+		StreamName: aws.String(name), ShardCount: aws.Int32(int32(shards)),
+	}); err != nil {
+		t.Fatalf("kinesistest: creating stream %s at %s: %v", name, s.Endpoint, err)
+	}
+	s.WaitActive(t, name)
+	return name
+}
+
+// WaitActive waits until the stream is active again, after a SplitShard or MergeShards. It fails
+// the test if that takes more than 30 seconds.
+func (s *Server) WaitActive(t testing.TB, stream string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := s.client.DescribeStreamSummary(context.Background(), &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(stream)})
+		if err != nil {
+			t.Fatalf("kinesistest: describing stream %s: %v", stream, err)
+		}
+		if out.StreamDescriptionSummary.StreamStatus == types.StreamStatusActive {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kinesistest: stream %s is %s after 30s", stream, out.StreamDescriptionSummary.StreamStatus)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Install returns the path of kinesalite's cli.js at Version in .cache/kinesalite below the
+// module root, installing it there first with npm if it is missing or of another version. It
+// fails the test when the install fails.
+func Install(t testing.TB) string {
+	t.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatalf("kinesistest: %v", err)
+	}
+	prefix := filepath.Join(root, ".cache", "kinesalite")
+	cli := filepath.Join(prefix, "node_modules", "kinesalite", "cli.js")
+	if !upToDate(prefix) {
+		if err := os.MkdirAll(prefix, 0o755); err != nil {
+			t.Fatalf("kinesistest: %v", err)
+		}
+		unlock, err := lockFile(filepath.Join(prefix, ".install.lock"))
+		if err != nil {
+			t.Fatalf("kinesistest: locking the kinesalite install: %v", err)
+		}
+		defer unlock()
+		if !upToDate(prefix) { // another test binary may have installed it while we waited
+			t.Logf("kinesistest: installing kinesalite %s into %s (once; about 20s)", Version, prefix)
+			start := time.Now()
+			if err := install(prefix); err != nil {
+				t.Fatalf("kinesistest: %v", err)
+			}
+			t.Logf("kinesistest: installed kinesalite in %v", time.Since(start).Round(time.Second))
+		}
+	}
+	return cli
+}
+
+// upToDate reports whether kinesalite at Version is installed below prefix.
+func upToDate(prefix string) bool {
+	b, err := os.ReadFile(filepath.Join(prefix, "node_modules", "kinesalite", "package.json"))
+	if err != nil {
+		return false
+	}
+	var pkg struct{ Version string }
+	return json.Unmarshal(b, &pkg) == nil && pkg.Version == Version
+}
+
+// install runs `npm install` of kinesalite at Version below prefix. Install scripts are
+// skipped: the only one is leveldown's native build, which the in-memory store does not use.
+func install(prefix string) error {
+	if _, err := exec.LookPath("npm"); err != nil {
+		return fmt.Errorf("installing kinesalite needs Node.js and npm: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "npm", "install", "--prefix", prefix, "--no-audit", "--no-fund",
+		"--ignore-scripts", "--loglevel=error", "kinesalite@"+Version)
+	cmd.Dir = prefix
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("npm install kinesalite@%s: %v\n%s", Version, err, out)
+	}
+	if !upToDate(prefix) {
+		return fmt.Errorf("npm install kinesalite@%s left no kinesalite %s in %s\n%s", Version, Version, prefix, out)
+	}
+	return nil
+}
+
+// moduleRoot walks up from the working directory (a test's package directory) to go.mod.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// lockedBuffer collects a process's output for messages.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *lockedBuffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Len()
+}
