@@ -94,6 +94,7 @@ var projectRules = rules{
 			"stream/...",
 			"sql/...",
 			"internal/nexmark/...",
+			"internal/e2e/...", // tests of whole jobs across connectors
 			"examples/...",
 		}},
 		{5, "service", []string{
