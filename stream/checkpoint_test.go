@@ -421,6 +421,13 @@ func TestIncrementalCheckpointsOnPebble(t *testing.T) {
 			return false
 		}
 		out, ckpt := t.TempDir(), t.TempDir()
+		// An upload of a checkpoint that never completed, left by a crashed process.
+		if err := os.MkdirAll(filepath.Join(ckpt, "shared"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(ckpt, "shared", "orphan.sst"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		cfg := checkpointConfig(t, ckpt, 5*time.Millisecond)
 		cfg.StateBackend = stream.PebbleState(t.TempDir(), 0)
 		if err := j.build(t, out, cfg).Execute(context.Background()); err != nil {
@@ -430,10 +437,7 @@ func TestIncrementalCheckpointsOnPebble(t *testing.T) {
 			t.Fatal("no failure injected")
 		}
 		diffLines(t, committedLines(t, out), wantLines)
-		shared, err := os.ReadDir(filepath.Join(ckpt, "shared"))
-		if err != nil || len(shared) == 0 {
-			t.Fatalf("no shared files of incremental checkpoints: %v", err)
-		}
+		checkSharedFiles(t, ckpt)
 	})
 	for _, p := range []int{1, 4} {
 		t.Run(fmt.Sprint("rescale-p", p), func(t *testing.T) {
@@ -466,6 +470,56 @@ func TestIncrementalCheckpointsOnPebble(t *testing.T) {
 			}
 			diffLines(t, committedLines(t, out), wantLines)
 		})
+	}
+}
+
+// checkSharedFiles checks that the shared files in the checkpoint directory dir are exactly
+// those its complete checkpoints reference: none missing, none left over from checkpoints that
+// failed (the job cleans them up when it ends), and that there are some.
+func checkSharedFiles(t *testing.T, dir string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := checkpoint.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := st.List(ctx, "chk-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	referenced := map[string]bool{}
+	for _, f := range files {
+		chk, rest, _ := strings.Cut(f.Name, "/")
+		if rest != checkpoint.MetadataFile {
+			continue
+		}
+		m, err := checkpoint.ReadMetadata(ctx, st, chk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range m.SharedFiles() {
+			referenced[s] = true
+		}
+	}
+	if len(referenced) == 0 {
+		t.Fatal("no shared files of incremental checkpoints")
+	}
+	shared, err := st.List(ctx, checkpoint.SharedDir+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	present := map[string]bool{}
+	for _, f := range shared {
+		name := strings.TrimPrefix(f.Name, checkpoint.SharedDir+"/")
+		present[name] = true
+		if !referenced[name] {
+			t.Errorf("shared file %s is referenced by no complete checkpoint", name)
+		}
+	}
+	for s := range referenced {
+		if !present[s] {
+			t.Errorf("shared file %s of a complete checkpoint is missing", s)
+		}
 	}
 }
 

@@ -130,6 +130,13 @@ func Run(ctx context.Context, g *Graph, cfg Config) error {
 	}
 	stats := &atomic.Pointer[metrics.Checkpoints]{}
 	restarts := 0
+	if ck.Storage != nil {
+		// No checkpoint of this job is in progress after its last run, so that may delete
+		// what checkpoints that never completed uploaded (in this process or in one that
+		// crashed), which retention after each checkpoint must leave alone. Not before the
+		// first run: the checkpoint being restored may be one retention would delete.
+		defer deleteUnreferenced(ctx, &cfg)
+	}
 	for attempt := 0; ; attempt++ {
 		r := runOnce(ctx, g, &cfg, attempt, restore, nextID, restarts, stats)
 		err := r.err
@@ -159,6 +166,24 @@ func Run(ctx context.Context, g *Graph, cfg Config) error {
 				return context.Cause(ctx)
 			}
 		}
+	}
+}
+
+// deleteUnreferenced applies retention to the checkpoint storage of cfg and deletes the shared
+// files no retained checkpoint references. It must run only while no checkpoint of the job is
+// in progress. It works on after ctx is cancelled (a stopped job cleans up too), for at most
+// a minute, and only logs failures: the files are then deleted by a later run.
+func deleteUnreferenced(ctx context.Context, cfg *Config) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	ck := cfg.Checkpoints
+	r, err := checkpoint.Retain(ctx, ck.Storage, checkpoint.RetainOptions{Keep: ck.Retain, DeleteUnreferenced: true})
+	if err != nil {
+		cfg.Logger.Warn("deleting files of unfinished checkpoints", "err", err)
+		return
+	}
+	if n := len(r.DeletedShared); n > 0 {
+		cfg.Logger.Info("deleted files of unfinished checkpoints", "files", n)
 	}
 }
 
