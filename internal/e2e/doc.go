@@ -1,5 +1,13 @@
 // Package e2e holds tests that run whole jobs across connectors against real servers started
-// by the tests themselves (kfake, kinesalite, versitygw): exactly-once from Kafka and Kinesis into
-// S3 with the process killed at random points, and the throughput figures of docs/PERFORMANCE.md.
-// It has no code of its own outside its tests.
+// by the tests themselves (kfake, kinesalite, versitygw). It has no code of its own outside its
+// tests.
+//
+// The exactly-once tests (kafka_s3_test.go, kinesis_s3_test.go) run a job from Kafka or
+// Kinesis into the exactly-once S3 sink in a child process, kill it with SIGKILL at random
+// moments after it completed a checkpoint, restart it from the newest complete checkpoint, and
+// finally count every input record in the committed objects of the bucket: once each. The
+// harness they share (child re-execution, kills, restarts) is crash_test.go; the bucket side is
+// output_test.go. Each test runs two seeds; RUNNEL_CRASH_SEEDS=n runs n. They skip under -short.
+//
+// The Kinesis → S3 throughput figure comes from `runnel bench kinesis` (cmd/runnel).
 package e2e
