@@ -28,7 +28,6 @@ var benchmarks = []struct {
 }{
 	{"nexmark", "run a Nexmark query in-process on generated events and measure it", runBenchNexmark},
 	{"checkpoint", "build keyed state of a given size, checkpoint it, fail and recover, and measure each step", runBenchCheckpoint},
-	{"kinesis", "Kinesis → map → S3 job on kinesalite and versitygw, in events per second beside kinesalite's own read rate", runBenchKinesis},
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
