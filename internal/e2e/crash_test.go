@@ -236,7 +236,8 @@ func (c *crashRun) run(t *testing.T) crashStats {
 	wait:
 		for {
 			select {
-			case err = <-ch.exited:
+			case <-ch.exited:
+				err = ch.err
 				break wait
 			case <-ch.checkpointed:
 				id := latest()
@@ -250,8 +251,8 @@ func (c *crashRun) run(t *testing.T) crashStats {
 					doneAt = id
 				case doneAt > 0 && id >= doneAt+2:
 					ch.kill()
-					if err := <-ch.exited; !ch.sigkilled() {
-						t.Fatalf("run %d: child failed: %v\n%s", stats.runs, err, ch.out.String())
+					if <-ch.exited; !ch.sigkilled() {
+						t.Fatalf("run %d: child failed: %v\n%s", stats.runs, ch.err, ch.out.String())
 					}
 					deadline.Stop()
 					t.Logf("run %d: output complete at checkpoint %d, stopped at %d", stats.runs, doneAt, id)
@@ -260,7 +261,8 @@ func (c *crashRun) run(t *testing.T) crashStats {
 				}
 			case <-killAt:
 				ch.kill()
-				if err = <-ch.exited; !ch.sigkilled() {
+				<-ch.exited
+				if err = ch.err; !ch.sigkilled() {
 					break wait // it ended by itself first
 				}
 				stats.kills++
@@ -307,21 +309,23 @@ type child struct {
 	// checkpointed receives (without blocking the reader: capacity 1) when the child reports
 	// a completed checkpoint.
 	checkpointed chan struct{}
-	// exited receives cmd.Wait's result once, after the output is read to its end.
-	exited chan error
+	// exited is closed when the child has exited and its output is read to its end; err is
+	// then cmd.Wait's result.
+	exited chan struct{}
+	err    error
 	// restored counts "restored" lines.
 	restored atomic.Int64
 }
 
-// startChild starts job in a child process. The caller must receive from exited before it
-// returns; kill makes that quick.
+// startChild starts job in a child process. If the test ends with the child still running,
+// t.Cleanup kills it and waits for it.
 func startChild(t *testing.T, job string, cfg childConfig) *child {
 	t.Helper()
 	raw, err := json.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch := &child{checkpointed: make(chan struct{}, 1), exited: make(chan error, 1)}
+	ch := &child{checkpointed: make(chan struct{}, 1), exited: make(chan struct{})}
 	ch.cmd = exec.Command(os.Args[0], "-test.run=^$")
 	ch.cmd.Env = append(childEnviron(), childEnv+"="+job, childConfigEnv+"="+string(raw))
 	ch.cmd.Stdout = &ch.out
@@ -347,8 +351,13 @@ func startChild(t *testing.T, job string, cfg childConfig) *child {
 				ch.restored.Add(1)
 			}
 		}
-		ch.exited <- ch.cmd.Wait()
+		ch.err = ch.cmd.Wait()
+		close(ch.exited)
 	}()
+	t.Cleanup(func() {
+		ch.kill()
+		<-ch.exited
+	})
 	return ch
 }
 
