@@ -9,5 +9,8 @@
 // harness they share (child re-execution, kills, restarts) is crash_test.go; the bucket side is
 // output_test.go. Each test runs two seeds; RUNNEL_CRASH_SEEDS=n runs n. They skip under -short.
 //
-// The Kinesis → S3 throughput figure comes from `runnel bench kinesis` (cmd/runnel).
+// The Kinesis → S3 throughput figure comes from TestKinesisToS3Throughput (throughput_test.go):
+// a few thousand events in the normal suite, the figure with RUNNEL_BENCH_KINESIS=200000. It is
+// a test, not a `runnel bench` verb, because only the connectors and the test servers may
+// import the AWS SDK (internal/lint).
 package e2e
