@@ -1,0 +1,132 @@
+package kafka_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/runnel-io/runnel/connector"
+	"github.com/runnel-io/runnel/connector/connectortest"
+	"github.com/runnel-io/runnel/connector/kafka"
+)
+
+// TestConformance runs the connector conformance suite on the bounded Kafka source and on the
+// at-least-once and exactly-once sinks, against kfake.
+func TestConformance(t *testing.T) {
+	const topic = "conformance"
+	t.Run("Source", func(t *testing.T) {
+		connectortest.Source(t, connectortest.SourceHarness[kafka.Record]{
+			Setup: func(t *testing.T) connectortest.SourceFixture[kafka.Record] {
+				c := conformanceCluster(t, topic)
+				want := make([]string, 300)
+				recs := make([]*kgo.Record, len(want))
+				for i := range want {
+					want[i] = strconv.Itoa(i)
+					recs[i] = &kgo.Record{Key: []byte(want[i]), Value: []byte(want[i])}
+				}
+				if err := conformanceClient(t, c, kgo.DefaultProduceTopic(topic)).ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
+					t.Fatal(err)
+				}
+				return connectortest.SourceFixture[kafka.Record]{Want: want, New: func() connector.Source[kafka.Record] {
+					src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c, Topics: []string{topic}, Bounded: true,
+						MaxPollRecords: 16, DiscoveryInterval: -1})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return src
+				}}
+			},
+			Key: func(r kafka.Record) string { return string(r.Value) },
+		})
+	})
+	for _, g := range []kafka.Guarantee{kafka.AtLeastOnce, kafka.ExactlyOnce} {
+		name := map[kafka.Guarantee]string{kafka.AtLeastOnce: "Sink/AtLeastOnce", kafka.ExactlyOnce: "Sink/ExactlyOnce"}[g]
+		t.Run(name, func(t *testing.T) {
+			connectortest.Sink(t, connectortest.SinkHarness[int]{
+				Setup: func(t *testing.T) connectortest.SinkFixture[int] {
+					c := conformanceCluster(t, topic)
+					return connectortest.SinkFixture[int]{
+						New: func() connector.Sink[int] {
+							s, err := kafka.NewEncodedSink(kafka.SinkConfig{Cluster: c, Topic: topic, Guarantee: g,
+								TransactionalIDPrefix: "conformance", TransactionTimeout: time.Minute},
+								func(v int) (kafka.Record, error) {
+									b := []byte(strconv.Itoa(v))
+									return kafka.Record{Key: b, Value: b}, nil
+								})
+							if err != nil {
+								t.Fatal(err)
+							}
+							return s
+						},
+						Visible: func(t *testing.T) []string { return conformanceVisible(t, c, topic) },
+					}
+				},
+				Record:      func(i int) int { return i },
+				Key:         strconv.Itoa,
+				ExactlyOnce: g == kafka.ExactlyOnce,
+			})
+		})
+	}
+}
+
+// conformanceCluster starts a kfake cluster with topic of 3 partitions.
+func conformanceCluster(t *testing.T, topic string) kafka.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return kafka.Cluster{Brokers: c.ListenAddrs(), ConnectTimeout: 10 * time.Second}
+}
+
+// conformanceVisible returns the values a read_committed consumer of topic sees now. It
+// writes a sentinel to every partition and reads until it saw them all, or for 1.5s when a
+// transaction still open holds the sentinels back (the records before it are what is visible).
+func conformanceVisible(t *testing.T, c kafka.Cluster, topic string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
+	defer cancel()
+	details, err := kadm.NewClient(conformanceClient(t, c)).ListTopics(ctx, topic)
+	if err != nil || details.Error() != nil {
+		t.Fatalf("listing %s: %v %v", topic, err, details.Error())
+	}
+	parts := details[topic].Partitions.Numbers()
+	prod := conformanceClient(t, c, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for _, p := range parts {
+		if err := prod.ProduceSync(ctx, &kgo.Record{Partition: p, Value: []byte(conformanceSentinel)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl := conformanceClient(t, c, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	var out []string
+	for seen := 0; seen < len(parts) && ctx.Err() == nil; {
+		fs := cl.PollFetches(ctx)
+		fs.EachRecord(func(r *kgo.Record) {
+			if string(r.Value) == conformanceSentinel {
+				seen++
+			} else {
+				out = append(out, string(r.Value))
+			}
+		})
+	}
+	return out
+}
+
+const conformanceSentinel = "conformance-sentinel"
+
+func conformanceClient(t *testing.T, c kafka.Cluster, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Brokers...)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
