@@ -85,36 +85,65 @@ func conformanceCluster(t *testing.T, topic string) kafka.Cluster {
 	return kafka.Cluster{Brokers: c.ListenAddrs(), ConnectTimeout: 10 * time.Second}
 }
 
-// conformanceVisible returns the values a read_committed consumer of topic sees now. It
-// writes a sentinel to every partition and reads until it saw them all, or for 1.5s when a
-// transaction still open holds the sentinels back (the records before it are what is visible).
+// conformanceVisible returns the values a read_committed consumer of topic sees now. It writes
+// a sentinel to every partition; when the last stable offsets are past them (no transaction is
+// open), it reads until it saw them all; otherwise it reads what is below the last stable
+// offsets, until a second passes without a record.
 func conformanceVisible(t *testing.T, c kafka.Cluster, topic string) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	details, err := kadm.NewClient(conformanceClient(t, c)).ListTopics(ctx, topic)
+	adm := kadm.NewClient(conformanceClient(t, c))
+	details, err := adm.ListTopics(ctx, topic)
 	if err != nil || details.Error() != nil {
 		t.Fatalf("listing %s: %v %v", topic, err, details.Error())
 	}
 	parts := details[topic].Partitions.Numbers()
 	prod := conformanceClient(t, c, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	sentinels := map[int32]int64{}
 	for _, p := range parts {
-		if err := prod.ProduceSync(ctx, &kgo.Record{Partition: p, Value: []byte(conformanceSentinel)}).FirstErr(); err != nil {
+		r, err := prod.ProduceSync(ctx, &kgo.Record{Partition: p, Value: []byte(conformanceSentinel)}).First()
+		if err != nil {
 			t.Fatal(err)
+		}
+		sentinels[p] = r.Offset
+	}
+	lso, err := adm.ListCommittedOffsets(ctx, topic)
+	if err != nil || lso.Error() != nil {
+		t.Fatalf("listing the last stable offsets of %s: %v %v", topic, err, lso.Error())
+	}
+	blocked := false
+	for p, off := range sentinels {
+		if o, ok := lso.Lookup(topic, p); !ok || o.Offset <= off {
+			blocked = true
 		}
 	}
 	cl := conformanceClient(t, c, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	var out []string
-	for seen := 0; seen < len(parts) && ctx.Err() == nil; {
-		fs := cl.PollFetches(ctx)
+	for seen := 0; seen < len(parts); {
+		pctx := ctx
+		if blocked {
+			var cancel context.CancelFunc
+			pctx, cancel = context.WithTimeout(ctx, time.Second)
+			defer cancel()
+		}
+		fs := cl.PollFetches(pctx)
+		if ctx.Err() != nil {
+			t.Fatalf("reading %s: %v", topic, ctx.Err())
+		}
+		n := 0
 		fs.EachRecord(func(r *kgo.Record) {
+			n++
 			if string(r.Value) == conformanceSentinel {
 				seen++
 			} else {
 				out = append(out, string(r.Value))
 			}
 		})
+		if blocked && n == 0 {
+			break
+		}
 	}
 	return out
 }
