@@ -242,6 +242,16 @@ func (f *fetcher) signal() {
 	}
 }
 
+// retrying reports failed call number n of op, about to be retried after a backoff, to the
+// log and to SourceConfig.OnRetry.
+func (f *fetcher) retrying(op string, n int, err error) {
+	err = fmt.Errorf("kinesis: stream %s, shard %s: %s (attempt %d, retrying): %w", f.src.cfg.Stream, f.shard, op, n, err)
+	f.log.Warn("kinesis: call failed; backing off", "stream", f.src.cfg.Stream, "shard", f.shard, "op", op, "attempt", n, "err", err)
+	if f.src.cfg.OnRetry != nil {
+		f.src.cfg.OnRetry(f.shard, n, err)
+	}
+}
+
 // poll fetches until the shard ends (nil) or the retries run out (the error).
 func (f *fetcher) poll(ctx context.Context) error {
 	cfg := &f.src.cfg
@@ -255,7 +265,7 @@ func (f *fetcher) poll(ctx context.Context) error {
 				if failures++; failures > cfg.MaxRetries || !retryable(err) {
 					return fmt.Errorf("kinesis: stream %s, shard %s: getting a shard iterator (%d attempts): %w", stream, f.shard, failures, err)
 				}
-				f.log.Warn("kinesis: getting a shard iterator failed; backing off", "stream", stream, "shard", f.shard, "err", err)
+				f.retrying("getting a shard iterator", failures, err)
 				if !f.sleep(ctx, backoff(cfg.BaseBackoff, cfg.MaxBackoff, failures)) {
 					return nil
 				}
@@ -276,7 +286,7 @@ func (f *fetcher) poll(ctx context.Context) error {
 			if failures++; failures > cfg.MaxRetries || !retryable(err) {
 				return fmt.Errorf("kinesis: stream %s, shard %s: GetRecords (%d attempts): %w", stream, f.shard, failures, err)
 			}
-			f.log.Warn("kinesis: GetRecords failed; backing off", "stream", stream, "shard", f.shard, "err", err)
+			f.retrying("GetRecords", failures, err)
 			if !f.sleep(ctx, backoff(cfg.BaseBackoff, cfg.MaxBackoff, failures)) {
 				return nil
 			}

@@ -60,6 +60,12 @@ type SourceConfig struct {
 	// how far the fetcher is behind the tip of the shard. It is called from the fetch
 	// goroutines, concurrently, and must not block. Source.Lag returns the latest values too.
 	OnLag func(shardID string, millisBehindLatest int64)
+	// OnRetry, if set, is called when a shard's fetcher is about to back off and retry a
+	// failed call: n is the number of failures in a row (from 1) and err names the stream,
+	// the shard and the call, wrapping the cause (throttling, an expired iterator, a server
+	// that cannot be reached). It is called from the fetch goroutines, concurrently, and must
+	// not block. Failures are logged as warnings to the reader's logger as well.
+	OnRetry func(shardID string, n int, err error)
 }
 
 // Validate returns an error naming the first field out of range.
