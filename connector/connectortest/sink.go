@@ -1,6 +1,7 @@
 package connectortest
 
 import (
+	"fmt"
 	"log/slog"
 	"math"
 	"slices"
@@ -48,6 +49,8 @@ type SinkFixture[T any] struct {
 //     does), changes nothing.
 //   - RecommitAfterCrash: committables pre-committed before a crash and committed only by the
 //     restored process become visible once.
+//   - RecommitRescaled: the same, restored at another parallelism, where the runtime deals the
+//     committables of all old subtasks round robin over the new ones.
 //   - UncommittedNeverVisible: what was pre-committed for a checkpoint that never completed,
 //     and what was written and never pre-committed, stays invisible after the restored
 //     process commits its own output.
@@ -73,6 +76,7 @@ func Sink[T any](t *testing.T, h SinkHarness[T]) {
 	t.Run("CommitMakesVisible", func(t *testing.T) { checkCommitMakesVisible(t, &h) })
 	t.Run("CommitIdempotent", func(t *testing.T) { checkCommitIdempotent(t, &h) })
 	t.Run("RecommitAfterCrash", func(t *testing.T) { checkRecommit(t, &h) })
+	t.Run("RecommitRescaled", func(t *testing.T) { checkRecommitRescaled(t, &h) })
 	t.Run("UncommittedNeverVisible", func(t *testing.T) { checkUncommitted(t, &h) })
 	t.Run("Abort", func(t *testing.T) { checkAbort(t, &h) })
 }
@@ -89,6 +93,11 @@ type subtasks[T any] struct {
 
 // open makes the writers (of attempt) and committers of a new incarnation of sink.
 func open[T any](t *testing.T, h *SinkHarness[T], sink connector.Sink[T], attempt int) *subtasks[T] {
+	return openP(t, h, sink, attempt, h.Parallelism)
+}
+
+// openP is open at parallelism p.
+func openP[T any](t *testing.T, h *SinkHarness[T], sink connector.Sink[T], attempt, p int) *subtasks[T] {
 	t.Helper()
 	ctx := t.Context()
 	s := &subtasks[T]{t: t, h: h, sink: sink}
@@ -97,8 +106,8 @@ func open[T any](t *testing.T, h *SinkHarness[T], sink connector.Sink[T], attemp
 	if h.ExactlyOnce && tp == nil {
 		t.Fatal("contract: an exactly-once sink must implement connector.TwoPhaseCommitter")
 	}
-	for i := range h.Parallelism {
-		w, err := sink.NewWriter(ctx, connector.SinkContext{Subtask: i, Parallelism: h.Parallelism, Attempt: attempt,
+	for i := range p {
+		w, err := sink.NewWriter(ctx, connector.SinkContext{Subtask: i, Parallelism: p, Attempt: attempt,
 			Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatalf("NewWriter(subtask %d, attempt %d): %v", i, attempt, err)
@@ -206,6 +215,7 @@ func checkCommitMakesVisible[T any](t *testing.T, h *SinkHarness[T]) {
 	expectVisible(t, fx, "after Commit of checkpoint 1", a)
 	b = append(b, s.write(130, 150)...)
 	cs2 := s.preCommit(2)
+	expectVisible(t, fx, "after PreCommit of checkpoint 2, before its Commit", a)
 	cs3 := s.preCommit(3) // nothing written in between
 	s.commit(cs2)
 	s.commit(cs3)
@@ -252,6 +262,32 @@ func checkRecommit[T any](t *testing.T, h *SinkHarness[T]) {
 	b := s2.write(100, 150)
 	s2.commit(s2.preCommit(2))
 	expectVisible(t, fx, "after the restored process committed checkpoint 2", append(slices.Clone(a), b...))
+}
+
+func checkRecommitRescaled[T any](t *testing.T, h *SinkHarness[T]) {
+	fx := h.Setup(t)
+	s := open(t, h, fx.New(), 0)
+	a := s.write(0, 100)
+	cs := s.preCommit(1)
+	s.close()
+	q := h.Parallelism + 1
+	if h.Parallelism > 1 {
+		q = 1
+	}
+	s2 := openP(t, h, fx.New(), 1, q)
+	dealt := make([][]connector.Committable, q)
+	k := 0
+	for _, c := range cs {
+		for _, b := range c {
+			dealt[k%q] = append(dealt[k%q], b)
+			k++
+		}
+	}
+	s2.commit(dealt)
+	expectVisible(t, fx, fmt.Sprintf("after a restored process at parallelism %d committed checkpoint 1 of parallelism %d", q, h.Parallelism), a)
+	b := s2.write(100, 150)
+	s2.commit(s2.preCommit(2))
+	expectVisible(t, fx, "after the rescaled process committed checkpoint 2", append(slices.Clone(a), b...))
 }
 
 func checkUncommitted[T any](t *testing.T, h *SinkHarness[T]) {

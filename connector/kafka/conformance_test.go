@@ -86,9 +86,9 @@ func conformanceCluster(t *testing.T, topic string) kafka.Cluster {
 }
 
 // conformanceVisible returns the values a read_committed consumer of topic sees now. It writes
-// a sentinel to every partition; when the last stable offsets are past them (no transaction is
-// open), it reads until it saw them all; otherwise it reads what is below the last stable
-// offsets, until a second passes without a record.
+// a sentinel to every partition; when the last stable offsets get past them within 1s (no
+// transaction is open), it reads until it saw them all; otherwise it reads what is below the
+// last stable offsets, until 500ms pass without a record.
 func conformanceVisible(t *testing.T, c kafka.Cluster, topic string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
@@ -108,14 +108,18 @@ func conformanceVisible(t *testing.T, c kafka.Cluster, topic string) []string {
 		}
 		sentinels[p] = r.Offset
 	}
-	lso, err := adm.ListCommittedOffsets(ctx, topic)
-	if err != nil || lso.Error() != nil {
-		t.Fatalf("listing the last stable offsets of %s: %v %v", topic, err, lso.Error())
-	}
-	blocked := false
-	for p, off := range sentinels {
-		if o, ok := lso.Lookup(topic, p); !ok || o.Offset <= off {
-			blocked = true
+	// A transaction's markers are written after EndTxn returns: give them a moment.
+	blocked := true
+	for deadline := time.Now().Add(time.Second); blocked && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		lso, err := adm.ListCommittedOffsets(ctx, topic)
+		if err != nil || lso.Error() != nil {
+			t.Fatalf("listing the last stable offsets of %s: %v %v", topic, err, lso.Error())
+		}
+		blocked = false
+		for p, off := range sentinels {
+			if o, ok := lso.Lookup(topic, p); !ok || o.Offset <= off {
+				blocked = true
+			}
 		}
 	}
 	cl := conformanceClient(t, c, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -125,7 +129,7 @@ func conformanceVisible(t *testing.T, c kafka.Cluster, topic string) []string {
 		pctx := ctx
 		if blocked {
 			var cancel context.CancelFunc
-			pctx, cancel = context.WithTimeout(ctx, time.Second)
+			pctx, cancel = context.WithTimeout(ctx, 500*time.Millisecond)
 			defer cancel()
 		}
 		fs := cl.PollFetches(pctx)
