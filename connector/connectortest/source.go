@@ -360,7 +360,8 @@ func (r *run[T]) deliver() {
 }
 
 // phase delivers assignments and lets every reader make up to calls Reads, concurrently, while
-// the enumerator discovers.
+// the enumerator discovers (if it is a Discoverer with a positive interval: the runtime calls
+// Discover on a timer, the suite once per phase).
 func (r *run[T]) phase(ctx context.Context, calls func() int) {
 	r.deliver()
 	var wg sync.WaitGroup
@@ -368,7 +369,7 @@ func (r *run[T]) phase(ctx context.Context, calls func() int) {
 		n := calls()
 		wg.Go(func() { d.step(ctx, n) })
 	}
-	if disc, ok := r.enum.(connector.Discoverer); ok {
+	if disc, ok := r.enum.(connector.Discoverer); ok && disc.DiscoveryInterval() > 0 {
 		if err := disc.Discover(ctx); err != nil && ctx.Err() == nil {
 			r.t.Logf("Discover: %v (the runtime logs it and tries again)", err)
 		}
@@ -668,7 +669,7 @@ func checkEnumeratorRestore[T any](t *testing.T, h *SourceHarness[T]) {
 	// the enumerator alone (readers without splits) and see what it assigns.
 	c.readers = nil
 	r2 := start(ctx, t, h, fx.New(), 2, c)
-	if disc, ok := r2.enum.(connector.Discoverer); ok {
+	if disc, ok := r2.enum.(connector.Discoverer); ok && disc.DiscoveryInterval() > 0 {
 		if err := disc.Discover(ctx); err != nil {
 			t.Logf("Discover: %v", err)
 		}

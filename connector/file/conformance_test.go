@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/runnel-io/runnel/connector"
 	"github.com/runnel-io/runnel/connector/connectortest"
@@ -22,41 +23,48 @@ type conformanceRow struct {
 }
 
 // TestConformance runs the connector conformance suite on the file source (plain and gzip
-// JSON lines) and on the exactly-once file sink.
+// JSON lines, bounded and monitoring) and on the exactly-once file sink.
 func TestConformance(t *testing.T) {
-	t.Run("Source", func(t *testing.T) {
-		connectortest.Source(t, connectortest.SourceHarness[conformanceRow]{
-			Setup: func(t *testing.T) connectortest.SourceFixture[conformanceRow] {
-				dir := t.TempDir()
-				var want []string
-				for f := range 5 {
-					var b strings.Builder
-					for i := range 60 {
-						n := f*60 + i
-						fmt.Fprintf(&b, "{\"n\":%d}\n", n)
-						want = append(want, strconv.Itoa(n))
+	for _, monitor := range []bool{false, true} {
+		name := map[bool]string{false: "Source/Bounded", true: "Source/Monitor"}[monitor]
+		t.Run(name, func(t *testing.T) {
+			connectortest.Source(t, connectortest.SourceHarness[conformanceRow]{
+				Setup: func(t *testing.T) connectortest.SourceFixture[conformanceRow] {
+					dir := t.TempDir()
+					var want []string
+					for f := range 5 {
+						var b strings.Builder
+						for i := range 60 {
+							n := f*60 + i
+							fmt.Fprintf(&b, "{\"n\":%d}\n", n)
+							want = append(want, strconv.Itoa(n))
+						}
+						name := filepath.Join(dir, fmt.Sprintf("in-%d.jsonl", f))
+						data := []byte(b.String())
+						if f == 4 {
+							name += ".gz"
+							data = conformanceGzip(t, data)
+						}
+						if err := os.WriteFile(name, data, 0o644); err != nil {
+							t.Fatal(err)
+						}
 					}
-					name := filepath.Join(dir, fmt.Sprintf("in-%d.jsonl", f))
-					data := []byte(b.String())
-					if f == 4 {
-						name += ".gz"
-						data = conformanceGzip(t, data)
-					}
-					if err := os.WriteFile(name, data, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				return connectortest.SourceFixture[conformanceRow]{Want: want, New: func() connector.Source[conformanceRow] {
-					src, err := file.NewSource(dir, file.JSONLines[conformanceRow](), file.ReadBatch(7))
-					if err != nil {
-						t.Fatal(err)
-					}
-					return src
-				}}
-			},
-			Key: func(r conformanceRow) string { return strconv.Itoa(r.N) },
+					return connectortest.SourceFixture[conformanceRow]{Want: want, New: func() connector.Source[conformanceRow] {
+						opts := []file.SourceOption{file.ReadBatch(7)}
+						if monitor {
+							opts = append(opts, file.Monitor(time.Hour)) // the suite calls Discover itself
+						}
+						src, err := file.NewSource(dir, file.JSONLines[conformanceRow](), opts...)
+						if err != nil {
+							t.Fatal(err)
+						}
+						return src
+					}}
+				},
+				Key: func(r conformanceRow) string { return strconv.Itoa(r.N) },
+			})
 		})
-	})
+	}
 	t.Run("Sink", func(t *testing.T) {
 		connectortest.Sink(t, connectortest.SinkHarness[int]{
 			Setup: func(t *testing.T) connectortest.SinkFixture[int] {

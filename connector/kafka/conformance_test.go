@@ -15,35 +15,38 @@ import (
 	"github.com/runnel-io/runnel/connector/kafka"
 )
 
-// TestConformance runs the connector conformance suite on the bounded Kafka source and on the
+// TestConformance runs the connector conformance suite on the Kafka source, bounded and not, and on the
 // at-least-once and exactly-once sinks, against kfake.
 func TestConformance(t *testing.T) {
 	const topic = "conformance"
-	t.Run("Source", func(t *testing.T) {
-		connectortest.Source(t, connectortest.SourceHarness[kafka.Record]{
-			Setup: func(t *testing.T) connectortest.SourceFixture[kafka.Record] {
-				c := conformanceCluster(t, topic)
-				want := make([]string, 300)
-				recs := make([]*kgo.Record, len(want))
-				for i := range want {
-					want[i] = strconv.Itoa(i)
-					recs[i] = &kgo.Record{Key: []byte(want[i]), Value: []byte(want[i])}
-				}
-				if err := conformanceClient(t, c, kgo.DefaultProduceTopic(topic)).ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
-					t.Fatal(err)
-				}
-				return connectortest.SourceFixture[kafka.Record]{Want: want, New: func() connector.Source[kafka.Record] {
-					src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c, Topics: []string{topic}, Bounded: true,
-						MaxPollRecords: 16, DiscoveryInterval: -1})
-					if err != nil {
+	for _, bounded := range []bool{true, false} {
+		name := map[bool]string{true: "Source/Bounded", false: "Source/Unbounded"}[bounded]
+		t.Run(name, func(t *testing.T) {
+			connectortest.Source(t, connectortest.SourceHarness[kafka.Record]{
+				Setup: func(t *testing.T) connectortest.SourceFixture[kafka.Record] {
+					c := conformanceCluster(t, topic)
+					want := make([]string, 300)
+					recs := make([]*kgo.Record, len(want))
+					for i := range want {
+						want[i] = strconv.Itoa(i)
+						recs[i] = &kgo.Record{Key: []byte(want[i]), Value: []byte(want[i])}
+					}
+					if err := conformanceClient(t, c, kgo.DefaultProduceTopic(topic)).ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
 						t.Fatal(err)
 					}
-					return src
-				}}
-			},
-			Key: func(r kafka.Record) string { return string(r.Value) },
+					return connectortest.SourceFixture[kafka.Record]{Want: want, New: func() connector.Source[kafka.Record] {
+						src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c, Topics: []string{topic}, Bounded: bounded,
+							MaxPollRecords: 16})
+						if err != nil {
+							t.Fatal(err)
+						}
+						return src
+					}}
+				},
+				Key: func(r kafka.Record) string { return string(r.Value) },
+			})
 		})
-	})
+	}
 	for _, g := range []kafka.Guarantee{kafka.AtLeastOnce, kafka.ExactlyOnce} {
 		name := map[kafka.Guarantee]string{kafka.AtLeastOnce: "Sink/AtLeastOnce", kafka.ExactlyOnce: "Sink/ExactlyOnce"}[g]
 		t.Run(name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -19,44 +20,50 @@ import (
 )
 
 // TestConformance runs the connector conformance suite on the S3 source (plain and gzip
-// objects) and the exactly-once S3 sink, against versitygw.
+// objects, bounded and monitoring) and the exactly-once S3 sink, against versitygw.
 func TestConformance(t *testing.T) {
 	srv := s3test.Start(t)
 	conn := s3.Connection{Endpoint: srv.Endpoint, Region: srv.Region, AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey}
-	t.Run("Source", func(t *testing.T) {
-		connectortest.Source(t, connectortest.SourceHarness[string]{
-			Setup: func(t *testing.T) connectortest.SourceFixture[string] {
-				bucket := srv.Bucket(t)
-				var want []string
-				for o := range 5 {
-					var b strings.Builder
-					for i := range 60 {
-						l := strconv.Itoa(o*60 + i)
-						b.WriteString(l + "\n")
-						want = append(want, l)
+	for _, monitor := range []bool{false, true} {
+		name := map[bool]string{false: "Source/Bounded", true: "Source/Monitor"}[monitor]
+		t.Run(name, func(t *testing.T) {
+			connectortest.Source(t, connectortest.SourceHarness[string]{
+				Setup: func(t *testing.T) connectortest.SourceFixture[string] {
+					bucket := srv.Bucket(t)
+					var want []string
+					for o := range 5 {
+						var b strings.Builder
+						for i := range 60 {
+							l := strconv.Itoa(o*60 + i)
+							b.WriteString(l + "\n")
+							want = append(want, l)
+						}
+						key, body := fmt.Sprintf("in/part-%d.jsonl", o), []byte(b.String())
+						if o == 4 {
+							key += ".gz"
+							body = conformanceGzip(t, body)
+						}
+						if _, err := srv.Client().PutObject(t.Context(), &awss3.PutObjectInput{
+							Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
+							t.Fatal(err)
+						}
 					}
-					key, body := fmt.Sprintf("in/part-%d.jsonl", o), []byte(b.String())
-					if o == 4 {
-						key += ".gz"
-						body = conformanceGzip(t, body)
-					}
-					if _, err := srv.Client().PutObject(t.Context(), &awss3.PutObjectInput{
-						Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
-						t.Fatal(err)
-					}
-				}
-				return connectortest.SourceFixture[string]{Want: want, New: func() connector.Source[string] {
-					src, err := s3.NewSource("s3://"+bucket+"/in", func(l []byte) (string, error) { return string(l), nil },
-						s3.SourceConnection(conn), s3.BatchLines(7))
-					if err != nil {
-						t.Fatal(err)
-					}
-					return src
-				}}
-			},
-			Key: func(s string) string { return s },
+					return connectortest.SourceFixture[string]{Want: want, New: func() connector.Source[string] {
+						opts := []s3.SourceOption{s3.SourceConnection(conn), s3.BatchLines(7)}
+						if monitor {
+							opts = append(opts, s3.Monitor(time.Hour)) // the suite calls Discover itself
+						}
+						src, err := s3.NewSource("s3://"+bucket+"/in", func(l []byte) (string, error) { return string(l), nil }, opts...)
+						if err != nil {
+							t.Fatal(err)
+						}
+						return src
+					}}
+				},
+				Key: func(s string) string { return s },
+			})
 		})
-	})
+	}
 	t.Run("Sink", func(t *testing.T) {
 		connectortest.Sink(t, connectortest.SinkHarness[int]{
 			Setup: func(t *testing.T) connectortest.SinkFixture[int] {
