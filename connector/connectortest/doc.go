@@ -11,7 +11,8 @@
 //     hands each reader its restored splits, then calls Start and AddReader for every subtask;
 //   - assignments reach a reader between two Reads, in order; a checkpoint snapshots the
 //     enumerator, then hands each reader the splits assigned before it and snapshots the reader
-//     between two Reads; a completed checkpoint notifies readers that are CheckpointListeners;
+//     between two Reads; readers that are CheckpointListeners learn that it completed later,
+//     after they read on (and never if the run crashes first);
 //   - readers run on goroutines of their own, concurrently with each other and with the
 //     enumerator's Discover, so that the race detector sees what the runtime would do;
 //   - a restore deals the readers' split blobs of all old subtasks round robin over the new

@@ -292,7 +292,9 @@ type run[T any] struct {
 	enum    connector.Enumerator
 	readers []*readerDriver[T]
 	base    []string // emitted before the checkpoint this run restored
-	closed  bool
+	// completed holds the checkpoints snapshotted and not yet notified to the readers.
+	completed []int64
+	closed    bool
 }
 
 // start makes a run of src with p readers: fresh when from is nil, else restored from it.
@@ -363,6 +365,7 @@ func (r *run[T]) deliver() {
 // the enumerator discovers (if it is a Discoverer with a positive interval: the runtime calls
 // Discover on a timer, the suite once per phase).
 func (r *run[T]) phase(ctx context.Context, calls func() int) {
+	r.notify(ctx)
 	r.deliver()
 	var wg sync.WaitGroup
 	for _, d := range r.readers {
@@ -461,14 +464,24 @@ func (r *run[T]) snapshot(ctx context.Context, id int64) *checkpoint {
 		c.readers = append(c.readers, r.encodeAll(fmt.Sprintf("reader %d snapshot", d.subtask), splits))
 	}
 	c.emitted = r.emitted()
-	for _, d := range r.readers {
-		if l, ok := d.r.(connector.CheckpointListener); ok {
-			if err := l.NotifyCheckpointComplete(ctx, id); err != nil {
-				r.t.Fatalf("reader %d: NotifyCheckpointComplete(%d): %v", d.subtask, id, err)
+	r.completed = append(r.completed, id)
+	return c
+}
+
+// notify tells the readers that are CheckpointListeners of the checkpoints completed since the
+// last phase. The runtime learns of a completion after the snapshot, while readers read on, so
+// the suite notifies at the start of the next phase; a run that crashes first never notifies.
+func (r *run[T]) notify(ctx context.Context) {
+	for _, id := range r.completed {
+		for _, d := range r.readers {
+			if l, ok := d.r.(connector.CheckpointListener); ok {
+				if err := l.NotifyCheckpointComplete(ctx, id); err != nil {
+					r.t.Fatalf("reader %d: NotifyCheckpointComplete(%d): %v", d.subtask, id, err)
+				}
 			}
 		}
 	}
-	return c
+	r.completed = nil
 }
 
 // encodeAll encodes splits, checking that each round-trips.
