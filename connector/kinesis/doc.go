@@ -15,8 +15,11 @@
 // on the network. Throttling (ProvisionedThroughputExceeded), service failures and transport
 // errors are retried with exponential backoff and jitter; an expired iterator is replaced by a
 // new one after the last sequence number fetched. After SourceConfig.MaxRetries failures in a
-// row the reader fails the job with an error naming the stream, the shard and the call.
-// MillisBehindLatest of every shard is reported to SourceConfig.OnLag and kept for Source.Lag.
+// row the reader fails the job with an error naming the stream, the shard and the call; every
+// retry is logged and reported to SourceConfig.OnRetry. The enumerator's shard listing runs
+// again at the next discovery when it fails, so a job rides out a server that cannot be reached
+// for up to about MaxRetries backoffs (outage_test.go cuts a proxy in front of the server and
+// restores it). MillisBehindLatest of every shard is reported to SourceConfig.OnLag and kept for Source.Lag.
 //
 // # Resharding
 //
@@ -42,6 +45,10 @@
 // the markers, so a child assigned after the checkpoint is assigned again, and no child is
 // assigned before its parents. A Source therefore runs in one job at a time.
 //
+// Records are emitted as raw bytes (Record.Data): decoding, and the policy for a malformed
+// record, belong to the job's first operator, which has the record's ShardID and
+// SequenceNumber to name in its error or dead-letter output.
+//
 // Enhanced fan-out (SubscribeToShard) is not implemented: the source polls. kinesalite, the
 // server the tests run against, lacks it too.
 //
@@ -50,4 +57,18 @@
 // Sink writes records with PutRecords in batches within the service's limits (500 records,
 // 5 MiB, 1 MiB per record), retries the records a call reports as failed with exponential
 // backoff, and sends everything buffered at each checkpoint: at-least-once delivery. See Sink.
+//
+// # Tests
+//
+// The tests run against kinesalite, started per test by internal/testing/kinesistest. To run
+// them against real Kinesis Data Streams instead, set RUNNEL_KINESIS_ENDPOINT=aws (or to the
+// URL of another Kinesis-compatible server), the region and credentials through the standard
+// AWS variables (AWS_REGION, AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), and
+// optionally RUNNEL_KINESIS_STREAM_PREFIX (default "runnel-test-"):
+//
+//	RUNNEL_KINESIS_ENDPOINT=aws AWS_REGION=eu-west-1 RUNNEL_KINESIS_STREAM_PREFIX=ci-runnel- \
+//	    go test ./connector/kinesis/
+//
+// Each test creates its own provisioned streams and deletes them when it ends. Tests that need
+// a local server (the proxy of the outage test, fixed test credentials) skip themselves.
 package kinesis

@@ -20,12 +20,15 @@ import (
 func TestJobRidesOutServerOutage(t *testing.T) {
 	t.Parallel()
 	srv := kinesistest.Start(t)
+	if !strings.HasPrefix(srv.Endpoint, "http://") {
+		t.Skipf("the proxy needs a plain-HTTP server, not %q", srv.Endpoint)
+	}
 	name := srv.CreateStream(t, 2)
 	proxy := kinesistest.StartProxy(t, srv.Endpoint)
 
 	var mu sync.Mutex
 	var retries []error
-	src, err := kinesis.NewSource(kinesistest.NewClient(proxy.Endpoint, srv.Region), kinesis.SourceConfig{
+	src, err := kinesis.NewSource(srv.ClientAt(proxy.Endpoint), kinesis.SourceConfig{
 		Stream: name, DiscoveryInterval: 100 * time.Millisecond, PollInterval: 20 * time.Millisecond,
 		MaxRetries: 1000, BaseBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 		OnRetry: func(_ string, _ int, err error) {

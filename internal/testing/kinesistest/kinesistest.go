@@ -10,6 +10,18 @@
 // install scripts: kinesalite keeps its data in memdown unless given a path, so leveldown's
 // native build is never needed.
 //
+// # Against real AWS or another server
+//
+// When the environment variable RUNNEL_KINESIS_ENDPOINT is set, Start starts nothing and the
+// tests run against that server instead: "aws" means AWS's own endpoint for the region, any
+// other value is the base URL of a Kinesis-compatible server (a shared kinesalite, LocalStack).
+// Region and credentials then come from the standard AWS configuration chain (AWS_REGION,
+// AWS_PROFILE, AWS_ACCESS_KEY_ID, ...; region "us-east-1" if none is set), and
+// RUNNEL_KINESIS_STREAM_PREFIX (default "runnel-test-") starts the name of every stream the
+// tests create, so that an IAM policy can confine them. Each test creates its own streams and
+// deletes them when it ends; real streams cost money while they exist. Server.External says
+// which mode is on, for tests that need a local server (a proxy in front of it, say).
+//
 // kinesalite speaks the JSON protocol over HTTP, accepts any credentials, and implements
 // neither enhanced fan-out (SubscribeToShard, RegisterStreamConsumer) nor UpdateShardCount;
 // SplitShard and MergeShards work.
@@ -33,6 +45,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -49,17 +62,69 @@ type Server struct {
 	Endpoint string
 	// Region is the region clients sign for; kinesalite accepts any.
 	Region string
+	// External is true when the tests run against a server named by RUNNEL_KINESIS_ENDPOINT
+	// rather than a kinesalite of their own. Endpoint is then that URL, or empty for AWS.
+	External bool
 
 	client *kinesis.Client
+	prefix string        // of stream names
+	wait   time.Duration // for a stream to become active
+	awsCfg aws.Config    // of an external server's clients
+}
+
+// Environment variables that point the tests at another server; see the package comment.
+const (
+	EnvEndpoint     = "RUNNEL_KINESIS_ENDPOINT"
+	EnvStreamPrefix = "RUNNEL_KINESIS_STREAM_PREFIX"
+)
+
+// startExternal returns the server named by RUNNEL_KINESIS_ENDPOINT.
+func startExternal(t testing.TB, endpoint string) *Server {
+	t.Helper()
+	var opts []func(*config.LoadOptions) error
+	if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
+		opts = append(opts, config.WithRegion("us-east-1"))
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background(), opts...)
+	if err != nil {
+		t.Fatalf("kinesistest: loading the AWS configuration for %s=%s: %v", EnvEndpoint, endpoint, err)
+	}
+	s := &Server{Region: cfg.Region, External: true, prefix: "runnel-test-", wait: 3 * time.Minute, awsCfg: cfg}
+	if p := os.Getenv(EnvStreamPrefix); p != "" {
+		s.prefix = p
+	}
+	if endpoint != "aws" {
+		s.Endpoint = endpoint
+	}
+	s.client = s.ClientAt(s.Endpoint)
+	return s
+}
+
+// ClientAt returns a client with the server's region and credentials that sends its calls to
+// endpoint instead (a Proxy's, say); an empty endpoint means AWS's own.
+func (s *Server) ClientAt(endpoint string) *kinesis.Client {
+	if !s.External {
+		return NewClient(endpoint, s.Region)
+	}
+	return kinesis.NewFromConfig(s.awsCfg, func(o *kinesis.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	})
 }
 
 // Start runs a kinesalite for the test on a free loopback port, installing it first if
 // .cache/kinesalite lacks it, and waits until it answers. The server is killed in t.Cleanup.
 // Start fails the test (t.Fatal) when the server cannot be installed or started.
+//
+// With RUNNEL_KINESIS_ENDPOINT set, Start returns that server instead (see the package comment).
 func Start(t testing.TB) *Server {
 	t.Helper()
+	if ep := os.Getenv(EnvEndpoint); ep != "" {
+		return startExternal(t, ep)
+	}
 	cli := Install(t)
-	s := &Server{Region: "us-east-1"}
+	s := &Server{Region: "us-east-1", prefix: "test-", wait: 30 * time.Second}
 	var lastErr error
 	for range 3 { // the free port may be taken before the server binds it
 		port, err := freePort()
@@ -89,9 +154,28 @@ func NewClient(endpoint, region string) *kinesis.Client {
 	})
 }
 
+// survivePreload is loaded into kinesalite's Node.js process. kinesalite 3.3.3 rethrows every
+// error of an incoming request (index.js: req.on('error', function(err) { throw err })), and
+// Node.js since version 15 emits one, ECONNRESET "aborted", whenever a client's connection
+// closes before its request was answered: a reader closed in the middle of a GetRecords call,
+// a cut Proxy or a killed client brought the whole server down. The preload swallows exactly
+// that error; every other uncaught exception ends the process as before.
+const survivePreload = `process.on('uncaughtException', function (err) {
+  if (err && err.code === 'ECONNRESET') {
+    return
+  }
+  console.error(err)
+  process.exit(1)
+})
+`
+
 // run starts the server listening on port and waits for it to answer HTTP.
 func (s *Server) run(t testing.TB, cli string, port int) error {
-	cmd := exec.Command("node", cli, "--port", fmt.Sprint(port),
+	preload := filepath.Join(t.TempDir(), "survive-aborted-requests.js")
+	if err := os.WriteFile(preload, []byte(survivePreload), 0o644); err != nil {
+		return err
+	}
+	cmd := exec.Command("node", "--require="+preload, cli, "--port", fmt.Sprint(port),
 		"--createStreamMs", "0", "--deleteStreamMs", "0", "--updateStreamMs", "50", "--shardLimit", "100")
 	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -135,27 +219,37 @@ func (s *Server) run(t testing.TB, cli string, port int) error {
 // of the code under test.
 func (s *Server) Client() *kinesis.Client { return s.client }
 
-// CreateStream creates a stream with the given number of shards and a random name, waits until
-// it is active and returns its name.
+// CreateStream creates a provisioned stream with the given number of shards and a random name
+// (starting with the stream prefix), waits until it is active, deletes it in t.Cleanup and
+// returns its name.
 func (s *Server) CreateStream(t testing.TB, shards int) string {
 	t.Helper()
-	name := "test-" + randomHex(6)
+	name := s.prefix + randomHex(6)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := s.client.CreateStream(ctx, &kinesis.CreateStreamInput{
 		StreamName: aws.String(name), ShardCount: aws.Int32(int32(shards)),
+		StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeProvisioned},
 	}); err != nil {
 		t.Fatalf("kinesistest: creating stream %s at %s: %v", name, s.Endpoint, err)
 	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := s.client.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: aws.String(name),
+			EnforceConsumerDeletion: aws.Bool(true)}); err != nil {
+			t.Errorf("kinesistest: deleting stream %s: %v", name, err)
+		}
+	})
 	s.WaitActive(t, name)
 	return name
 }
 
 // WaitActive waits until the stream is active again, after a SplitShard or MergeShards. It fails
-// the test if that takes more than 30 seconds.
+// the test if that takes more than 30 seconds (3 minutes on an external server).
 func (s *Server) WaitActive(t testing.TB, stream string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(s.wait)
 	for {
 		out, err := s.client.DescribeStreamSummary(context.Background(), &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(stream)})
 		if err != nil {
@@ -165,7 +259,7 @@ func (s *Server) WaitActive(t testing.TB, stream string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("kinesistest: stream %s is %s after 30s", stream, out.StreamDescriptionSummary.StreamStatus)
+			t.Fatalf("kinesistest: stream %s is %s after %v", stream, out.StreamDescriptionSummary.StreamStatus, s.wait)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
