@@ -3,8 +3,6 @@ package kinesis_test
 import (
 	"context"
 	"math/big"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -22,14 +20,6 @@ import (
 // TestConformance runs the connector conformance suite on the Kinesis source, over a stream
 // with a shard split between its records, and on the at-least-once sink, against kinesalite.
 func TestConformance(t *testing.T) {
-	// kinesalite 3.3.3 dies when a client closes a connection before its request was answered
-	// (index.js rethrows the request's ECONNRESET), which closing a reader with a GetRecords in
-	// flight does; internal/e2e works around it the same way.
-	preload := filepath.Join(t.TempDir(), "survive-aborted-requests.js")
-	if err := os.WriteFile(preload, []byte(conformanceSurvivePreload), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("NODE_OPTIONS", "--require="+preload)
 	srv := kinesistest.Start(t)
 	t.Run("Source", func(t *testing.T) {
 		connectortest.Source(t, connectortest.SourceHarness[kinesis.Record]{
@@ -148,14 +138,3 @@ func conformanceVisible(t *testing.T, srv *kinesistest.Server, stream string) []
 	}
 	return out
 }
-
-// conformanceSurvivePreload swallows exactly the ECONNRESET of an aborted request in
-// kinesalite's Node.js process and ends it on any other uncaught exception, as before.
-const conformanceSurvivePreload = `process.on('uncaughtException', function (err) {
-  if (err && err.code === 'ECONNRESET') {
-    return
-  }
-  console.error(err)
-  process.exit(1)
-})
-`
