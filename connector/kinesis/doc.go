@@ -45,9 +45,11 @@
 // the markers, so a child assigned after the checkpoint is assigned again, and no child is
 // assigned before its parents. A Source therefore runs in one job at a time.
 //
-// Records are emitted as raw bytes (Record.Data): decoding, and the policy for a malformed
-// record, belong to the job's first operator, which has the record's ShardID and
-// SequenceNumber to name in its error or dead-letter output.
+// Source emits raw Records. DecodedSource (NewDecodedSource) emits each record decoded as a T
+// by a user function, a format package's decoder say; a record it rejects takes the
+// format.Policy given: Fail ends the job with a *format.RecordError naming the stream, shard,
+// sequence number and reason, DeadLetter hands that error with the raw data to a dead-letter
+// function and reads on. Nothing is dropped silently.
 //
 // Enhanced fan-out (SubscribeToShard) is not implemented: the source polls. kinesalite, the
 // server the tests run against, lacks it too.
