@@ -37,6 +37,10 @@ func (r record) marshal() connector.Committable {
 // committer is the sink's Committer. It holds no resources.
 type committer struct {
 	dir string
+	// run is the sink's run token ("" for Recover's parser). cleaned is the highest attempt
+	// below which this committer deleted the run's orphaned pending files.
+	run     string
+	cleaned int
 }
 
 // parse decodes a committable and checks that it names a pending file and its final name in the
@@ -64,9 +68,12 @@ func (c *committer) inside(path string) bool {
 // idempotent: a committable whose pending file is gone and whose final file has the recorded
 // size was committed already. It commits what it can and returns the errors of the others
 // joined: ErrMissing (wrapped) when neither file exists, or an error naming the file whose size
-// differs from the recorded one, or that the rename would overwrite.
+// differs from the recorded one, or that the rename would overwrite. Once it committed a part of
+// attempt a of its sink's job run, it deletes the run's pending files of attempts before a (see
+// removeOrphans).
 func (c *committer) Commit(ctx context.Context, cs []connector.Committable) error {
 	var errs []error
+	attempt := 0 // the highest attempt of this run whose output is committed
 	dirs := map[string]bool{}
 	for _, b := range cs {
 		if err := ctx.Err(); err != nil {
@@ -85,6 +92,12 @@ func (c *committer) Commit(ctx context.Context, cs []connector.Committable) erro
 		if renamed {
 			dirs[filepath.Dir(r.Final)] = true
 		}
+		if n, _ := parsePartName(filepath.Base(r.Pending)); c.run != "" && n.run == c.run {
+			attempt = max(attempt, n.attempt)
+		}
+	}
+	if attempt > c.cleaned && ctx.Err() == nil {
+		c.removeOrphans(ctx, attempt)
 	}
 	for _, d := range slices.Sorted(maps.Keys(dirs)) {
 		if err := syncDir(d); err != nil {
@@ -125,6 +138,22 @@ func commitOne(r record) (renamed bool, err error) {
 	default:
 		return false, ferr
 	}
+}
+
+// removeOrphans deletes the pending files of this job run (c.run) written by attempts before
+// attempt, once a committable of attempt was committed: they are orphans. Committables reach a
+// Committer only from completed checkpoints (or the end of input without checkpoints); a
+// checkpoint of attempt completes only after every subtask of attempt opened, and opening
+// re-commits the committables of the restored checkpoint, which holds every committable not yet
+// committed. So a pending file of an earlier attempt still pending now was pre-committed at a
+// checkpoint that never completed, and its rows are replayed. Files of other runs (another
+// process, another job) are left to Recover. Deletion errors are not returned: an orphan costs
+// disk space, never correctness, and must not fail the job; Recover reports them.
+func (c *committer) removeOrphans(ctx context.Context, attempt int) {
+	_, _ = removeLeftovers(ctx, c.dir, func(n partName) bool {
+		return n.state == statePending && n.run == c.run && n.attempt < attempt
+	}, nil)
+	c.cleaned = attempt
 }
 
 // Abort deletes the pending files of the committables, if present; it never touches final

@@ -21,8 +21,14 @@ const (
 // partName is a parsed hidden part-file name: .part-<subtask>-<attempt>-<token>-<n>.<state>.
 type partName struct {
 	subtask, attempt int
+	run              string // the first runTokenLen characters of the token: the Sink's
 	state            partState
 }
+
+// runTokenLen is the length of the part of a name's token that a Sink draws once (hex), so
+// that its committer recognises the parts of its own job run; a writer appends its own random
+// hex to it.
+const runTokenLen = 8
 
 // parsePartName parses the base name of a hidden part file; ok is false for any other name.
 func parsePartName(name string) (n partName, ok bool) {
@@ -45,5 +51,8 @@ func parsePartName(name string) (n partName, ok bool) {
 	n.subtask, err1 = strconv.Atoi(f[0])
 	n.attempt, err2 = strconv.Atoi(f[1])
 	_, err3 = strconv.ParseUint(f[3], 10, 64)
+	if len(f[2]) > runTokenLen {
+		n.run = f[2][:runTokenLen]
+	}
 	return n, err1 == nil && err2 == nil && err3 == nil
 }

@@ -21,6 +21,14 @@ type Sink[T any] struct {
 	bucket func(T, int64) string // nil: the root
 	cfg    config
 	suffix string // with ".gz" when compressed
+	run    string // random hex drawn once; starts the token of every part name (see committer)
+}
+
+// newRunToken returns runTokenLen random hex characters.
+func newRunToken() string {
+	var b [runTokenLen / 2]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand crashes the program instead)
+	return hex.EncodeToString(b[:])
 }
 
 var (
@@ -62,7 +70,7 @@ func NewSink[T any](dir string, encode func(dst []byte, v T) []byte, opts ...Opt
 	if cfg.gzip {
 		suffix += ".gz"
 	}
-	return &Sink[T]{dir: abs, encode: encode, bucket: bucket, cfg: cfg, suffix: suffix}, nil
+	return &Sink[T]{dir: abs, encode: encode, bucket: bucket, cfg: cfg, suffix: suffix, run: newRunToken()}, nil
 }
 
 // Dir returns the sink's absolute root directory.
@@ -91,12 +99,14 @@ func (s *Sink[T]) NewWriter(ctx context.Context, sc connector.SinkContext) (conn
 		s:    s,
 		sc:   sc,
 		log:  log,
-		base: fmt.Sprintf("part-%d-%d-%s-", sc.Subtask, sc.Attempt, hex.EncodeToString(token[:])),
+		base: fmt.Sprintf("part-%d-%d-%s%s-", sc.Subtask, sc.Attempt, s.run, hex.EncodeToString(token[:])),
 		open: map[string]*partFile{},
 	}, nil
 }
 
-// NewCommitter returns a Committer for the committables of this sink's writers. It never fails.
+// NewCommitter returns a Committer for the committables of this sink's writers. Besides
+// committing, it deletes the pending files that failed attempts of this job run left behind (see
+// the package documentation). It never fails.
 func (s *Sink[T]) NewCommitter(context.Context) (connector.Committer, error) {
-	return &committer{dir: s.dir}, nil
+	return &committer{dir: s.dir, run: s.run}, nil
 }

@@ -1,0 +1,116 @@
+package file_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/runnel-io/runnel/connector/file"
+	"github.com/runnel-io/runnel/eventtime"
+	"github.com/runnel-io/runnel/format/parquet"
+	"github.com/runnel-io/runnel/internal/checkpoint"
+	"github.com/runnel-io/runnel/internal/restart"
+	"github.com/runnel-io/runnel/stream"
+)
+
+// TestParquetSinkExactlyOnce copies Parquet files through a job with failures and checkpoints
+// into a ParquetSink, bucketed, then reads the committed parts back with the Parquet source:
+// every record exactly once, and every committed part a complete Parquet file.
+func TestParquetSinkExactlyOnce(t *testing.T) {
+	in := t.TempDir()
+	var want []rec
+	for _, recs := range writeFiles(t, in, kinds[6], 4, 3000) {
+		want = append(want, recs...)
+	}
+	src, err := file.NewSource(in, file.Parquet[rec](), file.ReadBatch(16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	sink, err := file.NewParquetSink[rec](out, parquet.WriterOptions{Compression: parquet.Zstd, RowGroupRows: 100},
+		file.BucketBy(func(r rec, _ int64) string { return fmt.Sprintf("file=%d", r.File) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := checkpoint.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := stream.Config{Parallelism: 2, Checkpoints: stream.Checkpoints{
+		Storage:     st,
+		Coordinator: checkpoint.Config{Interval: 2 * time.Millisecond, TolerableFailures: 1000},
+		Restart:     restart.FixedDelay(1000, 0),
+	}}
+	var seen, failures atomic.Int64
+	env := stream.New("parquet-copy", cfg)
+	recs := stream.FromSource(env, src, eventtime.Monotonous(func(r rec) int64 { return r.N })).Uid("files")
+	stream.Map(recs, func(r rec) rec {
+		n := seen.Add(1)
+		if n == 2500 || n == 6000 {
+			failures.Add(1)
+			panic(fmt.Sprintf("injected failure at record %d", n))
+		}
+		if n%50 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		return r
+	}).Uid("map").Rebalance().SinkTo(sink).Uid("sink")
+	if err := env.Execute(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if failures.Load() != 2 {
+		t.Fatalf("%d failures injected, want 2", failures.Load())
+	}
+	var parts []string
+	_ = filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if strings.HasPrefix(d.Name(), ".") || !strings.HasSuffix(p, ".parquet") {
+				t.Errorf("unexpected file %s", p)
+			}
+			parts = append(parts, p)
+		}
+		return err
+	})
+	back, err := file.NewSource(out, file.Parquet[rec]())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, rs := start(t, back, 1, nil, nil)
+	o := newOutput(t)
+	pump(t, rs, o, nil)
+	var got []rec
+	for _, v := range o.got {
+		got = append(got, v...)
+	}
+	cmp := func(a, b rec) int {
+		if a.File != b.File {
+			return a.File - b.File
+		}
+		return int(a.N - b.N)
+	}
+	slices.SortFunc(got, cmp)
+	slices.SortFunc(want, cmp)
+	if !slices.Equal(got, want) {
+		t.Fatalf("read back %d records from %d parts, want %d", len(got), len(parts), len(want))
+	}
+	t.Logf("%d records in %d committed parts", len(got), len(parts))
+}
+
+func TestParquetSinkOptions(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := file.NewParquetSink[int](dir, parquet.WriterOptions{}); err == nil {
+		t.Error("a Parquet sink of ints: no error")
+	}
+	if _, err := file.NewParquetSink[rec](dir, parquet.WriterOptions{}, file.Gzip(1)); err == nil {
+		t.Error("a gzip Parquet sink: no error")
+	}
+	if _, err := file.NewParquetSink[rec](dir, parquet.WriterOptions{RowGroupRows: -1}); err == nil {
+		t.Error("negative row group: no error")
+	}
+}

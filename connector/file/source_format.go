@@ -1,0 +1,88 @@
+package file
+
+import (
+	"bufio"
+	"bytes"
+
+	"github.com/runnel-io/runnel/format"
+	"github.com/runnel-io/runnel/format/csv"
+	"github.com/runnel-io/runnel/format/json"
+	"github.com/runnel-io/runnel/format/parquet"
+)
+
+// Format says how a Source turns a file into records of type T. Make one with JSONLines, CSV or
+// Parquet; the zero Format is invalid. A Format is immutable.
+type Format[T any] struct {
+	name string
+	// Line formats: the framing, a decoder per reader (CSV decoders reuse buffers), and, for
+	// CSV with a header, how to bind a decoder to a file's header.
+	split      bufio.SplitFunc
+	newLine    func() (lineDecoder[T], error)
+	withHeader func(d lineDecoder[T], header []byte, pos format.Position) (lineDecoder[T], *format.RecordError)
+	// Parquet: the type check (NewSource reports it), and the marker of the format.
+	check   func() error
+	parquet bool
+}
+
+// lineDecoder decodes one record of a line format.
+type lineDecoder[T any] interface {
+	Decode(raw []byte, pos format.Position) (T, *format.RecordError)
+}
+
+// JSONLines reads one JSON value per line (format/json), mapped to T by `json` struct tags.
+// Empty lines are skipped; every other line that does not decode is a malformed record.
+func JSONLines[T any]() Format[T] {
+	return Format[T]{
+		name:  "json",
+		split: bufio.ScanLines,
+		newLine: func() (lineDecoder[T], error) {
+			d, err := json.NewDecoder[T]()
+			if err != nil {
+				return nil, err
+			}
+			return d, nil
+		},
+	}
+}
+
+// CSV reads CSV records (format/csv) with opts, where a quoted field may span lines. With
+// header, the first record of every file is a header naming the columns (Decoder.WithHeader);
+// a header that does not match T fails the job. Without it, columns are T's fields in order.
+// Empty records are skipped.
+func CSV[T any](opts csv.Options, header bool) Format[T] {
+	f := Format[T]{
+		name:  "csv",
+		split: csv.ScanRecords,
+		newLine: func() (lineDecoder[T], error) {
+			d, err := csv.NewDecoder[T](opts)
+			if err != nil {
+				return nil, err
+			}
+			return d, nil
+		},
+	}
+	if header {
+		f.withHeader = func(d lineDecoder[T], h []byte, pos format.Position) (lineDecoder[T], *format.RecordError) {
+			hd, err := d.(*csv.Decoder[T]).WithHeader(h, pos)
+			if err != nil {
+				return nil, err
+			}
+			return hd, nil
+		}
+	}
+	return f
+}
+
+// Parquet reads Parquet files (format/parquet), mapped to T by `parquet` struct tags; a
+// file's position is a row index, and a restored reader seeks to its row group and page.
+// Compressed file extensions do not apply: Parquet compresses its pages itself.
+func Parquet[T any]() Format[T] {
+	return Format[T]{
+		name:    "parquet",
+		parquet: true,
+		check:   parquet.CheckType[T],
+	}
+}
+
+// blank reports whether a record is empty, after ScanLines removed its line end.
+func blank(b []byte) bool { return len(bytes.TrimRight(b, "\r")) == 0 }

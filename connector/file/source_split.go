@@ -1,0 +1,172 @@
+package file
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/runnel-io/runnel/connector"
+)
+
+// Split is one file of a Source, with the reader's position in it. Its id is the path.
+type Split struct {
+	// Path is the file's absolute path.
+	Path string
+	// Offset is the byte offset of the next record in the file's content (the decompressed
+	// content of a compressed file); 0 for Parquet files.
+	Offset int64
+	// Records is how many records precede the position: lines (CSV records, a header
+	// included) of a line format, rows of a Parquet file. A plain file resumes by seeking to
+	// Offset; a compressed one by decompressing and skipping Records records, checked against
+	// Offset; a Parquet file by seeking to row Records.
+	Records int64
+}
+
+// SplitID returns the path.
+func (s *Split) SplitID() string { return s.Path }
+
+// seenSplit is the enumerator's record of every file it has made a split for. It lives only in
+// the enumerator's snapshots and is never assigned to a reader.
+type seenSplit struct {
+	paths []string // sorted
+}
+
+// seenSplitID is the id of the seenSplit; no file has it, since file paths are absolute.
+const seenSplitID = "file-source:seen"
+
+func (s *seenSplit) SplitID() string { return seenSplitID }
+
+// sourceSplitVersion is the version of the split encoding EncodeSplit writes. Version 1 is the
+// byte 1, then a kind byte: 'f' for a Split followed by the path (uvarint length and bytes),
+// Offset and Records as uvarints; 's' for the record of files seen, followed by a uvarint count
+// and that many paths (uvarint length and bytes), nothing else.
+const sourceSplitVersion = 1
+
+const (
+	kindFile = 'f'
+	kindSeen = 's'
+)
+
+// ErrBadSplit is wrapped by the errors of DecodeSplit about bytes that are not a split of a
+// file Source.
+var ErrBadSplit = errors.New("file: bad split")
+
+// EncodeSplit implements connector.SplitCodec for the source's splits, with their positions. It
+// returns an error for splits of other sources.
+func (s *Source[T]) EncodeSplit(sp connector.Split) ([]byte, error) {
+	switch sp := sp.(type) {
+	case *Split:
+		b := make([]byte, 0, 2+3*binary.MaxVarintLen64+len(sp.Path))
+		b = append(b, sourceSplitVersion, kindFile)
+		b = appendString(b, sp.Path)
+		b = binary.AppendUvarint(b, uint64(sp.Offset))
+		return binary.AppendUvarint(b, uint64(sp.Records)), nil
+	case *seenSplit:
+		n := 2 + binary.MaxVarintLen64
+		for _, p := range sp.paths {
+			n += binary.MaxVarintLen64 + len(p)
+		}
+		b := make([]byte, 0, n)
+		b = append(b, sourceSplitVersion, kindSeen)
+		b = binary.AppendUvarint(b, uint64(len(sp.paths)))
+		for _, p := range sp.paths {
+			b = appendString(b, p)
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("file: cannot encode split %T: not a split of a file source", sp)
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// DecodeSplit implements connector.SplitCodec: it decodes what EncodeSplit encoded. It returns
+// an error wrapping ErrBadSplit for bytes of an unknown version or kind, truncated, with trailing
+// bytes, a relative path or a negative position. It does not keep b.
+func (s *Source[T]) DecodeSplit(b []byte) (connector.Split, error) {
+	if len(b) < 2 {
+		return nil, fmt.Errorf("%w: %d bytes", ErrBadSplit, len(b))
+	}
+	if b[0] != sourceSplitVersion {
+		return nil, fmt.Errorf("%w: encoding version %d, this build reads version %d", ErrBadSplit, b[0], sourceSplitVersion)
+	}
+	d := decoder{b: b[2:]}
+	switch b[1] {
+	case kindFile:
+		sp := &Split{Path: d.string("path")}
+		sp.Offset = d.int64("offset")
+		sp.Records = d.int64("records")
+		if err := d.finish(); err != nil {
+			return nil, err
+		}
+		if !filepath.IsAbs(sp.Path) {
+			return nil, fmt.Errorf("%w: path %q is not absolute", ErrBadSplit, sp.Path)
+		}
+		return sp, nil
+	case kindSeen:
+		n := d.int64("count")
+		if n > int64(len(d.b)) { // every path takes at least a byte
+			return nil, fmt.Errorf("%w: %d paths in %d bytes", ErrBadSplit, n, len(d.b))
+		}
+		sp := &seenSplit{paths: make([]string, 0, n)}
+		for range n {
+			sp.paths = append(sp.paths, d.string("path"))
+		}
+		if err := d.finish(); err != nil {
+			return nil, err
+		}
+		return sp, nil
+	}
+	return nil, fmt.Errorf("%w: unknown kind %q", ErrBadSplit, b[1])
+}
+
+// decoder reads fields, remembering the first error.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) uvarint(what string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = fmt.Errorf("%w: truncated or malformed %s", ErrBadSplit, what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) int64(what string) int64 {
+	v := d.uvarint(what)
+	if v > 1<<62 {
+		d.err = fmt.Errorf("%w: %s %d out of range", ErrBadSplit, what, v)
+		return 0
+	}
+	return int64(v)
+}
+
+func (d *decoder) string(what string) string {
+	n := d.uvarint(what + " length")
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.b)) {
+		d.err = fmt.Errorf("%w: truncated %s", ErrBadSplit, what)
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) finish() error {
+	if d.err == nil && len(d.b) > 0 {
+		d.err = fmt.Errorf("%w: %d bytes after the split", ErrBadSplit, len(d.b))
+	}
+	return d.err
+}
