@@ -93,7 +93,20 @@ func TestCheckpointedJobSurvivesFailuresAndResharding(t *testing.T) {
 			t.Fatalf("%d of %d records committed after 60s", len(committed(t, out)), n)
 		}
 	}
-	time.Sleep(300 * time.Millisecond) // duplicates would be committed now
+	// One more record per key, put last: once they are committed, every earlier record of the
+	// same shards was read, duplicates included.
+	putAll(t, srv.Client(), name, n, 20, 20)
+	const total = n + 20
+	for deadline := time.Now().Add(60 * time.Second); !hasAll(committed(t, out), n, total); {
+		select {
+		case err := <-done:
+			t.Fatalf("the job ended: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the last records were not committed after 60s")
+		}
+	}
 	cancel()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatalf("Execute: %v", err)
@@ -103,7 +116,7 @@ func TestCheckpointedJobSurvivesFailuresAndResharding(t *testing.T) {
 	}
 	got := committed(t, out)
 	var want []string
-	for i := range n {
+	for i := range total {
 		want = append(want, fmt.Sprint(i))
 	}
 	slices.Sort(want)
@@ -150,4 +163,18 @@ func committed(t *testing.T, dir string) []string {
 	}
 	slices.Sort(lines)
 	return lines
+}
+
+// hasAll reports whether lines hold each of from..to-1.
+func hasAll(lines []string, from, to int) bool {
+	have := map[string]bool{}
+	for _, l := range lines {
+		have[l] = true
+	}
+	for i := from; i < to; i++ {
+		if !have[fmt.Sprint(i)] {
+			return false
+		}
+	}
+	return true
 }
