@@ -91,7 +91,7 @@ func conformanceCluster(t *testing.T, topic string) kafka.Cluster {
 // conformanceVisible returns the values a read_committed consumer of topic sees now. It writes
 // a sentinel to every partition; when the last stable offsets get past them within 1s (no
 // transaction is open), it reads until it saw them all; otherwise it reads what is below the
-// last stable offsets, until 500ms pass without a record.
+// last stable offsets, until 1.5s pass without a record.
 func conformanceVisible(t *testing.T, c kafka.Cluster, topic string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
@@ -127,12 +127,18 @@ func conformanceVisible(t *testing.T, c kafka.Cluster, topic string) []string {
 	}
 	cl := conformanceClient(t, c, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if blocked {
+		// The quiet period below must measure fetches, not connecting.
+		if err := cl.Ping(ctx); err != nil {
+			t.Fatalf("reaching the cluster: %v", err)
+		}
+	}
 	var out []string
 	for seen := 0; seen < len(parts); {
 		pctx := ctx
 		if blocked {
 			var cancel context.CancelFunc
-			pctx, cancel = context.WithTimeout(ctx, 500*time.Millisecond)
+			pctx, cancel = context.WithTimeout(ctx, 1500*time.Millisecond)
 			defer cancel()
 		}
 		fs := cl.PollFetches(pctx)
