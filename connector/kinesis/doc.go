@@ -51,8 +51,12 @@
 // sequence number and reason, DeadLetter hands that error with the raw data to a dead-letter
 // function and reads on. Nothing is dropped silently.
 //
-// Enhanced fan-out (SubscribeToShard) is not implemented: the source polls. kinesalite, the
-// server the tests run against, lacks it too.
+// Enhanced fan-out (SubscribeToShard, RegisterStreamConsumer) is not implemented: the source
+// polls, so its readers share each shard's 2 MB/s and five GetRecords calls per second with
+// every other polling consumer of the stream. kinesalite, the server the tests run against,
+// lacks enhanced fan-out too, so an implementation would be tested against a fake only (the
+// SDK's SubscribeToShardOutput cannot be built outside the SDK, so the fake would sit behind
+// an interface of the connector's own).
 //
 // # Sink
 //
