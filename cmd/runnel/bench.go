@@ -28,6 +28,7 @@ var benchmarks = []struct {
 }{
 	{"nexmark", "run a Nexmark query in-process on generated events and measure it", runBenchNexmark},
 	{"checkpoint", "build keyed state of a given size, checkpoint it, fail and recover, and measure each step", runBenchCheckpoint},
+	{"files", "Nexmark q1 from a JSON-lines file to a JSON-lines file: a job against a hand-written loop, in events per CPU-second", runBenchFiles},
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
