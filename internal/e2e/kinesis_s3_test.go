@@ -27,7 +27,7 @@ func TestKinesisToS3ExactlyOnceSurvivesSIGKILL(t *testing.T) {
 	}
 	const records = 4000
 	srv := s3test.Start(t)
-	kin := startKinesalite(t)
+	kin := kinesistest.Start(t)
 	for _, seed := range crashSeeds(t) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			name := kin.CreateStream(t, 4)

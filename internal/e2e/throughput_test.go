@@ -25,6 +25,7 @@ import (
 	"github.com/runnel-io/runnel/eventtime"
 	jsonformat "github.com/runnel-io/runnel/format/json"
 	"github.com/runnel-io/runnel/internal/checkpoint"
+	"github.com/runnel-io/runnel/internal/testing/kinesistest"
 	"github.com/runnel-io/runnel/internal/testing/s3test"
 	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/stream"
@@ -83,7 +84,7 @@ func TestKinesisToS3Throughput(t *testing.T) {
 		}
 	}
 	srv := s3test.Start(t)
-	kin := startKinesalite(t)
+	kin := kinesistest.Start(t)
 	b.kin, b.s3, b.ckDir = kin.Client(), srv.Client(), t.TempDir()
 	b.s3conn = s3.Connection{Endpoint: srv.Endpoint, Region: srv.Region, AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey}
 	name := kin.CreateStream(t, b.shards)
