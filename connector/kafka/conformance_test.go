@@ -89,7 +89,7 @@ func conformanceCluster(t *testing.T, topic string) kafka.Cluster {
 }
 
 // conformanceVisible returns the values a read_committed consumer of topic sees now. It writes
-// a sentinel to every partition; when the last stable offsets get past them within 1s (no
+// a sentinel to every partition; when the last stable offsets get past them within 3s (no
 // transaction is open), it reads until it saw them all; otherwise it reads what is below the
 // last stable offsets, until 1.5s pass without a record.
 func conformanceVisible(t *testing.T, c kafka.Cluster, topic string) []string {
@@ -111,9 +111,9 @@ func conformanceVisible(t *testing.T, c kafka.Cluster, topic string) []string {
 		}
 		sentinels[p] = r.Offset
 	}
-	// A transaction's markers are written after EndTxn returns: give them a moment.
+	// A transaction's markers are written after EndTxn returns, later on a loaded machine.
 	blocked := true
-	for deadline := time.Now().Add(time.Second); blocked && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(3 * time.Second); blocked && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		lso, err := adm.ListCommittedOffsets(ctx, topic)
 		if err != nil || lso.Error() != nil {
 			t.Fatalf("listing the last stable offsets of %s: %v %v", topic, err, lso.Error())
