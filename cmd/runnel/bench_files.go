@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"syscall"
 	"time"
@@ -42,6 +43,7 @@ func runBenchFiles(ctx context.Context, args []string, stdout, stderr io.Writer)
 	parallelisms := fs.String("parallelism", "1,2", "comma-separated job parallelisms to measure (the input is split into that many files)")
 	rounds := fs.Int("rounds", 3, "rounds per parallelism; medians are reported")
 	dirFlag := fs.String("dir", "", "scratch directory (default: a temporary directory, removed afterwards)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the job side (all rounds) to this file")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -62,6 +64,13 @@ func runBenchFiles(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer clean()
+	var prof *os.File
+	if *cpuProfile != "" {
+		if prof, err = os.Create(*cpuProfile); err != nil {
+			return err
+		}
+		defer prof.Close()
+	}
 
 	fmt.Fprintf(stdout, "Nexmark q1, JSON-lines file → JSON-lines file, %d bids, %d rounds (medians)\n\n", *events, *rounds)
 	fmt.Fprintf(stdout, "%-12s %16s %16s %10s %12s %12s\n", "parallelism", "loop ev/cpu-s", "job ev/cpu-s", "job/loop", "loop wall-s", "job wall-s")
@@ -79,11 +88,20 @@ func runBenchFiles(ctx context.Context, args []string, stdout, stderr io.Writer)
 			if err != nil {
 				return fmt.Errorf("bench files: loop: %w", err)
 			}
+			if prof != nil {
+				if err := pprof.StartCPUProfile(prof); err != nil {
+					return err
+				}
+			}
 			c1, w1 := cpuTime(), time.Now()
-			if err := q1Job(ctx, in, filepath.Join(out, "job"), p); err != nil {
+			err = q1Job(ctx, in, filepath.Join(out, "job"), p)
+			c2, w2 := cpuTime(), time.Now()
+			if prof != nil {
+				pprof.StopCPUProfile()
+			}
+			if err != nil {
 				return fmt.Errorf("bench files: job: %w", err)
 			}
-			c2, w2 := cpuTime(), time.Now()
 			if n != int64(*events) {
 				return fmt.Errorf("bench files: the loop read %d events, want %d", n, *events)
 			}
