@@ -9,7 +9,35 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
 )
+
+// TestRunKafkaLogs is the README's kafka-logs walk-through against an in-process kfake:
+// generate, run bounded with checkpoints, show the output topics.
+func TestRunKafkaLogs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts kfake")
+	}
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "logs", "logs-enriched", "logs-dead-letter"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	brokers := "--kafka-brokers=" + strings.Join(cluster.ListenAddrs(), ",")
+	var out, errb bytes.Buffer
+	if code := run(t.Context(), []string{"run", "kafka-logs", "--generate", "500", "--bounded", brokers,
+		"--checkpoint-dir", t.TempDir(), "--checkpoint-interval", "50ms", "--rest-address", ""}, &out, &errb); code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, errb.String())
+	}
+	out.Reset()
+	if code := run(t.Context(), []string{"run", "kafka-logs", "--show", brokers}, &out, &errb); code != 0 {
+		t.Fatalf("show: exit %d\n%s", code, errb.String())
+	}
+	if n, bad := strings.Count(out.String(), `"team":`), strings.Count(out.String(), "garbage line"); n != 490 || bad != 10 {
+		t.Errorf("%d enriched and %d dead letters, want 490 and 10:\n%s", n, bad, out.String())
+	}
+}
 
 func TestRunFlagErrors(t *testing.T) {
 	for _, tc := range []struct {
@@ -25,6 +53,7 @@ func TestRunFlagErrors(t *testing.T) {
 		{[]string{"run", "arbitrage", "--parallelism", "8", "--max-parallelism", "4"}, "exceeds --max-parallelism"},
 		{[]string{"run", "clickstream", "--rest-address", "8081"}, "--rest-address"},
 		{[]string{"run", "clickstream", "--events", "-1"}, "must not be negative"},
+		{[]string{"run", "kafka-logs", "--generate", "-1"}, "must not be negative"},
 		{[]string{"run", "clickstream", "extra"}, "unexpected arguments"},
 		{[]string{"run", "clickstream", "--bogus"}, "flag provided but not defined"},
 		{[]string{"savepoint", "a", "b"}, "unexpected arguments"},
@@ -46,7 +75,7 @@ func TestRunHelpListsExamples(t *testing.T) {
 			t.Errorf("run --help does not list %s:\n%s", e.name, errb.String())
 		}
 	}
-	for _, f := range []string{"-checkpoint-dir", "-restore", "-from-savepoint", "-rest-address", "-output", "-events"} {
+	for _, f := range []string{"-checkpoint-dir", "-restore", "-from-savepoint", "-rest-address", "-output", "-events", "-generate", "-kafka-brokers", "-kinesis-endpoint", "-s3-endpoint"} {
 		if !strings.Contains(errb.String(), f) {
 			t.Errorf("run --help does not list %s", f)
 		}
@@ -57,6 +86,9 @@ func TestRunHelpListsExamples(t *testing.T) {
 // and operators snapshot) and with the flags before the name.
 func TestRunEveryExample(t *testing.T) {
 	for _, e := range examples() {
+		if e.servers {
+			continue // see TestRunKafkaLogs and the examples' own tests
+		}
 		t.Run(e.name, func(t *testing.T) {
 			ckpt := t.TempDir()
 			var out, errb bytes.Buffer

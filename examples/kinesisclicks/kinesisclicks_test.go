@@ -1,0 +1,120 @@
+package kinesisclicks_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/runnel-io/runnel/app"
+	"github.com/runnel-io/runnel/connector/kinesis"
+	"github.com/runnel-io/runnel/connector/s3"
+	"github.com/runnel-io/runnel/examples/kinesisclicks"
+	"github.com/runnel-io/runnel/internal/testing/kinesistest"
+	"github.com/runnel-io/runnel/internal/testing/s3test"
+	"github.com/runnel-io/runnel/stream"
+)
+
+func TestParse(t *testing.T) {
+	c, err := kinesisclicks.Parse(kinesis.Record{Data: []byte(`{"user":7,"page":"/a","referrer":"ads","ts":1000}`)})
+	if err != nil || c != (kinesisclicks.Click{User: 7, Page: "/a", Referrer: "ads", Time: 1000}) {
+		t.Errorf("Parse: %+v, %v", c, err)
+	}
+	for _, bad := range []string{`{"user":7}`, `not json`} {
+		if _, err := kinesisclicks.Parse(kinesis.Record{Data: []byte(bad), ShardID: "shard-1", SequenceNumber: "42"}); err == nil || !strings.Contains(err.Error(), "shard-1/42") {
+			t.Errorf("Parse(%s): %v, want an error naming the record", bad, err)
+		}
+	}
+}
+
+// TestJob puts 3 minutes of clicks on a kinesalite stream, runs the job with checkpoints until
+// the first two windows are committed to versitygw, and checks their counts and partitions.
+func TestJob(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts kinesalite and versitygw")
+	}
+	kin, srv := kinesistest.Start(t), s3test.Start(t)
+	bucket := srv.Bucket(t)
+	o := kinesisclicks.Options{
+		Kinesis: kinesis.Connection{Endpoint: kin.Endpoint, Region: kin.Region, AccessKeyID: "x", SecretAccessKey: "y"},
+		Stream:  kin.CreateStream(t, 2),
+		S3:      s3.Connection{Endpoint: srv.Endpoint, Region: srv.Region, AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey},
+		Output:  "s3://" + bucket + "/counts/",
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 25*time.Second)
+	defer cancel()
+	start := time.Date(2026, 1, 1, 5, 0, 0, 0, time.UTC)
+	env := stream.New("produce", stream.Config{})
+	if err := kinesisclicks.BuildProducer(ctx, env, o, 1800, start); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Execute(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	var logs bytes.Buffer
+	opts := app.DefaultOptions()
+	opts.CheckpointDir, opts.CheckpointInterval, opts.Parallelism, opts.RESTAddress = t.TempDir(), 200*time.Millisecond, 2, ""
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	jobCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Execute(jobCtx, "kinesis-clicks", func(env *stream.Env) error { return kinesisclicks.Build(ctx, env, o) }, opts)
+	}()
+	defer func() { stop(); <-done }()
+
+	want := map[int64]int64{start.UnixMilli(): 600, start.Add(time.Minute).UnixMilli(): 600}
+	for {
+		views, keys := committed(ctx, t, srv.Client(), bucket)
+		if views[start.UnixMilli()] == 600 && views[start.Add(time.Minute).UnixMilli()] == 600 {
+			for _, k := range keys {
+				if !strings.HasPrefix(k, "counts/dt=2026-01-01/hour=05/") {
+					t.Errorf("object %s is not in the partition of its windows", k)
+				}
+			}
+			return
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("job ended: %v\n%s", err, logs.String())
+		case <-ctx.Done():
+			t.Fatalf("views per window %v, want %v\n%s", views, want, logs.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// committed sums the views per window start in the committed objects of bucket.
+func committed(ctx context.Context, t *testing.T, cl *awss3.Client, bucket string) (map[int64]int64, []string) {
+	t.Helper()
+	out, err := cl.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String("counts/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	views := map[int64]int64{}
+	var keys []string
+	for _, obj := range out.Contents {
+		keys = append(keys, *obj.Key)
+		get, err := cl.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(bucket), Key: obj.Key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(get.Body)
+		for sc.Scan() {
+			var pc kinesisclicks.PageCount
+			if err := json.Unmarshal(sc.Bytes(), &pc); err != nil {
+				t.Fatalf("%s: %v", *obj.Key, err)
+			}
+			views[pc.WindowStart] += pc.Views
+		}
+		get.Body.Close()
+	}
+	return views, keys
+}
