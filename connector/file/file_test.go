@@ -459,3 +459,35 @@ func TestRecover(t *testing.T) {
 		t.Fatal("Recover with an undecodable committable succeeded")
 	}
 }
+
+// TestCommitterRemovesOrphans: a part pre-committed at a checkpoint that never completed, by an
+// attempt that then failed, is deleted once a later attempt of the same sink commits; another
+// sink's (another job's) pending file in the same directory is left alone.
+func TestCommitterRemovesOrphans(t *testing.T) {
+	dir := t.TempDir()
+	s := newSink(t, dir)
+	other := newSink(t, dir)
+	ow := newWriter(t, other, 0, 0)
+	write(t, ow, 100)
+	otherCs := preCommit(t, ow, 1) // the other job's checkpoint is still in flight
+
+	w := newWriter(t, s, 0, 0)
+	write(t, w, 1, 2)
+	commit(t, newCommitter(t, s), preCommit(t, w, 1))
+	write(t, w, 3)
+	preCommit(t, w, 2) // never completes; attempt 0 fails
+	if l := list(t, dir); len(l.hidden) != 2 {
+		t.Fatalf("after the failure: hidden %v, want this job's orphan and the other job's pending file", l.hidden)
+	}
+	w = newWriter(t, s, 0, 1)
+	c := newCommitter(t, s)
+	write(t, w, 3)
+	commit(t, c, preCommit(t, w, 2))
+	l := list(t, dir)
+	wantRows(t, l, rowsOf(1, 2, 3))
+	if len(l.hidden) != 1 {
+		t.Fatalf("after attempt 1 committed: hidden %v, want only the other job's pending file", l.hidden)
+	}
+	commit(t, newCommitter(t, other), otherCs)
+	wantRows(t, list(t, dir), rowsOf(1, 2, 3, 100))
+}
