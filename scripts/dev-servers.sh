@@ -64,7 +64,7 @@ JS
 
 versitygw="$(scripts/versitygw.sh)"
 # Built rather than `go run`, so that the pid below is kfake's own and stop reaches it.
-go build -o "$root/.cache/bin/kfake" internal/testing/kafkatest/kfake/main.go
+go build -o "$root/.cache/bin/kfake" ./internal/testing/kafkatest/kfake
 
 echo "==> starting kfake on 127.0.0.1:$KAFKA_PORT" >&2
 "$root/.cache/bin/kfake" -port "$KAFKA_PORT" &

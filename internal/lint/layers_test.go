@@ -126,7 +126,10 @@ var projectRules = rules{
 		"internal/lint/...",
 	},
 	deps: []depRule{
-		{dep: "github.com/twmb/franz-go", homes: []string{"connector/kafka/..."}},
+		{dep: "github.com/twmb/franz-go", homes: []string{
+			"connector/kafka/...",
+			"internal/testing/kafkatest/...", // runs kfake for the examples and local development
+		}},
 		{dep: "github.com/aws/aws-sdk-go-v2", homes: []string{
 			"connector/kinesis/...", "connector/s3/...", "internal/checkpoint/...",
 			"connector/kafka/...",              // MSK IAM credentials from the SDK's default chain
@@ -528,7 +531,7 @@ func TestCheck(t *testing.T) {
 			pkgs: with(p("examples/fraud", "cmd/runnel", "github.com/twmb/franz-go/pkg/kgo")),
 			want: []string{
 				"package examples/fraud (layer 4 assembly, \"examples/...\") imports cmd/runnel (layer 6 entry, \"cmd/...\"), from a higher layer",
-				"forbidden import: package examples/fraud imports github.com/twmb/franz-go/pkg/kgo; only connector/kafka/... may import github.com/twmb/franz-go",
+				"forbidden import: package examples/fraud imports github.com/twmb/franz-go/pkg/kgo; only connector/kafka/..., internal/testing/kafkatest/... may import github.com/twmb/franz-go",
 			},
 		},
 		{
@@ -544,7 +547,7 @@ func TestCheck(t *testing.T) {
 		{
 			name: "franz-go outside connector/kafka",
 			pkgs: with(p("stream/kafkasink", "github.com/twmb/franz-go/pkg/kgo")),
-			want: []string{"forbidden import: package stream/kafkasink imports github.com/twmb/franz-go/pkg/kgo; only connector/kafka/... may import"},
+			want: []string{"forbidden import: package stream/kafkasink imports github.com/twmb/franz-go/pkg/kgo; only connector/kafka/..., internal/testing/kafkatest/... may import"},
 		},
 		{
 			name: "dependency prefixes match whole path elements",

@@ -1,11 +1,8 @@
-//go:build ignore
-
 // Command kfake runs franz-go's in-memory Kafka (kfake) on 127.0.0.1 for the examples and
 // local development; scripts/dev-servers.sh starts it. Its data lives in memory and goes with
-// the process. It is excluded from builds (the import-layer test keeps franz-go in
-// connector/kafka) and runs with
+// the process. Run it with
 //
-//	go run internal/testing/kafkatest/kfake/main.go [-port 9092] [-partitions 3] [-topics a,b]
+//	go run ./internal/testing/kafkatest/kfake [-port 9092] [-partitions 3] [-topics a,b]
 package main
 
 import (
