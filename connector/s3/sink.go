@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/runnel-io/runnel/connector"
+	"github.com/runnel-io/runnel/format/parquet"
 )
 
 // Sink writes records of type T as rows of part objects below an S3 prefix, exactly once when
@@ -20,6 +21,7 @@ type Sink[T any] struct {
 	cfg       sinkConfig
 	suffix    string // with ".gz" when compressed
 	cl        *client
+	parquet   *parquet.WriterOptions // non-nil: Parquet objects (NewParquetSink), encode is nil
 }
 
 var (

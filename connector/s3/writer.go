@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/runnel-io/runnel/connector"
+	"github.com/runnel-io/runnel/format/parquet"
 )
 
 // writer is one subtask's Writer. Its fields belong to the subtask's goroutine.
@@ -41,6 +42,7 @@ type partObject struct {
 	uploaded int64        // bytes in parts
 	buf      bytes.Buffer // bytes not yet uploaded
 	gz       *gzip.Writer // nil when uncompressed; writes to buf
+	pq       any          // *parquet.Writer[T] of a Parquet sink, writing to buf; else nil
 	opened   time.Time
 }
 
@@ -66,11 +68,17 @@ func (w *writer[T]) Write(ctx context.Context, v T, ts int64) error {
 		if err := checkPartition(partition); err != nil {
 			return fmt.Errorf("s3: sink subtask %d: %w", w.sc.Subtask, err)
 		}
-		p = w.openPart(partition)
+		var err error
+		if p, err = w.openPart(partition); err != nil {
+			return err
+		}
 		w.open[partition] = p
 	}
-	w.row = append(w.s.encode(w.row[:0], v), w.s.cfg.delimiter...)
-	if p.gz != nil {
+	if p.pq != nil {
+		if err := p.pq.(*parquet.Writer[T]).WriteOne(v); err != nil {
+			return fmt.Errorf("s3: sink subtask %d: %s: %w", w.sc.Subtask, p.key, err)
+		}
+	} else if w.row = append(w.s.encode(w.row[:0], v), w.s.cfg.delimiter...); p.gz != nil {
 		_, _ = p.gz.Write(w.row) // writes to a bytes.Buffer: never fails
 	} else {
 		p.buf.Write(w.row)
@@ -88,7 +96,7 @@ func (w *writer[T]) Write(ctx context.Context, v T, ts int64) error {
 }
 
 // openPart starts the next part object of partition; its upload starts with the first part.
-func (w *writer[T]) openPart(partition string) *partObject {
+func (w *writer[T]) openPart(partition string) (*partObject, error) {
 	key := w.s.loc.prefix
 	if partition != "" {
 		key += partition + "/"
@@ -99,7 +107,14 @@ func (w *writer[T]) openPart(partition string) *partObject {
 	if w.s.cfg.gzip {
 		p.gz, _ = gzip.NewWriterLevel(&p.buf, w.s.cfg.gzipLevel) // level validated by NewSink
 	}
-	return p
+	if w.s.parquet != nil {
+		pw, err := parquet.NewWriter[T](&p.buf, *w.s.parquet)
+		if err != nil {
+			return nil, fmt.Errorf("s3: sink subtask %d: %s: %w", w.sc.Subtask, key, err)
+		}
+		p.pq = pw
+	}
+	return p, nil
 }
 
 // uploadPart uploads p's buffer as its next part, creating the multipart upload first if
@@ -146,6 +161,12 @@ func (w *writer[T]) uploadPart(ctx context.Context, p *partObject) error {
 func (w *writer[T]) roll(ctx context.Context, p *partObject) error {
 	if p.gz != nil {
 		_ = p.gz.Close() // writes to a bytes.Buffer: never fails
+	}
+	if p.pq != nil { // the last row group and the footer
+		if err := p.pq.(*parquet.Writer[T]).Close(); err != nil {
+			w.abort(p.key, p.uploadID)
+			return fmt.Errorf("s3: sink subtask %d: finishing %s: %w", w.sc.Subtask, p.key, err)
+		}
 	}
 	if p.buf.Len() > 0 || len(p.parts) == 0 {
 		if err := w.uploadPart(ctx, p); err != nil {
