@@ -5,6 +5,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -119,3 +120,98 @@ func TestParquetSink(t *testing.T) {
 		t.Fatalf("uploads left: %v", u)
 	}
 }
+
+// TestParquetSourceRestoreMidObject reads Parquet objects of several row groups, snapshots the
+// reader in the middle of an object, passes the splits through the codec and continues in a
+// new reader (seeking to the row): every row exactly once, in order.
+func TestParquetSourceRestoreMidObject(t *testing.T) {
+	e := newEnv(t)
+	var want []pqRow
+	for o := range 2 {
+		var b bytes.Buffer
+		pw, err := parquet.NewWriter[pqRow](&b, parquet.WriterOptions{RowGroupRows: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 1000 {
+			v := pqRow{ID: int64(o*1000 + i), Name: "n" + strconv.Itoa(i)}
+			if err := pw.WriteOne(v); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, v)
+		}
+		if err := pw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		e.put(t, "in/f-"+strconv.Itoa(o)+".parquet", b.Bytes())
+	}
+	src, err := s3.NewParquetSource[pqRow](e.url("in"), s3.SourceConnection(e.conn), s3.BatchLines(37))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec := newEnumCtx(1)
+	en, err := src.NewEnumerator(ec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := en.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := en.AddReader(t.Context(), 0); err != nil {
+		t.Fatal(err)
+	}
+	splits := ec.take(0)
+	var got []pqRow
+	for round, stop := range []int{150, 777, 1000, 1555, -1} {
+		r, err := src.NewReader(connector.ReaderContext{Subtask: 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.AddSplits(splits)
+		r.NoMoreSplits()
+		out := &rowOutput{}
+		ended := false
+		for !ended && (stop < 0 || len(got)+len(out.vals) < stop) {
+			st, err := r.Read(t.Context(), out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ended = st == connector.EndOfInput
+		}
+		got = append(got, out.vals...)
+		if ended {
+			if stop != -1 {
+				t.Fatalf("round %d: ended early", round)
+			}
+			break
+		}
+		snap, err := r.Snapshot(int64(round))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		splits = nil
+		for _, sp := range snap {
+			b, err := src.EncodeSplit(sp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := src.DecodeSplit(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			splits = append(splits, d)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("read %d rows, want the %d written once each in order", len(got), len(want))
+	}
+}
+
+type rowOutput struct{ vals []pqRow }
+
+type rowSplitOut struct{ o *rowOutput }
+
+func (s rowSplitOut) Collect(v pqRow, _ int64)                 { s.o.vals = append(s.o.vals, v) }
+func (o *rowOutput) Split(string) connector.SplitOutput[pqRow] { return rowSplitOut{o} }
+func (o *rowOutput) ReleaseSplit(string)                       {}

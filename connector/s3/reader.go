@@ -37,6 +37,7 @@ type reader[T any] struct {
 	cur    *openObject
 	noMore bool
 	line   []byte // scratch for lines longer than the read buffer
+	rows   []T    // scratch for Parquet rows
 }
 
 // openObject is the object being read.
@@ -48,6 +49,8 @@ type openObject struct {
 	dec    io.Reader // decompressed stream (body itself for plain objects)
 	closer func()    // closes the decompressor, if any
 	br     *bufio.Reader
+	pq     any             // *parquet.Reader[T] of a Parquet source
+	ra     *objectReaderAt // its input, given each Read's context
 }
 
 func (o *openObject) close() {
@@ -94,7 +97,12 @@ func (r *reader[T]) Read(ctx context.Context, out connector.ReaderOutput[T]) (co
 			}
 			r.cur = o
 		}
-		n, done, err := r.readLines(out.Split(r.cur.sp.Key), budget)
+		read := r.readLines
+		if r.src.parquet {
+			read = r.readRows
+			r.cur.ra.ctx = ctx
+		}
+		n, done, err := read(out.Split(r.cur.sp.Key), budget)
 		budget -= n
 		if err != nil {
 			return 0, err
@@ -120,6 +128,12 @@ func (r *reader[T]) Read(ctx context.Context, out connector.ReaderOutput[T]) (co
 func (r *reader[T]) open(ctx context.Context, sp *Split) (*openObject, error) {
 	s := r.src
 	o := &openObject{sp: sp, where: "s3://" + s.loc.bucket + "/" + sp.Key, comp: compressionOf(sp.Key)}
+	if s.parquet {
+		if err := r.openParquet(ctx, o); err != nil {
+			return nil, err
+		}
+		return o, nil
+	}
 	in := &s3.GetObjectInput{Bucket: aws.String(s.loc.bucket), Key: aws.String(sp.Key)}
 	if sp.ETag != "" {
 		in.IfMatch = aws.String(sp.ETag)

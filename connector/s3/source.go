@@ -81,10 +81,11 @@ func Decode[T any](d RecordDecoder[T]) func(line []byte) (T, error) {
 // whose key ends in ".gz" are gzip streams, in ".zst" or ".zstd" zstd streams; any other
 // object is read as it is. A Source is immutable and safe for concurrent use.
 type Source[T any] struct {
-	loc    location
-	decode func(line []byte) (T, error)
-	cfg    sourceConfig
-	cl     *client
+	loc     location
+	decode  func(line []byte) (T, error)
+	cfg     sourceConfig
+	cl      *client
+	parquet bool // NewParquetSource: objects are Parquet files, positions are rows
 }
 
 var (
