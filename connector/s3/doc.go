@@ -1,4 +1,4 @@
-// Package s3 reads and writes lines in objects of Amazon S3 or any S3-compatible store
+// Package s3 reads and writes lines and Parquet files in objects of Amazon S3 or any S3-compatible store
 // (MinIO, Versity's gateway, Ceph, R2): an exactly-once sink of rolling part objects and a
 // split-per-object source, bounded or monitoring a prefix.
 //
@@ -42,6 +42,17 @@
 // partitioned table of JSON lines or CSV: encode with format/json's or format/csv's encoder,
 // whose rows end in '\n', and set Delimiter("").
 //
+// # Parquet part objects
+//
+// NewParquetSink[T](url, parquet.WriterOptions{...}, opts...) writes each part object as one
+// self-describing Parquet file (format/parquet: schema from T's `parquet` tags in the footer,
+// column compression from WriterOptions.Compression, Snappy by default, or Zstd, Gzip,
+// Uncompressed), suffix ".parquet". The Parquet writer writes into the part buffer, which is
+// uploaded as a part whenever it holds PartSize, so memory is about a row group plus a part per
+// open object. Rolling (RollSize, RollInterval, every checkpoint) closes the file, writing its
+// footer, and uploads the last part; the upload is then a committable like a line object's.
+// Gzip and Delimiter are errors for Parquet sinks.
+//
 // # Incomplete uploads need a lifecycle rule
 //
 // A writer that crashes, or a checkpoint that never completes, leaves multipart uploads that
@@ -65,6 +76,15 @@
 // middle, so their position is the number of lines consumed: a restored reader reads the
 // object again from the start and skips that many lines. Reads are pinned to the ETag the
 // object had when it was listed (If-Match); a replaced object fails the job rather than mix
-// two versions. Lines decode rejects follow the OnMalformed policy (format.Fail by default,
+// two versions.
+//
+// NewParquetSource[T](url, opts...) reads every object as a Parquet file through an io.ReaderAt
+// of ranged GETs (the footer, then the column chunks needed), pinned to the ETag likewise. Its
+// position is Split.Line, the index of the next row; a restored reader seeks to it
+// (parquet.Reader.SeekToRow: the row group and page holding the row), so resuming costs at most
+// a page, not the object. Parquet has no separate records: a corrupt footer or page fails the
+// job with the bucket, key and row; OnMalformed does not apply.
+//
+// Lines decode rejects follow the OnMalformed policy (format.Fail by default,
 // with an error naming the object, line and byte offset, or format.DeadLetter).
 package s3
