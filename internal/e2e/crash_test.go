@@ -171,8 +171,8 @@ type crashRun struct {
 	rng  *rand.Rand
 	kill struct {
 		times int
-		// within bounds the random delay between the child's first checkpoint of a run
-		// and its SIGKILL.
+		// within bounds the random delay between the first checkpoint of a run after which
+		// more records are committed than at the previous kill, and the SIGKILL.
 		within time.Duration
 	}
 	// records is how many records the job must write; committed returns how many distinct
@@ -221,6 +221,10 @@ func (c *crashRun) run(t *testing.T) crashStats {
 		timeout = 60 * time.Second
 	}
 	var stats crashStats
+	// progress is how many records were committed at the last kill: the next kill is armed
+	// only once more are, so that every kill interrupts a job that is writing (a slow start,
+	// under the race detector, would otherwise see every kill land before the first commit).
+	progress := 0
 	for {
 		if stats.runs > c.kill.times+3 {
 			t.Fatalf("the job did not finish in %d runs", stats.runs)
@@ -246,6 +250,9 @@ func (c *crashRun) run(t *testing.T) crashStats {
 				}
 				switch {
 				case killing && killAt == nil:
+					if c.committed() <= progress {
+						continue // nothing new committed yet
+					}
 					killAt = time.After(time.Duration(c.rng.Int64N(int64(c.kill.within) + 1)))
 				case !killing && c.unbounded && doneAt == 0 && c.committed() >= c.records:
 					doneAt = id
@@ -267,6 +274,7 @@ func (c *crashRun) run(t *testing.T) crashStats {
 				}
 				stats.kills++
 				n := c.committed()
+				progress = n
 				t.Logf("kill %d, after checkpoint %d: %d of %d records committed", stats.kills, latest(), n, c.records)
 				if n > 0 && n < c.records {
 					stats.midway++

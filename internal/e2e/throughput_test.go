@@ -136,7 +136,7 @@ type throughputResult struct {
 	RawReadPerSec float64 `json:"raw_getrecords_events_per_second"`
 	// JobPerSec is records / (last record through the map − job start).
 	JobPerSec float64 `json:"job_events_per_second"`
-	// CommittedPerSec is records / (checkpoint after the last record completed − job start).
+	// CommittedPerSec is records / (the bucket holding every record − job start).
 	CommittedPerSec float64 `json:"committed_events_per_second"`
 	Checkpoints     int64   `json:"checkpoints"`
 	// Objects and Lines are what the bucket holds after the job.
@@ -309,28 +309,55 @@ func (b *throughputBench) job(ctx context.Context, r *throughputResult, name, bu
 	jobCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var (
-		seen                   atomic.Int64
-		lastID                 atomic.Int64 // of the last completed checkpoint
-		doneAt                 atomic.Int64 // lastID when the last record passed the map, plus one
-		through                atomic.Int64 // when it did, in ns since start
-		committed, checkpoints atomic.Int64 // ns since start; completed checkpoints by then
+		seen        atomic.Int64
+		completed   atomic.Int64 // checkpoints completed, from the metrics
+		through     atomic.Int64 // when the last record passed the map, in ns since start
+		allThrough  = make(chan struct{})
+		committed   time.Duration // when the bucket held every record
+		checkpoints int64
+		watchErr    error
 	)
 	start := time.Now()
+	// Once every record passed the map, watch the bucket until it holds them all: the
+	// checkpoint after the last record must complete and its uploads be committed, which the
+	// sink does after the checkpoint is reported complete.
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case <-allThrough:
+		case <-jobCtx.Done():
+			return
+		}
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			_, lines, err := b.countOutput(jobCtx, bucket)
+			if err != nil {
+				if jobCtx.Err() == nil { // else the job ended first, and says why
+					watchErr = err
+					cancel(err)
+				}
+				return
+			}
+			if lines >= b.records {
+				committed, checkpoints = time.Since(start), completed.Load()
+				cancel(errMeasured)
+				return
+			}
+			select {
+			case <-tick.C:
+			case <-jobCtx.Done():
+				return
+			}
+		}
+	}()
 	cfg := stream.Config{
 		Parallelism:     b.parallelism,
 		MetricsInterval: 10 * time.Millisecond,
 		Metrics: metrics.ListenerFunc(func(s metrics.Snapshot) {
-			c := s.Checkpoints
-			if c == nil {
-				return
-			}
-			lastID.Store(c.LastID)
-			// The checkpoint after the one running when the last record went through was
-			// triggered after it: once that completes, every record is committed.
-			if d := doneAt.Load(); d > 0 && c.LastID >= d+1 && committed.Load() == 0 {
-				committed.Store(int64(time.Since(start)))
-				checkpoints.Store(c.Completed)
-				cancel(errMeasured)
+			if c := s.Checkpoints; c != nil {
+				completed.Store(c.Completed)
 			}
 		}),
 		Checkpoints: stream.Checkpoints{Storage: st, Coordinator: checkpoint.Config{Interval: b.interval}},
@@ -345,12 +372,17 @@ func (b *throughputBench) job(ctx context.Context, r *throughputResult, name, bu
 		section, _, _ := strings.Cut(strings.TrimPrefix(e.Page, "/"), "/")
 		if seen.Add(1) == b.records {
 			through.Store(int64(time.Since(start)))
-			doneAt.Store(lastID.Load() + 1)
+			close(allThrough)
 		}
 		return benchView{ID: e.ID, User: e.User, Page: e.Page, Section: section, Minute: e.TS / 60_000}
 	}).Name("page views").Uid("views")
 	views.SinkTo(sink).Name("s3").Uid("s3")
 	err = env.Execute(jobCtx)
+	cancel(nil)
+	<-watched
+	if watchErr != nil {
+		return fmt.Errorf("watching the output: %w", watchErr)
+	}
 	switch cause := context.Cause(jobCtx); {
 	case ctx.Err() != nil:
 		return ctx.Err()
@@ -361,8 +393,8 @@ func (b *throughputBench) job(ctx context.Context, r *throughputResult, name, bu
 		return errors.New("the job ended before it read every record")
 	}
 	r.JobPerSec = float64(b.records) / time.Duration(through.Load()).Seconds()
-	r.CommittedPerSec = float64(b.records) / time.Duration(committed.Load()).Seconds()
-	r.Checkpoints = checkpoints.Load()
+	r.CommittedPerSec = float64(b.records) / committed.Seconds()
+	r.Checkpoints = checkpoints
 	return nil
 }
 
