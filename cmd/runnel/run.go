@@ -124,7 +124,7 @@ func examples() []example {
 			}
 			return emit(retail.Trends(retail.SalesPerWindow(sales, time.Minute)), a, "signals")
 		}},
-		{name: "kinesis-clicks", summary: "Kinesis JSON clicks → views per page per minute → S3, Hive-partitioned JSON lines", servers: true,
+		{name: "kinesis-clicks", summary: "Kinesis JSON clicks → views per page per minute → S3, Hive-partitioned Parquet", servers: true,
 			build: func(env *stream.Env, a exampleArgs) error {
 				return kinesisclicks.Build(context.Background(), env, kinesisOptions(a))
 			},
@@ -182,7 +182,7 @@ func examples() []example {
 					return kafkalogs.BuildProducer(env, brokers, a.kafkaInput, a.generate, 50, start)
 				})
 			}},
-		{name: "s3-backfill", summary: "S3 JSON-lines orders → drop tests, amounts in cents → S3, Hive-partitioned JSON lines (bounded)", servers: true,
+		{name: "s3-backfill", summary: "S3 JSON-lines orders → drop tests, amounts in cents → S3, Hive-partitioned Parquet (bounded)", servers: true,
 			build: func(env *stream.Env, a exampleArgs) error {
 				return s3backfill.Build(env, s3backfill.Options{S3: s3Conn(a), Input: a.s3Input, Output: cmp.Or(a.s3Output, "s3://runnel/orders-clean/")})
 			},

@@ -1,10 +1,10 @@
 package kinesisclicks_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -17,6 +17,7 @@ import (
 	"github.com/runnel-io/runnel/connector/kinesis"
 	"github.com/runnel-io/runnel/connector/s3"
 	"github.com/runnel-io/runnel/examples/kinesisclicks"
+	"github.com/runnel-io/runnel/format/parquet"
 	"github.com/runnel-io/runnel/internal/testing/kinesistest"
 	"github.com/runnel-io/runnel/internal/testing/s3test"
 	"github.com/runnel-io/runnel/stream"
@@ -106,15 +107,32 @@ func committed(ctx context.Context, t *testing.T, cl *awss3.Client, bucket strin
 		if err != nil {
 			t.Fatal(err)
 		}
-		sc := bufio.NewScanner(get.Body)
-		for sc.Scan() {
-			var pc kinesisclicks.PageCount
-			if err := json.Unmarshal(sc.Bytes(), &pc); err != nil {
-				t.Fatalf("%s: %v", *obj.Key, err)
-			}
-			views[pc.WindowStart] += pc.Views
-		}
+		data, err := io.ReadAll(get.Body)
 		get.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(*obj.Key, ".parquet") {
+			t.Errorf("object %s is not named as Parquet", *obj.Key)
+		}
+		r, err := parquet.NewReader[kinesisclicks.PageCount](bytes.NewReader(data), int64(len(data)), *obj.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := make([]kinesisclicks.PageCount, 64)
+		for {
+			n, err := r.Read(rows)
+			for _, pc := range rows[:n] {
+				views[pc.WindowStart] += pc.Views
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.Close()
 	}
 	return views, keys
 }

@@ -1,10 +1,7 @@
 // Package s3backfill is the S3 backfill example: a bounded job, through the same API as the
 // streaming ones, that reads JSON-lines order events below one S3 prefix, drops test orders,
 // converts amounts to cents and writes the result below another prefix in Hive-style hourly
-// partitions (dt=YYYY-MM-DD/hour=HH) of each order's time, exactly once.
-//
-// The output is JSON lines: the Parquet S3 sink was not yet in connector/s3 when the example
-// was written.
+// partitions (dt=YYYY-MM-DD/hour=HH) of each order's time as Parquet files, exactly once.
 package s3backfill
 
 import (
@@ -17,6 +14,7 @@ import (
 	"github.com/runnel-io/runnel/eventtime"
 	"github.com/runnel-io/runnel/format"
 	"github.com/runnel-io/runnel/format/json"
+	"github.com/runnel-io/runnel/format/parquet"
 	"github.com/runnel-io/runnel/stream"
 )
 
@@ -32,11 +30,11 @@ type Order struct {
 
 // Row is one output row.
 type Row struct {
-	ID       int64  `json:"id"`
-	Customer string `json:"customer"`
-	Cents    int64  `json:"cents"`
-	Currency string `json:"currency"`
-	Time     string `json:"time"` // RFC 3339, UTC
+	ID       int64  `json:"id" parquet:"id"`
+	Customer string `json:"customer" parquet:"customer,dict"`
+	Cents    int64  `json:"cents" parquet:"cents"`
+	Currency string `json:"currency" parquet:"currency,dict"`
+	Time     string `json:"time" parquet:"time"` // RFC 3339, UTC
 }
 
 // Options configure the job.
@@ -63,7 +61,8 @@ func Transform(o Order) (Row, bool) {
 	}, true
 }
 
-// Build adds the bounded job to env: S3 JSON lines → Transform → S3, partitioned by order time.
+// Build adds the bounded job to env: S3 JSON lines → Transform → S3 Parquet, partitioned by
+// order time.
 // A malformed line fails the job with a *format.RecordError naming object, line and offset.
 func Build(env *stream.Env, o Options) error {
 	if o.Input == "" || o.Output == "" {
@@ -84,7 +83,7 @@ func Build(env *stream.Env, o Options) error {
 		}
 		return nil
 	}).Name("transform").Uid("transform")
-	sink, err := jsonSink[Row](o.Output, o.S3, s3.PartitionByTime(s3.HourlyPartition))
+	sink, err := s3.NewParquetSink[Row](o.Output, parquet.WriterOptions{}, s3.SinkConnection(o.S3), s3.PartitionByTime(s3.HourlyPartition))
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/runnel-io/runnel/connector/s3"
 	"github.com/runnel-io/runnel/eventtime"
 	"github.com/runnel-io/runnel/examples/s3backfill"
-	"github.com/runnel-io/runnel/format/json"
 	"github.com/runnel-io/runnel/internal/testing/s3test"
 	"github.com/runnel-io/runnel/stream"
 )
@@ -45,14 +44,10 @@ func TestJob(t *testing.T) {
 		return s3backfill.Build(env, s3backfill.Options{S3: conn, Input: "s3://" + bucket + "/in/", Output: "s3://" + bucket + "/out/"})
 	})
 
-	// Read back with the S3 source, one partition at a time.
+	// Read back with the S3 Parquet source, one partition at a time.
 	var got []int64
 	for _, hour := range []string{"dt=2026-01-01/hour=05", "dt=2026-01-01/hour=06"} {
-		dec, err := json.NewDecoder[s3backfill.Row]()
-		if err != nil {
-			t.Fatal(err)
-		}
-		src, err := s3.NewSource("s3://"+bucket+"/out/"+hour+"/", s3.Decode[s3backfill.Row](dec), s3.SourceConnection(conn))
+		src, err := s3.NewParquetSource[s3backfill.Row]("s3://"+bucket+"/out/"+hour+"/", s3.SourceConnection(conn))
 		if err != nil {
 			t.Fatal(err)
 		}
