@@ -1,0 +1,65 @@
+package kafka_test
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/runnel-io/runnel/connector/kafka"
+	"github.com/runnel-io/runnel/eventtime"
+	"github.com/runnel-io/runnel/stream"
+)
+
+// TestSourceStartAtTimestamp starts a bounded source at a time in the middle of the topic: it
+// reads, from every partition, exactly the records stamped at or after it.
+func TestSourceStartAtTimestamp(t *testing.T) {
+	c := newCluster(t, 3, "in")
+	produce(t, c, "in", 0, 600) // record i is stamped 1_700_000_000_000 + i ms
+	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c, Topics: []string{"in"}, Bounded: true,
+		Start: kafka.AtTimestamp, StartTimestamp: time.UnixMilli(1_700_000_000_000 + 400)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := stream.New("read", stream.Config{Parallelism: 2})
+	got := stream.Collect(stream.FromSource(env, src, eventtime.BoundedOutOfOrderness(time.Second, recordTime)))
+	if err := env.Execute(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var nums []int
+	for _, r := range got.Values() {
+		n, _ := strconv.Atoi(string(r.Value))
+		nums = append(nums, n)
+	}
+	slices.Sort(nums)
+	checkExactlyOnce(t, nums, seq(400, 200))
+}
+
+// TestSinkPartitioner writes through a sink with a user partition function and finds every
+// record in the partition it chose.
+func TestSinkPartitioner(t *testing.T) {
+	c := newCluster(t, 3, "out")
+	sink, err := kafka.NewEncodedSink(kafka.SinkConfig{Cluster: c, Topic: "out",
+		Partitioner: func(r *kafka.Record, n int) int {
+			v, _ := strconv.Atoi(string(r.Value))
+			return v % n
+		}}, func(n int) (kafka.Record, error) {
+		return kafka.Record{Value: []byte(strconv.Itoa(n))}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := stream.New("write", stream.Config{Parallelism: 2})
+	stream.FromSlice(env, seq(0, 900), eventtime.Strategy[int]{}).SinkTo(sink)
+	if err := env.Execute(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	recs := consume(t, c, "out", false)
+	checkExactlyOnce(t, values(recs), seq(0, 900))
+	for _, r := range recs {
+		if n, _ := strconv.Atoi(string(r.Value)); int32(n%3) != r.Partition {
+			t.Fatalf("record %d is in partition %d, want %d", n, r.Partition, n%3)
+		}
+	}
+}
