@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+
 	"github.com/runnel-io/runnel/connector/kafka"
 	"github.com/runnel-io/runnel/eventtime"
 	"github.com/runnel-io/runnel/stream"
@@ -61,5 +63,65 @@ func TestSinkPartitioner(t *testing.T) {
 		if n, _ := strconv.Atoi(string(r.Value)); int32(n%3) != r.Partition {
 			t.Fatalf("record %d is in partition %d, want %d", n, r.Partition, n%3)
 		}
+	}
+}
+
+// TestSourceStartCommitted starts a bounded source at a consumer group's committed offsets:
+// partition 0 committed at its end, partition 1 in the middle, partition 2 not at all (so it
+// starts at the earliest record). It reads exactly the records at and after those offsets.
+func TestSourceStartCommitted(t *testing.T) {
+	c := newCluster(t, 3, "in")
+	produce(t, c, "in", 0, 600)
+	all := consume(t, c, "in", false)
+	ends := map[int32]int64{}
+	for _, r := range all {
+		if string(r.Value) != sentinel {
+			ends[r.Partition] = max(ends[r.Partition], r.Offset+1)
+		}
+	}
+	from := map[int32]int64{0: ends[0], 1: ends[1] / 2}
+	var offs kadm.Offsets
+	for p, o := range from {
+		offs.AddOffset("in", p, o, -1)
+	}
+	ctx := context.Background()
+	resp, err := kadm.NewClient(client(t, c)).CommitOffsets(ctx, "g", offs)
+	if err != nil || resp.Error() != nil {
+		t.Fatalf("committing offsets: %v %v", err, resp.Error())
+	}
+	var want []int
+	for _, r := range all {
+		if string(r.Value) == sentinel || r.Offset < from[r.Partition] {
+			continue
+		}
+		n, _ := strconv.Atoi(string(r.Value))
+		want = append(want, n)
+	}
+	slices.Sort(want)
+	if len(want) == 0 || len(want) == 600 {
+		t.Fatalf("the committed offsets select %d records: the test needs some, not all", len(want))
+	}
+
+	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c, Topics: []string{"in"}, Bounded: true,
+		Start: kafka.Committed, Group: "g"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := stream.New("read", stream.Config{Parallelism: 2})
+	got := stream.Collect(stream.FromSource(env, src, eventtime.BoundedOutOfOrderness(time.Second, recordTime)))
+	if err := env.Execute(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var nums []int
+	for _, r := range got.Values() {
+		if string(r.Value) == sentinel {
+			continue
+		}
+		n, _ := strconv.Atoi(string(r.Value))
+		nums = append(nums, n)
+	}
+	slices.Sort(nums)
+	if !slices.Equal(nums, want) {
+		t.Fatalf("read %d records, want the %d at or after the committed offsets", len(nums), len(want))
 	}
 }
