@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/runnel-io/runnel/connector/kafka"
 	"github.com/runnel-io/runnel/eventtime"
 	"github.com/runnel-io/runnel/stream"
+	"github.com/runnel-io/runnel/window"
 )
 
 // TestSourceStartAtTimestamp starts a bounded source at a time in the middle of the topic: it
@@ -123,5 +125,44 @@ func TestSourceStartCommitted(t *testing.T) {
 	slices.Sort(nums)
 	if !slices.Equal(nums, want) {
 		t.Fatalf("read %d records, want the %d at or after the committed offsets", len(nums), len(want))
+	}
+}
+
+// TestPerPartitionWatermarks reads two partitions whose event times are far apart with one
+// reader, into one-second event-time windows allowing no disorder. The watermark is the least
+// of the partitions' own, so the records of the partition that is behind are not late: every
+// record is counted. (With one watermark per reader, the partition ahead would make most of
+// the other's records late, and the windows would drop them.)
+func TestPerPartitionWatermarks(t *testing.T) {
+	c := newCluster(t, 2, "in")
+	cl := client(t, c, kgo.DefaultProduceTopic("in"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	const perPartition = 1000
+	var recs []*kgo.Record
+	for i := range perPartition {
+		for p, base := range []int64{1_000_000_000, 0} { // partition 0 is 11 days ahead
+			recs = append(recs, &kgo.Record{Partition: int32(p), Value: []byte("x"), Timestamp: time.UnixMilli(base + int64(i)*10)})
+		}
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c, Topics: []string{"in"}, Bounded: true, MaxPollRecords: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := stream.New("read", stream.Config{Parallelism: 1})
+	in := stream.FromSource(env, src, eventtime.BoundedOutOfOrderness(0, recordTime))
+	ones := stream.Map(in, func(kafka.Record) int { return 1 })
+	byAll := stream.KeyBy(ones, func(int) int { return 0 })
+	counts := stream.Collect(stream.WindowReduce(stream.Window(byAll, window.TumblingEventTime(time.Second)), func(a, b int) int { return a + b }))
+	if err := env.Execute(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, n := range counts.Values() {
+		total += n
+	}
+	if total != 2*perPartition {
+		t.Fatalf("windows counted %d records of %d: the partition behind was taken as late", total, 2*perPartition)
 	}
 }
