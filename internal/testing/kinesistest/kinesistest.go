@@ -50,6 +50,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go/logging"
+
+	"github.com/runnel-io/runnel/internal/testing/filelock"
 )
 
 // Version is the kinesalite release Start runs.
@@ -280,7 +282,7 @@ func Install(t testing.TB) string {
 		if err := os.MkdirAll(prefix, 0o755); err != nil {
 			t.Fatalf("kinesistest: %v", err)
 		}
-		unlock, err := lockFile(filepath.Join(prefix, ".install.lock"))
+		unlock, err := filelock.Lock(filepath.Join(prefix, ".install.lock"))
 		if err != nil {
 			t.Fatalf("kinesistest: locking the kinesalite install: %v", err)
 		}

@@ -34,6 +34,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/logging"
+
+	"github.com/runnel-io/runnel/internal/testing/filelock"
 )
 
 // Version is the versitygw release Start runs; scripts/versitygw.sh pins the same one.
@@ -215,7 +217,7 @@ func Binary(t testing.TB) string {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatalf("s3test: %v", err)
 		}
-		unlock, err := lockFile(filepath.Join(dir, ".versitygw.lock"))
+		unlock, err := filelock.Lock(filepath.Join(dir, ".versitygw.lock"))
 		if err != nil {
 			t.Fatalf("s3test: locking the versitygw build: %v", err)
 		}
