@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -97,10 +97,22 @@ func TestExactlyOnceJob(t *testing.T) {
 		}}
 	env := stream.New("s3-exactly-once", cfg)
 	in := stream.FromSource(env, src, eventtime.Strategy[event]{}).Uid("s3-in")
+	// A failure is due at each of points, but is injected only once a checkpoint completed
+	// since the previous one, so that every restart has a checkpoint of its own run to restore;
+	// until then the map paces the job so that one can complete.
+	var mu sync.Mutex
+	var completedAtFailure int64
 	out := stream.Map(in, func(v event) doubled {
-		if slices.Contains(points, seen.Add(1)) {
-			failures.Add(1)
-			panic(fmt.Sprintf("injected failure at record %d", v.ID))
+		n := seen.Add(1)
+		mu.Lock()
+		defer mu.Unlock()
+		if f := failures.Load(); f < int64(len(points)) && n >= points[f] {
+			if c := last.Load(); c != nil && c.Completed > completedAtFailure {
+				completedAtFailure = c.Completed
+				failures.Add(1)
+				panic(fmt.Sprintf("injected failure at record %d", v.ID))
+			}
+			time.Sleep(time.Millisecond) // pacing only: the check above decides
 		}
 		return doubled{ID: v.ID, Double: 2 * v.ID}
 	}).Uid("map")
