@@ -28,19 +28,13 @@
 package kinesistest
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,7 +45,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go/logging"
 
-	"github.com/runnel-io/runnel/internal/testing/filelock"
+	"github.com/runnel-io/runnel/internal/testing/testproc"
 )
 
 // Version is the kinesalite release Start runs.
@@ -129,7 +123,7 @@ func Start(t testing.TB) *Server {
 	s := &Server{Region: "us-east-1", prefix: "test-", wait: 30 * time.Second}
 	var lastErr error
 	for range 3 { // the free port may be taken before the server binds it
-		port, err := freePort()
+		port, err := testproc.FreePort()
 		if err != nil {
 			t.Fatalf("kinesistest: finding a free port: %v", err)
 		}
@@ -179,7 +173,7 @@ func (s *Server) run(t testing.TB, cli string, port int) error {
 	}
 	cmd := exec.Command("node", "--require="+preload, cli, "--port", fmt.Sprint(port),
 		"--createStreamMs", "0", "--deleteStreamMs", "0", "--updateStreamMs", "50", "--shardLimit", "100")
-	var out lockedBuffer
+	var out testproc.Output
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		return err
@@ -226,7 +220,7 @@ func (s *Server) Client() *kinesis.Client { return s.client }
 // returns its name.
 func (s *Server) CreateStream(t testing.TB, shards int) string {
 	t.Helper()
-	name := s.prefix + randomHex(6)
+	name := s.prefix + testproc.RandomHex(6)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := s.client.CreateStream(ctx, &kinesis.CreateStreamInput{
@@ -272,7 +266,7 @@ func (s *Server) WaitActive(t testing.TB, stream string) {
 // fails the test when the install fails.
 func Install(t testing.TB) string {
 	t.Helper()
-	root, err := moduleRoot()
+	root, err := testproc.ModuleRoot()
 	if err != nil {
 		t.Fatalf("kinesistest: %v", err)
 	}
@@ -282,7 +276,7 @@ func Install(t testing.TB) string {
 		if err := os.MkdirAll(prefix, 0o755); err != nil {
 			t.Fatalf("kinesistest: %v", err)
 		}
-		unlock, err := filelock.Lock(filepath.Join(prefix, ".install.lock"))
+		unlock, err := testproc.Lock(filepath.Join(prefix, ".install.lock"))
 		if err != nil {
 			t.Fatalf("kinesistest: locking the kinesalite install: %v", err)
 		}
@@ -328,61 +322,4 @@ func install(prefix string) error {
 		return fmt.Errorf("npm install kinesalite@%s left no kinesalite %s in %s\n%s", Version, Version, prefix, out)
 	}
 	return nil
-}
-
-// moduleRoot walks up from the working directory (a test's package directory) to go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// lockedBuffer collects a process's output for messages.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *lockedBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
 }

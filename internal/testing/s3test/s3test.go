@@ -14,19 +14,13 @@
 package s3test
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,7 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/logging"
 
-	"github.com/runnel-io/runnel/internal/testing/filelock"
+	"github.com/runnel-io/runnel/internal/testing/testproc"
 )
 
 // Version is the versitygw release Start runs; scripts/versitygw.sh pins the same one.
@@ -72,15 +66,15 @@ func Start(t testing.TB) *Server {
 	t.Helper()
 	bin := Binary(t)
 	s := &Server{
-		AccessKey: "runnel-test-" + randomHex(4),
-		SecretKey: randomHex(20),
+		AccessKey: "runnel-test-" + testproc.RandomHex(4),
+		SecretKey: testproc.RandomHex(20),
 		Region:    "us-east-1",
 		Dir:       t.TempDir(),
 	}
 	sidecar := t.TempDir() // metadata beside the data: no need for user xattrs on TMPDIR
 	var lastErr error
 	for range 3 { // the free port may be taken before the server binds it
-		port, err := freePort()
+		port, err := testproc.FreePort()
 		if err != nil {
 			t.Fatalf("s3test: finding a free port: %v", err)
 		}
@@ -110,7 +104,7 @@ func (s *Server) run(t testing.TB, bin, addr, sidecar string) error {
 		"--port", addr, "--quiet",
 		"posix", "--sidecar", sidecar, s.Dir)
 	cmd.Env = cleanEnv()
-	var out lockedBuffer
+	var out testproc.Output
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		return err
@@ -153,7 +147,7 @@ func (s *Server) run(t testing.TB, bin, addr, sidecar string) error {
 // when the server does.
 func (s *Server) Bucket(t testing.TB) string {
 	t.Helper()
-	name := "test-" + randomHex(8)
+	name := "test-" + testproc.RandomHex(8)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := s.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
@@ -207,7 +201,7 @@ func Isolate(t testing.TB) {
 // the build fails.
 func Binary(t testing.TB) string {
 	t.Helper()
-	root, err := moduleRoot()
+	root, err := testproc.ModuleRoot()
 	if err != nil {
 		t.Fatalf("s3test: %v", err)
 	}
@@ -217,7 +211,7 @@ func Binary(t testing.TB) string {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatalf("s3test: %v", err)
 		}
-		unlock, err := filelock.Lock(filepath.Join(dir, ".versitygw.lock"))
+		unlock, err := testproc.Lock(filepath.Join(dir, ".versitygw.lock"))
 		if err != nil {
 			t.Fatalf("s3test: locking the versitygw build: %v", err)
 		}
@@ -266,24 +260,6 @@ func install(dir string) error {
 	return nil
 }
 
-// moduleRoot walks up from the working directory (a test's package directory) to go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
 // cleanEnv is the environment without the variables versitygw reads its own settings from, so
 // a developer's configuration cannot change the test server.
 func cleanEnv() []string {
@@ -296,43 +272,4 @@ func cleanEnv() []string {
 		env = append(env, kv)
 	}
 	return env
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// lockedBuffer collects a process's output for messages.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *lockedBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
 }
