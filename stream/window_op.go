@@ -131,8 +131,10 @@ type windowOp[T any, K comparable, ACC, OUT any] struct {
 	col     collector[OUT]
 
 	// codecs of snapshots, made at the first snapshot or restore
-	keyCodec state.Codec[K]
-	accCodec state.Codec[ACC]
+	keyCodec  state.Codec[K]
+	accCodec  state.Codec[ACC]
+	accCopied bool // snapshots copy pane contents by assignment (copiedByAssignment)
+	copies    *copyPool[K, ACC]
 }
 
 // windowRuntime is what the window operator asks of the runtime beyond rt.Context's fields:

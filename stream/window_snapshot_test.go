@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -135,6 +136,23 @@ var sumAgg = state.AggregateFunction[snapEv, sumCount, string]{
 	Result: func(a sumCount) string { return fmt.Sprintf("sum=%d n=%d", a.Sum, a.Count) },
 }
 
+// sumInPlace is sumAgg with an accumulator that Add changes in place, as Flink's aggregate
+// functions often do: a snapshot must not see changes made after it was taken.
+var sumInPlace = state.AggregateFunction[snapEv, *sumCount, string]{
+	Create: func() *sumCount { return &sumCount{} },
+	Add: func(a *sumCount, e snapEv) *sumCount {
+		a.Sum += e.N
+		a.Count++
+		return a
+	},
+	Merge: func(a, b *sumCount) *sumCount {
+		a.Sum += b.Sum
+		a.Count += b.Count
+		return a
+	},
+	Result: func(a *sumCount) string { return fmt.Sprintf("sum=%d n=%d", a.Sum, a.Count) },
+}
+
 func sumReduce(a, b snapEv) snapEv { return snapEv{a.Key, a.N + b.N, max(a.TS, b.TS)} }
 
 var listFn = ProcessWindowFunc[string, snapEv, string](func(ctx *WindowContext[string], elems []snapEv, out Collector[string]) error {
@@ -159,6 +177,9 @@ func snapCases() []snapCase {
 			"WindowAggregate", aggregatePanes[snapEv, string](sumAgg))},
 		{name: "session event time", make: makeOp(
 			windowed(window.EventTimeSession(4*ms)).AllowedLateness(2*ms), "WindowProcess", processPanes[snapEv, string, string](listFn))},
+		{name: "sliding event time, aggregate in place", make: makeOp(
+			windowed(window.SlidingEventTime(20*ms, 5*ms)).AllowedLateness(2*ms),
+			"WindowAggregate", aggregatePanes[snapEv, string](sumInPlace))},
 		{name: "session event time, aggregate", make: makeOp(
 			windowed(window.EventTimeSession(6*ms)), "WindowAggregate", aggregatePanes[snapEv, string](sumAgg))},
 		{name: "tumbling processing time", proc: true, make: makeOp(
@@ -279,7 +300,7 @@ func (r *snapRun) snapshot(t *testing.T, id int64) (encode func() map[int][]byte
 		for _, s := range snaps {
 			w := groupMap(blobs)
 			if err := s.WriteGroups(w); err != nil {
-				t.Fatalf("WriteGroups: %v", err)
+				t.Errorf("WriteGroups: %v", err) // not Fatalf: encode may run on another goroutine
 			}
 		}
 		return blobs
@@ -343,8 +364,12 @@ func TestWindowSnapshotRestore(t *testing.T) {
 						pre[i] = slices.Clone(orig.got[i])
 					}
 					encode := orig.snapshot(t, 1)
-					orig.feed(steps[cut:]) // the uninterrupted run goes on before the snapshot is encoded
-					blobs := encode()
+					// The snapshot is encoded on another goroutine while the uninterrupted run
+					// goes on, as the runtime does: under -race, any state the two share shows.
+					encoded := make(chan map[int][]byte)
+					go func() { encoded <- encode() }()
+					orig.feed(steps[cut:])
+					blobs := <-encoded
 					if len(blobs) == 0 {
 						t.Fatal("the snapshot holds no state")
 					}
@@ -505,4 +530,38 @@ func sectionBody(t *testing.T, b []byte) []byte {
 		t.Fatal(err)
 	}
 	return body
+}
+
+// TestCopiedByAssignment checks which pane contents a snapshot copies rather than encodes at
+// once: only types that assignment copies whole.
+func TestCopiedByAssignment(t *testing.T) {
+	type flat struct {
+		A int64
+		B [3]float64
+		S string
+	}
+	type nested struct {
+		F flat
+		P *int
+	}
+	for _, tc := range []struct {
+		t    reflect.Type
+		want bool
+	}{
+		{reflect.TypeFor[int64](), true},
+		{reflect.TypeFor[string](), true},
+		{reflect.TypeFor[flat](), true},
+		{reflect.TypeFor[[2]flat](), true},
+		{reflect.TypeFor[nested](), false},
+		{reflect.TypeFor[*flat](), false},
+		{reflect.TypeFor[[]int](), false},
+		{reflect.TypeFor[map[string]int](), false},
+		{reflect.TypeFor[any](), false},
+		{reflect.TypeFor[[1][]int](), false},
+		{reflect.TypeFor[func()](), false},
+	} {
+		if got := copiedByAssignment(tc.t); got != tc.want {
+			t.Errorf("copiedByAssignment(%v) = %v, want %v", tc.t, got, tc.want)
+		}
+	}
 }

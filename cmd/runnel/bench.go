@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -215,8 +216,8 @@ func runBenchNexmark(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	printResult(stdout, r)
 	if ckr != nil {
-		fmt.Fprintf(stdout, "  checkpoints %d completed, %d failed (every %v); duration max %.0f ms, pause max %.1f ms, alignment max %.1f ms, size max %s\n",
-			ckr.Completed, ckr.Failed, *ckInterval, ckr.MaxDurationMs, ckr.MaxPauseMs, ckr.MaxAlignmentMs, bytesString(ckr.MaxSize))
+		fmt.Fprintf(stdout, "  checkpoints %d completed, %d failed (every %v); duration max %.0f ms, pause max %.1f ms (median %.1f ms), alignment max %.1f ms, size max %s\n",
+			ckr.Completed, ckr.Failed, *ckInterval, ckr.MaxDurationMs, ckr.MaxPauseMs, ckr.MedianPauseMs, ckr.MaxAlignmentMs, bytesString(ckr.MaxSize))
 	}
 	return nil
 }
@@ -264,6 +265,9 @@ type checkpointResult struct {
 	MaxDurationMs  float64 `json:"max_duration_ms"`
 	MeanDurationMs float64 `json:"mean_duration_ms"`
 	MaxPauseMs     float64 `json:"max_pause_ms"`
+	// MedianPauseMs is the median of the observed checkpoints' pauses: a single long pause
+	// is often the task descheduled on a busy machine rather than the snapshot's work.
+	MedianPauseMs  float64 `json:"median_pause_ms"`
 	MaxAlignmentMs float64 `json:"max_alignment_ms"`
 	MaxSize        int64   `json:"max_size_bytes"`
 	LastSize       int64   `json:"last_size_bytes"`
@@ -273,7 +277,9 @@ func (c *checkpointFigures) result(interval time.Duration) *checkpointResult {
 	r := &checkpointResult{IntervalSeconds: interval.Seconds(), Completed: c.last.Completed, Failed: c.last.Failed,
 		Observed: len(c.each), LastSize: c.last.LastSize}
 	var total time.Duration
+	pauses := make([]time.Duration, 0, len(c.each))
 	for _, k := range c.each {
+		pauses = append(pauses, k.LastPause)
 		r.MaxDurationMs = max(r.MaxDurationMs, ms(k.LastDuration))
 		r.MaxPauseMs = max(r.MaxPauseMs, ms(k.LastPause))
 		r.MaxAlignmentMs = max(r.MaxAlignmentMs, ms(k.LastAlignment))
@@ -282,6 +288,8 @@ func (c *checkpointFigures) result(interval time.Duration) *checkpointResult {
 	}
 	if len(c.each) > 0 {
 		r.MeanDurationMs = ms(total / time.Duration(len(c.each)))
+		slices.Sort(pauses)
+		r.MedianPauseMs = ms(pauses[len(pauses)/2])
 	}
 	return r
 }
