@@ -43,7 +43,7 @@ func runBenchFiles(ctx context.Context, args []string, stdout, stderr io.Writer)
 	parallelisms := fs.String("parallelism", "1,2", "comma-separated job parallelisms to measure (the input is split into that many files)")
 	rounds := fs.Int("rounds", 3, "rounds per parallelism; medians are reported")
 	dirFlag := fs.String("dir", "", "scratch directory (default: a temporary directory, removed afterwards)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the job side (all rounds) to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of all rounds to this file; samples are labelled side=loop or side=job (pprof -tagfocus)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -64,12 +64,20 @@ func runBenchFiles(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer clean()
-	var prof *os.File
 	if *cpuProfile != "" {
-		if prof, err = os.Create(*cpuProfile); err != nil {
+		// One profile of the whole run: a profile started per round would write several
+		// concatenated profiles into the file, which pprof refuses. Samples carry the label
+		// side=loop or side=job (goroutines the job starts inherit it); select one side with
+		// pprof's -tagfocus.
+		prof, err := os.Create(*cpuProfile)
+		if err != nil {
 			return err
 		}
 		defer prof.Close()
+		if err := pprof.StartCPUProfile(prof); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 
 	fmt.Fprintf(stdout, "Nexmark q1, JSON-lines file → JSON-lines file, %d bids, %d rounds (medians)\n\n", *events, *rounds)
@@ -84,21 +92,18 @@ func runBenchFiles(ctx context.Context, args []string, stdout, stderr io.Writer)
 		for r := range *rounds {
 			out := filepath.Join(dir, fmt.Sprintf("out-p%d-r%d", p, r))
 			c0, w0 := cpuTime(), time.Now()
-			n, err := q1Loop(files, filepath.Join(out, "loop"))
+			var n int64
+			pprof.Do(ctx, pprof.Labels("side", "loop"), func(context.Context) {
+				n, err = q1Loop(files, filepath.Join(out, "loop"))
+			})
 			if err != nil {
 				return fmt.Errorf("bench files: loop: %w", err)
 			}
-			if prof != nil {
-				if err := pprof.StartCPUProfile(prof); err != nil {
-					return err
-				}
-			}
 			c1, w1 := cpuTime(), time.Now()
-			err = q1Job(ctx, in, filepath.Join(out, "job"), p)
+			pprof.Do(ctx, pprof.Labels("side", "job"), func(ctx context.Context) {
+				err = q1Job(ctx, in, filepath.Join(out, "job"), p)
+			})
 			c2, w2 := cpuTime(), time.Now()
-			if prof != nil {
-				pprof.StopCPUProfile()
-			}
 			if err != nil {
 				return fmt.Errorf("bench files: job: %w", err)
 			}
