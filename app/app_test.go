@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/runnel-io/runnel/eventtime"
+	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/stream"
 	"go.uber.org/goleak"
 )
@@ -236,4 +237,21 @@ func (b *syncBuffer) String() string {
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
+}
+
+// TestStatusLogsSourceLag checks that the progress line carries the sources' lag gauges, the
+// largest over their subtasks, and nothing of other operators.
+func TestStatusLogsSourceLag(t *testing.T) {
+	var buf bytes.Buffer
+	s := newStatus("lag", slog.New(slog.NewTextHandler(&buf, nil)), time.Second)
+	s.sources[1] = true
+	s.Report(metrics.Snapshot{Time: s.started.Add(time.Second), Operators: []metrics.Operator{
+		{ID: 1, Subtask: 0, RecordsOut: 5, Gauges: map[string]int64{metrics.RecordsLagMax: 7}},
+		{ID: 1, Subtask: 1, RecordsOut: 5, Gauges: map[string]int64{metrics.RecordsLagMax: 42}},
+		{ID: 2, Subtask: 0, Gauges: map[string]int64{"other": 1}},
+	}})
+	line := buf.String()
+	if !strings.Contains(line, "records=10") || !strings.Contains(line, "records_lag_max=42") || strings.Contains(line, "other") {
+		t.Fatalf("progress line %q, want records=10 and records_lag_max=42 and no other gauge", line)
+	}
 }

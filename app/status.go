@@ -2,6 +2,8 @@ package app
 
 import (
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -65,9 +67,17 @@ func (s *status) setRestored(dir string) {
 // line every s.every.
 func (s *status) Report(snap metrics.Snapshot) {
 	var n int64
+	var lag map[string]int64 // the sources' gauges (their lag), the largest over subtasks
 	for _, o := range snap.Operators {
-		if s.sources[o.ID] {
-			n += o.RecordsOut
+		if !s.sources[o.ID] {
+			continue
+		}
+		n += o.RecordsOut
+		for name, v := range o.Gauges {
+			if lag == nil {
+				lag = map[string]int64{}
+			}
+			lag[name] = max(lag[name], v)
 		}
 	}
 	s.mu.Lock()
@@ -88,6 +98,9 @@ func (s *status) Report(snap metrics.Snapshot) {
 		return
 	}
 	attrs := []any{"records", n, "records_per_s", int64(rate)}
+	for _, name := range slices.Sorted(maps.Keys(lag)) {
+		attrs = append(attrs, name, lag[name])
+	}
 	if ck != nil {
 		attrs = append(attrs, "checkpoints", ck.Completed, "failed", ck.Failed, "restarts", ck.Restarts)
 		if ck.LastID > 0 {

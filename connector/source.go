@@ -14,6 +14,7 @@ package connector
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/runnel-io/runnel/eventtime"
 )
@@ -101,6 +102,20 @@ type ReaderContext struct {
 	Logger      *slog.Logger
 	// Clock tells processing time; readers use it for rates, polling and timeouts.
 	Clock eventtime.Clock
+	// Gauges returns the subtask's gauge called name, published with the source's metrics
+	// (metrics.Operator.Gauges); the runtime sets it. Readers call Gauge, once, when they are
+	// made.
+	Gauges func(name string) *atomic.Int64
+}
+
+// Gauge returns the subtask's gauge called name, safe to set from any goroutine. When the
+// context has no Gauges (a reader made outside a job, as in tests) it returns a gauge nothing
+// publishes.
+func (c ReaderContext) Gauge(name string) *atomic.Int64 {
+	if c.Gauges == nil {
+		return new(atomic.Int64)
+	}
+	return c.Gauges(name)
 }
 
 // ReadStatus is what a Reader says after Read.

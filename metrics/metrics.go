@@ -20,11 +20,24 @@ type Operator struct {
 	// numLateRecordsDropped) and those user functions create through their runtime context.
 	// Nil when there are none.
 	Counters map[string]int64
+	// Gauges holds the operator's named gauges: values that go up and down, such as a
+	// source's lag (RecordsLagMax, MillisBehindLatest). Nil when there are none.
+	Gauges map[string]int64
 }
 
 // LateRecordsDropped is the counter of records a window operator or join dropped because they
 // arrived later than the allowed lateness and no late-data side output took them.
 const LateRecordsDropped = "numLateRecordsDropped"
+
+// Gauges of sources, named as Amazon Managed Service for Apache Flink shows them.
+const (
+	// RecordsLagMax is a Kafka source subtask's largest lag over its partitions: the records
+	// between the last it read and the partition's high watermark.
+	RecordsLagMax = "records_lag_max"
+	// MillisBehindLatest is a Kinesis source subtask's largest MillisBehindLatest over its
+	// shards: how far behind the tip of the stream its reads are, in milliseconds.
+	MillisBehindLatest = "millisBehindLatest"
+)
 
 // Task is a snapshot of one task (a chain of operators run by one goroutine).
 type Task struct {

@@ -24,7 +24,8 @@
 // partition. After a checkpoint completes (connector.CheckpointListener) a reader commits the
 // checkpoint's offsets to SourceConfig.Group, best effort and off the task goroutine, for
 // lag monitoring; the checkpoints, not the group, hold the progress. SourceConfig.OnLag
-// reports each partition's lag after each fetch.
+// reports each partition's lag after each fetch, and the largest over a reader's partitions is
+// its records_lag_max gauge (metrics.RecordsLagMax) in the job's metrics.
 //
 // # Sink
 //

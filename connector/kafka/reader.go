@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/runnel-io/runnel/connector"
+	"github.com/runnel-io/runnel/metrics"
 )
 
 // NewReader implements connector.Source. The reader has its own client, which consumes the
@@ -49,6 +51,8 @@ func (s *Source[T]) NewReader(rc connector.ReaderContext) (connector.Reader[T], 
 		offsets: map[int64]kadm.Offsets{},
 		commits: make(chan kadm.Offsets, 1),
 		stop:    make(chan struct{}),
+		lag:     rc.Gauge(metrics.RecordsLagMax),
+		lags:    map[splitKey]int64{},
 	}
 	r.wg.Add(2)
 	go r.fetch(ctx)
@@ -81,6 +85,11 @@ type reader[T any] struct {
 	offsets map[int64]kadm.Offsets
 	commits chan kadm.Offsets
 
+	// lag is the records_lag_max gauge: the largest of lags, which the fetch goroutine keeps
+	// per partition from each fetch that returns records of it.
+	lag  *atomic.Int64
+	lags map[splitKey]int64
+
 	cancel context.CancelFunc // stops the fetch goroutine
 	stop   chan struct{}      // closed to stop the commit goroutine
 	wg     sync.WaitGroup     // the fetch and commit goroutines
@@ -91,6 +100,38 @@ var (
 	_ connector.Availability       = (*reader[Record])(nil)
 	_ connector.CheckpointListener = (*reader[Record])(nil)
 )
+
+// splitKey names a partition.
+type splitKey struct {
+	topic     string
+	partition int32
+}
+
+// updateLag records, for each partition the fetch returned records of, its lag: the records
+// between the last one fetched and the high watermark. It sets the records_lag_max gauge and
+// calls SourceConfig.OnLag. It runs on the fetch goroutine.
+func (r *reader[T]) updateLag(fs kgo.Fetches) {
+	changed := false
+	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+		n := len(fp.Records)
+		if n == 0 {
+			return
+		}
+		lag := max(fp.HighWatermark-fp.Records[n-1].Offset-1, 0)
+		r.lags[splitKey{fp.Topic, fp.Partition}] = lag
+		changed = true
+		if r.src.cfg.OnLag != nil {
+			r.src.cfg.OnLag(fp.Topic, fp.Partition, lag)
+		}
+	})
+	if changed {
+		var m int64
+		for _, l := range r.lags {
+			m = max(m, l)
+		}
+		r.lag.Store(m)
+	}
+}
 
 // fetch polls until ctx is cancelled, handing each batch over and waiting for Read to take it
 // (so at most two batches are buffered beyond the client's own buffers).
@@ -122,13 +163,7 @@ func (r *reader[T]) fetch(ctx context.Context) {
 			r.err = errors.Join(r.err, fatal)
 			r.errMu.Unlock()
 		}
-		if r.src.cfg.OnLag != nil {
-			fs.EachPartition(func(fp kgo.FetchTopicPartition) {
-				if n := len(fp.Records); n > 0 {
-					r.src.cfg.OnLag(fp.Topic, fp.Partition, fp.HighWatermark-fp.Records[n-1].Offset-1)
-				}
-			})
-		}
+		r.updateLag(fs)
 		recs := fs.Records()
 		if len(recs) == 0 && fatal == nil {
 			continue

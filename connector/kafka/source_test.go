@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/runnel-io/runnel/connector/kafka"
 	"github.com/runnel-io/runnel/eventtime"
 	"github.com/runnel-io/runnel/format"
+	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/stream"
 )
 
@@ -421,4 +424,72 @@ func TestUnresponsiveBrokerFails(t *testing.T) {
 		t.Fatalf("took %v to fail", el)
 	}
 	t.Logf("failed after %v: %v", time.Since(start).Round(time.Millisecond), err)
+}
+
+// TestSourceLagGauge checks the reader's records_lag_max gauge: above zero while the reader is
+// behind the partitions' ends, zero once it has read everything, and the same figures through
+// SourceConfig.OnLag.
+func TestSourceLagGauge(t *testing.T) {
+	c := newCluster(t, 3, "in")
+	produce(t, c, "in", 0, 600)
+	var mu sync.Mutex
+	lastLag := map[int32]int64{}
+	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c, Topics: []string{"in"}, MaxPollRecords: 7,
+		OnLag: func(_ string, p int32, lag int64) {
+			mu.Lock()
+			defer mu.Unlock()
+			lastLag[p] = lag
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ec := newEnumCtx(1)
+	e, err := src.NewEnumerator(ec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.AddReader(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	gauges := map[string]*atomic.Int64{}
+	rc := connector.ReaderContext{Subtask: 0, Parallelism: 1, Clock: eventtime.RealClock(),
+		Gauges: func(name string) *atomic.Int64 {
+			gauges[name] = new(atomic.Int64)
+			return gauges[name]
+		}}
+	r, err := src.NewReader(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	lag := gauges[metrics.RecordsLagMax]
+	if lag == nil {
+		t.Fatalf("the reader made gauges %v, not %s", slices.Collect(maps.Keys(gauges)), metrics.RecordsLagMax)
+	}
+	r.AddSplits(ec.take(0))
+	out := &output[kafka.Record]{}
+	readUntil(t, r, out, 7)
+	// The fetch that handed over the first records set the gauge before handing them over.
+	if got := lag.Load(); got <= 0 || got >= 600 {
+		t.Fatalf("records_lag_max %d after reading %d of 600 records, want between 0 and 600", got, len(out.vals))
+	}
+	readUntil(t, r, out, 600)
+	if got := lag.Load(); got != 0 {
+		t.Fatalf("records_lag_max %d after reading all 600 records, want 0", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lastLag) != 3 {
+		t.Fatalf("OnLag reported partitions %v, want 3", lastLag)
+	}
+	for p, l := range lastLag {
+		if l != 0 {
+			t.Errorf("OnLag's last lag of partition %d is %d, want 0", p, l)
+		}
+	}
 }

@@ -19,7 +19,8 @@
 // retry is logged and reported to SourceConfig.OnRetry. The enumerator's shard listing runs
 // again at the next discovery when it fails, so a job rides out a server that cannot be reached
 // for up to about MaxRetries backoffs (outage_test.go cuts a proxy in front of the server and
-// restores it). MillisBehindLatest of every shard is reported to SourceConfig.OnLag and kept for Source.Lag.
+// restores it). MillisBehindLatest of every shard is reported to SourceConfig.OnLag and kept for Source.Lag;
+// the largest over a reader's shards is its millisBehindLatest gauge (metrics.MillisBehindLatest).
 //
 // # Resharding
 //

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/runnel-io/runnel/connector"
 	"github.com/runnel-io/runnel/eventtime"
+	"github.com/runnel-io/runnel/metrics"
 )
 
 // readBatch is the most records one Read emits.
@@ -33,7 +35,8 @@ func (s *Source) NewReader(rc connector.ReaderContext) (connector.Reader[Record]
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &reader{src: s, rc: rc, lin: s.lineage(false), fetchCtx: ctx, stop: cancel,
-		shards: map[string]*shardReader{}, avail: make(chan struct{}, 1)}, nil
+		shards: map[string]*shardReader{}, avail: make(chan struct{}, 1),
+		lag: &readerLag{gauge: rc.Gauge(metrics.MillisBehindLatest), shards: map[string]int64{}}}, nil
 }
 
 // reader reads the shards assigned to one subtask. Its methods are called from the subtask's
@@ -52,6 +55,31 @@ type reader struct {
 	order  []string
 	cursor int
 	avail  chan struct{} // ready after a fetcher queued a batch
+	lag    *readerLag
+}
+
+// readerLag is a reader's millisBehindLatest gauge: the largest MillisBehindLatest of the
+// shards it reads, which their fetchers report.
+type readerLag struct {
+	gauge  *atomic.Int64
+	mu     sync.Mutex
+	shards map[string]int64 // guarded by mu
+}
+
+// set records a shard's lag, or drops the shard when done.
+func (l *readerLag) set(shard string, ms int64, done bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if done {
+		delete(l.shards, shard)
+	} else {
+		l.shards[shard] = ms
+	}
+	var m int64
+	for _, v := range l.shards {
+		m = max(m, v)
+	}
+	l.gauge.Store(m)
 }
 
 // shardReader is the reader's side of one shard: the split (its position advanced as records
@@ -84,7 +112,7 @@ func (r *reader) AddSplits(splits []connector.Split) {
 			continue
 		}
 		sr.batches = make(chan fetched, fetchQueue)
-		f := &fetcher{src: r.src, clock: r.rc.Clock, log: r.rc.Logger, shard: v.ShardID,
+		f := &fetcher{src: r.src, lag: r.lag, clock: r.rc.Clock, log: r.rc.Logger, shard: v.ShardID,
 			start: v.Start, after: v.SequenceNumber, out: sr.batches, avail: r.avail}
 		r.wg.Go(func() { f.run(r.fetchCtx) })
 	}
@@ -174,6 +202,7 @@ func (r *reader) finish(sr *shardReader, out connector.ReaderOutput[Record]) {
 	out.ReleaseSplit(id)
 	r.lin.finish(id)
 	r.src.dropLag(id)
+	r.lag.set(id, 0, true)
 	r.rc.Logger.Info("kinesis: shard read to its end", "stream", r.src.cfg.Stream, "shard", id)
 }
 
@@ -214,6 +243,7 @@ func (r *reader) Close() error {
 // iterator; the reader owns the split.
 type fetcher struct {
 	src   *Source
+	lag   *readerLag
 	clock eventtime.Clock
 	log   *slog.Logger
 	shard string
@@ -297,6 +327,7 @@ func (f *fetcher) poll(ctx context.Context) error {
 		if resp.MillisBehindLatest != nil {
 			behind = *resp.MillisBehindLatest
 			f.src.setLag(f.shard, behind)
+			f.lag.set(f.shard, behind, false)
 		}
 		end := resp.NextShardIterator == nil
 		if len(resp.Records) > 0 || end {

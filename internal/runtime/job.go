@@ -424,7 +424,8 @@ func (j *job) newTask(head *Node, subtask int, ctrl *ctrlQueue) (*task, error) {
 	}
 	linkSiblings(t.flushers)
 	if head.Source != nil {
-		rc := connector.ReaderContext{Subtask: subtask, Parallelism: head.Parallelism, Logger: j.cfg.Logger.With("source", head.Name, "subtask", subtask), Clock: j.cfg.Clock}
+		rc := connector.ReaderContext{Subtask: subtask, Parallelism: head.Parallelism, Logger: j.cfg.Logger.With("source", head.Name, "subtask", subtask),
+			Clock: j.cfg.Clock, Gauges: t.ctxs[0].Gauge}
 		// instantiate made the chain below the source; the reader heads it.
 		var splits [][]byte
 		if r := t.ctxs[0].restored; r != nil {

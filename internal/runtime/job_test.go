@@ -573,3 +573,46 @@ func TestProcessingTimersInSourceTask(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 }
+
+// gaugeSource is a source whose readers set a gauge to 100 plus their subtask when made.
+type gaugeSource struct{ connector.Source[int] }
+
+func (s gaugeSource) NewReader(rc connector.ReaderContext) (connector.Reader[int], error) {
+	rc.Gauge("test_gauge").Store(100 + int64(rc.Subtask))
+	return s.Source.NewReader(rc)
+}
+
+// TestRunMetricsGauges checks that a gauge a source reader sets through its ReaderContext is
+// published with the source's metrics, per subtask, and that operators without gauges have none.
+func TestRunMetricsGauges(t *testing.T) {
+	src, err := datagen.New(func(i int64) int { return int(i) }, datagen.Count(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &Graph{Name: "gauges"}
+	strategy := eventtime.Monotonous(func(v int) int64 { return int64(v) })
+	s := g.Add(&Node{Name: "src", Parallelism: 2, Out: TypeOf[int](), Source: NewSource[int](gaugeSource{src}, strategy)})
+	connect(g, s, addSink(g, "sink", 2, &results[int]{}), Rebalance)
+	var last metrics.Snapshot
+	listener := metrics.ListenerFunc(func(s metrics.Snapshot) { last = s })
+	if err := Run(testCtx(t), g, Config{Metrics: listener, MetricsInterval: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, o := range last.Operators {
+		switch o.Operator {
+		case "src":
+			if got, want := o.Gauges["test_gauge"], 100+int64(o.Subtask); got != want {
+				t.Errorf("src subtask %d: test_gauge %d, want %d (gauges %v)", o.Subtask, got, want, o.Gauges)
+			}
+			seen++
+		default:
+			if o.Gauges != nil {
+				t.Errorf("%s subtask %d has gauges %v", o.Operator, o.Subtask, o.Gauges)
+			}
+		}
+	}
+	if seen != 2 {
+		t.Fatalf("metrics of %d source subtasks, want 2", seen)
+	}
+}

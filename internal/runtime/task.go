@@ -59,6 +59,7 @@ type opStats struct {
 	// counters are created from the task goroutine (Context.Counter) before or while it runs;
 	// the map is only read by publish, on the same goroutine.
 	counters  map[string]*atomic.Int64
+	gauges    map[string]*atomic.Int64 // as counters (Context.Gauge)
 	published atomic.Pointer[metrics.Operator]
 }
 
@@ -185,6 +186,12 @@ func (t *task) publish() {
 			m.Counters = make(map[string]int64, len(o.counters))
 			for name, n := range o.counters {
 				m.Counters[name] = n.Load()
+			}
+		}
+		if len(o.gauges) > 0 {
+			m.Gauges = make(map[string]int64, len(o.gauges))
+			for name, n := range o.gauges {
+				m.Gauges[name] = n.Load()
 			}
 		}
 		o.published.Store(m)
