@@ -133,7 +133,7 @@ func (e *enumerator[T]) list(ctx context.Context) ([]topicPartition, error) {
 	}
 	resp, err := req.RequestWith(ctx, e.cl)
 	if err != nil {
-		return nil, fmt.Errorf("kafka: source: listing topics from brokers %v: %w", e.src.cfg.Brokers, err)
+		return nil, fmt.Errorf("kafka: source: listing topics from brokers %v: %w%s", e.src.cfg.Brokers, err, e.src.cfg.closedHint(err))
 	}
 	var out []topicPartition
 	for _, rt := range resp.Topics {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -149,9 +152,30 @@ func ping(ctx context.Context, cl *kgo.Client, c *Cluster) error {
 	ctx, cancel := context.WithTimeout(ctx, c.connectTimeout())
 	defer cancel()
 	if err := cl.Ping(ctx); err != nil {
-		return fmt.Errorf("kafka: cannot reach brokers %v within %v: %w", c.Brokers, c.connectTimeout(), err)
+		return fmt.Errorf("kafka: cannot reach brokers %v within %v: %w%s", c.Brokers, c.connectTimeout(), err, c.closedHint(err))
 	}
 	return nil
+}
+
+// closedHint explains an error that is only the brokers closing the connection, as brokers
+// do when they refuse a client's authentication without saying why, or get plaintext on a
+// TLS listener; otherwise it returns "".
+func (c *Cluster) closedHint(err error) string {
+	if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+		return ""
+	}
+	switch {
+	case c.SASL.Mechanism == AWSMSKIAM:
+		return " (the brokers closed the connection: check that the IAM credentials may connect to the cluster, and that the listener is MSK's IAM one)"
+	case c.SASL.Mechanism != NoSASL:
+		return fmt.Sprintf(" (the brokers closed the connection: check the SASL %s credentials of user %q, and the mechanism the listener expects)",
+			c.SASL.Mechanism, c.SASL.User)
+	case c.TLS == nil && strings.Contains(err.Error(), "TLS"):
+		return "" // franz-go already asks whether TLS is missing
+	case c.TLS == nil:
+		return " (the brokers closed the connection: does the listener need TLS or SASL?)"
+	}
+	return " (the brokers closed the connection: does the listener need SASL?)"
 }
 
 // errs keeps the first error of asynchronous produce callbacks.
