@@ -9,6 +9,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/runnel-io/runnel/state"
 	"github.com/runnel-io/runnel/state/blob"
@@ -87,6 +88,7 @@ func pebbleOptions(o Options, cache *pebble.Cache, readOnly bool) *pebble.Option
 		FormatMajorVersion:          pebble.FormatNewest,
 		ReadOnly:                    readOnly,
 		MaxOpenFiles:                256,
+		FS:                          noSyncFS{vfs.Default},
 	}
 	// Bloom filters on every level: a state read is a point look-up, often of a key that has
 	// no state yet, and without filters it would read a block of every overlapping file.

@@ -54,6 +54,11 @@ func (b *Backend) Checkpoint(dir string) ([]File, error) {
 	return Files(dir)
 }
 
+// immutable reports whether Pebble never changes the file called name once made.
+func immutable(name string) bool {
+	return strings.HasSuffix(name, ".sst") || strings.HasSuffix(name, ".blob")
+}
+
 // Files lists the files of a checkpoint directory, sorted by name.
 func Files(dir string) ([]File, error) {
 	ents, err := os.ReadDir(dir)
@@ -71,7 +76,7 @@ func Files(dir string) ([]File, error) {
 		}
 		name := e.Name()
 		out = append(out, File{Name: name, Size: info.Size(),
-			Immutable: strings.HasSuffix(name, ".sst") || strings.HasSuffix(name, ".blob")})
+			Immutable: immutable(name)})
 	}
 	slices.SortFunc(out, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
@@ -115,12 +120,21 @@ func RestoreFiles(ctx context.Context, opts Options, names []string, open func(c
 	return b, nil
 }
 
+// copyFile copies the file name that open opens to dst. When open gives a local file (a
+// checkpoint in a file:// directory) and name is immutable (an SST or blob file: Pebble never
+// writes to one after making it, and drops it by unlinking), it hard-links the file instead,
+// which costs nothing however large it is; it copies when it cannot link (another file system).
 func copyFile(ctx context.Context, dst, name string, open func(context.Context, string) (io.ReadCloser, error)) error {
 	r, err := open(ctx, name)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
+	if f, ok := r.(*os.File); ok && immutable(name) {
+		if err := os.Link(f.Name(), dst); err == nil {
+			return nil
+		}
+	}
 	f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err

@@ -2,8 +2,10 @@ package pebble_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"math/rand/v2"
 	"os"
@@ -400,5 +402,75 @@ func TestReopenKeepsRegistry(t *testing.T) {
 	s.check(t, 2, 1, keygroup.Range{Start: 1, End: 2})
 	if _, err := b.Table(state.TableSpec{Name: "v", Kind: 2}); err == nil {
 		t.Fatal("a registered value state reopened as a list")
+	}
+}
+
+// TestRestoreFilesLinks checks that a restore from local files hard-links the immutable ones
+// (SSTs) and copies the others, that the restored database does not depend on the checkpoint
+// staying (retention deletes it), and that a source that is not a local file is copied.
+func TestRestoreFilesLinks(t *testing.T) {
+	const n = 2000
+	r := keygroup.Range{Start: 0, End: maxP}
+	for _, tc := range []struct {
+		name   string
+		open   func(dir string) func(context.Context, string) (io.ReadCloser, error)
+		linked bool
+	}{
+		{"local files", fromDir, true},
+		{"a stream", func(dir string) func(context.Context, string) (io.ReadCloser, error) {
+			return func(ctx context.Context, name string) (io.ReadCloser, error) {
+				f, err := fromDir(dir)(ctx, name)
+				return struct{ io.ReadCloser }{f}, err // hides the *os.File, as S3 would
+			}
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			chk := checkpointOf(t, r, n, false)
+			files, err := pebble.Files(chk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(t.TempDir(), "db")
+			rb, err := pebble.RestoreFiles(context.Background(), pebble.Options{Dir: dir, Range: r}, names(files), tc.open(chk))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rb.Close()
+			ssts := 0
+			for _, f := range files {
+				src, err := os.Stat(filepath.Join(chk, f.Name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				dst, err := os.Stat(filepath.Join(dir, f.Name))
+				if errors.Is(err, fs.ErrNotExist) && !f.Immutable {
+					continue // a WAL or an old MANIFEST the database dropped when it opened
+				}
+				if err != nil {
+					t.Fatalf("restored %s: %v", f.Name, err)
+				}
+				if same := os.SameFile(src, dst); same != (tc.linked && f.Immutable) {
+					t.Errorf("%s (immutable %v): restored as a link %v, want %v", f.Name, f.Immutable, same, tc.linked && f.Immutable)
+				}
+				if f.Immutable {
+					ssts++
+				}
+			}
+			if ssts == 0 {
+				t.Fatalf("the checkpoint has no SST: %v", names(files))
+			}
+			if err := os.RemoveAll(chk); err != nil {
+				t.Fatal(err)
+			}
+			rs := newSubtask(rb, r, false)
+			rs.check(t, n, 2, r)
+			for i := range n {
+				rs.write(i, 2)
+			}
+			if err := rb.Compact(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			rs.check(t, n, 3, r)
+		})
 	}
 }

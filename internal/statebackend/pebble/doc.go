@@ -24,11 +24,14 @@
 //   - Incremental checkpoints (Checkpoint) flush the memtable and hard-link the database's
 //     immutable files into a directory; Files says which are SSTs that an earlier checkpoint
 //     may already have uploaded. RestoreFiles reopens such a file set (same key groups, or a
-//     superset: the rest is deleted); RestoreRange copies the key groups a subtask owns out of
-//     another subtask's checkpoint (rescaling).
+//     superset: the rest is deleted), hard-linking the SSTs when they are local files;
+//     RestoreRange copies the key groups a subtask owns out of another subtask's checkpoint
+//     (rescaling).
 //
-// The write-ahead log is off: checkpoints, not the log, make state durable, and a failed
-// subtask restores from the last checkpoint. Memory use is bounded by Options.CacheSize plus
+// The write-ahead log is off and nothing in the working directory is synced to disk
+// (noSyncFS): checkpoints, not the database, make state durable (the checkpoint storage syncs
+// what it stores), and a failed subtask restores from the last checkpoint into a fresh
+// directory. Memory use is bounded by Options.CacheSize plus
 // two memtables of Options.MemTableSize, whatever the state's size.
 //
 // A Backend belongs to the goroutine of its subtask, like its handles; Snapshots may be
