@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runnel-io/runnel/connector/kafka"
 	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/stream"
 )
@@ -54,7 +53,7 @@ func TestKafkaCrashChild(t *testing.T) {
 	// Pace the job (a millisecond every 20 records) so that it runs long enough to be killed.
 	var seen atomic.Int64
 	p := pipeline{
-		cluster:     kafka.Cluster{Brokers: strings.Split(brokers, ","), ConnectTimeout: 10 * time.Second},
+		cluster:     testCluster{Cluster: envCluster(t, strings.Split(brokers, ",")), prefix: os.Getenv("RUNNEL_KAFKA_PREFIX")},
 		parallelism: 2,
 		prefix:      "crash",
 		fail: func(n int64) bool {
@@ -86,7 +85,7 @@ func TestKafkaExactlyOnceSurvivesSIGKILL(t *testing.T) {
 				}
 				cmd := exec.Command(os.Args[0], "-test.run=^TestKafkaCrashChild$", "-test.count=1")
 				cmd.Env = append(os.Environ(), kafkaCrashChildEnv+"=1",
-					"RUNNEL_KAFKA_BROKERS="+strings.Join(c.Brokers, ","), "RUNNEL_KAFKA_CKPT="+ckpt)
+					"RUNNEL_KAFKA_BROKERS="+strings.Join(c.Brokers, ","), "RUNNEL_KAFKA_PREFIX="+c.prefix, "RUNNEL_KAFKA_CKPT="+ckpt)
 				var stdout, stderr bytes.Buffer
 				cmd.Stdout = &stdout
 				pipe, err := cmd.StderrPipe()

@@ -3,6 +3,7 @@ package kafka_test
 import (
 	"context"
 	"errors"
+	"regexp"
 	"testing"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 func TestDiscoveryWhileRunning(t *testing.T) {
 	c := newCluster(t, 2, "d-a")
 	produce(t, c, "d-a", 0, 10)
-	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c, TopicRegex: "^d-", DiscoveryInterval: 20 * time.Millisecond})
+	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c.Cluster, TopicRegex: "^" + regexp.QuoteMeta(c.topic("d-")), DiscoveryInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func TestDiscoveryWhileRunning(t *testing.T) {
 		}
 	}
 	waitFor(10)
-	if _, err := kadm.NewClient(client(t, c)).CreateTopic(ctx, 3, 1, nil, "d-b"); err != nil {
+	if _, err := kadm.NewClient(client(t, c)).CreateTopic(ctx, 3, -1, nil, c.topic("d-b")); err != nil {
 		t.Fatal(err)
 	}
 	produce(t, c, "d-b", 10, 30)

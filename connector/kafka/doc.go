@@ -77,4 +77,21 @@
 //   - A bounded source ends a partition when it reaches the end offset, counting transaction
 //     markers; a compacted topic whose last offsets were compacted away may keep it waiting.
 //   - Offsets past the retention are reset to the earliest offset, as a plain consumer would.
+//
+// # Tests
+//
+// The tests run against kfake (github.com/twmb/franz-go/pkg/kfake), an in-process cluster that
+// speaks the real protocol, transactions included: each test starts its own. To run them
+// against a real cluster (Apache Kafka, MSK, Redpanda), set RUNNEL_KAFKA_TEST_BROKERS to its
+// seed brokers, RUNNEL_KAFKA_TEST_TLS=1 for TLS with the system's CAs, and
+// RUNNEL_KAFKA_TEST_SASL to MECHANISM:USER:PASSWORD (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) or to
+// AWS_MSK_IAM (credentials from the AWS default chain):
+//
+//	RUNNEL_KAFKA_TEST_BROKERS=b-1.example:9096,b-2.example:9096 RUNNEL_KAFKA_TEST_TLS=1 \
+//	    RUNNEL_KAFKA_TEST_SASL=SCRAM-SHA-512:user:password go test ./connector/kafka/
+//
+// Each test then makes its topics under a random prefix "runnel-test-<hex>-" (its
+// transactional ids and groups too) and deletes the prefix's topics when it ends. The tests
+// that need control of the cluster (a broker outage, TLS and SASL setups, refused credentials)
+// and the conformance suite keep running against kfake.
 package kafka

@@ -38,7 +38,7 @@ func checkpointConfig(t testing.TB, dir string, interval time.Duration) stream.C
 // pipeline is the Kafka→Kafka job of the exactly-once tests: topic "in" through a map that
 // may fail to topic "out", written in transactions.
 type pipeline struct {
-	cluster     kafka.Cluster
+	cluster     testCluster
 	parallelism int
 	prefix      string
 	// fail, if not nil, makes the map fail when it returns true for the count of records it
@@ -49,12 +49,13 @@ type pipeline struct {
 func (p pipeline) build(t testing.TB, cfg stream.Config) *stream.Env {
 	t.Helper()
 	cfg.Parallelism = p.parallelism
-	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: p.cluster, Topics: []string{"in"}, Bounded: true, MaxPollRecords: 50, Group: "eos-test"})
+	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: p.cluster.Cluster, Topics: []string{p.cluster.topic("in")}, Bounded: true, MaxPollRecords: 50,
+		Group: p.cluster.topic("eos-test")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink, err := kafka.NewEncodedSink(kafka.SinkConfig{Cluster: p.cluster, Topic: "out", Guarantee: kafka.ExactlyOnce,
-		TransactionalIDPrefix: p.prefix, TransactionTimeout: time.Minute},
+	sink, err := kafka.NewEncodedSink(kafka.SinkConfig{Cluster: p.cluster.Cluster, Topic: p.cluster.topic("out"), Guarantee: kafka.ExactlyOnce,
+		TransactionalIDPrefix: p.cluster.topic(p.prefix), TransactionTimeout: time.Minute},
 		func(r kafka.Record) (kafka.Record, error) {
 			return kafka.Record{Key: r.Key, Value: r.Value, Headers: r.Headers}, nil
 		})
@@ -113,7 +114,7 @@ func TestExactlyOnceKafkaToKafkaWithFailures(t *testing.T) {
 				failures.Load(), ck.Completed, len(committed), len(all)-4)
 			// A bounded read_committed source over the output ends (the partitions end in
 			// transaction markers) with the same records.
-			src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c, Topics: []string{"out"}, Bounded: true, ReadCommitted: true})
+			src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c.Cluster, Topics: []string{c.topic("out")}, Bounded: true, ReadCommitted: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -131,7 +132,7 @@ func TestExactlyOnceKafkaToKafkaWithFailures(t *testing.T) {
 			checkExactlyOnce(t, ints(rs), seq(0, n))
 			// The readers committed checkpointed positions to the group (best effort, and
 			// partitions a bounded reader finished before a restore keep an older position).
-			offs, err := kadm.NewClient(client(t, c)).FetchOffsets(context.Background(), "eos-test")
+			offs, err := kadm.NewClient(client(t, c)).FetchOffsets(context.Background(), c.topic("eos-test"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -161,7 +162,8 @@ func TestExactlyOnceKafkaToKafkaWithFailures(t *testing.T) {
 func TestExactlyOnceRecommitFromAnotherProcess(t *testing.T) {
 	c := newCluster(t, 2, "out")
 	ctx := context.Background()
-	cfg := kafka.SinkConfig{Cluster: c, Topic: "out", Guarantee: kafka.ExactlyOnce, TransactionalIDPrefix: "px", TransactionTimeout: time.Minute}
+	cfg := kafka.SinkConfig{Cluster: c.Cluster, Topic: c.topic("out"), Guarantee: kafka.ExactlyOnce, TransactionalIDPrefix: c.topic("px"),
+		TransactionTimeout: time.Minute}
 	newSink := func() *kafka.Sink[kafka.Record] {
 		s, err := kafka.NewSink(cfg)
 		if err != nil {
@@ -193,7 +195,7 @@ func TestExactlyOnceRecommitFromAnotherProcess(t *testing.T) {
 		t.Fatalf("pre-commit: %v, %d committables", err, len(lost))
 	}
 	// The writer's next transaction, open with records in it when the process dies.
-	open := client(t, c, kgo.TransactionalID("px-1-0-2"), kgo.DefaultProduceTopic("out"))
+	open := client(t, c, kgo.TransactionalID(c.topic("px-1-0-2")), kgo.DefaultProduceTopic(c.topic("out")))
 	if err := open.BeginTransaction(); err != nil {
 		t.Fatal(err)
 	}
@@ -240,14 +242,14 @@ func TestExactlyOnceRecommitFromAnotherProcess(t *testing.T) {
 func TestExactlyOnceSweepsOtherParallelisms(t *testing.T) {
 	c := newCluster(t, 2, "out")
 	ctx := context.Background()
-	old := client(t, c, kgo.TransactionalID("sw-2-1-7"), kgo.DefaultProduceTopic("out"))
+	old := client(t, c, kgo.TransactionalID(c.topic("sw-2-1-7")), kgo.DefaultProduceTopic(c.topic("out")))
 	if err := old.BeginTransaction(); err != nil {
 		t.Fatal(err)
 	}
 	if err := old.ProduceSync(ctx, &kgo.Record{Value: []byte("-1")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	sink, err := kafka.NewSink(kafka.SinkConfig{Cluster: c, Topic: "out", Guarantee: kafka.ExactlyOnce, TransactionalIDPrefix: "sw"})
+	sink, err := kafka.NewSink(kafka.SinkConfig{Cluster: c.Cluster, Topic: c.topic("out"), Guarantee: kafka.ExactlyOnce, TransactionalIDPrefix: c.topic("sw")})
 	if err != nil {
 		t.Fatal(err)
 	}

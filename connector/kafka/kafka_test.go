@@ -2,6 +2,10 @@ package kafka_test
 
 import (
 	"context"
+	"crypto/tls"
+	"fmt"
+	"math/rand/v2"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,10 +21,37 @@ import (
 	"github.com/runnel-io/runnel/stream"
 )
 
-// newCluster starts an in-process fake cluster (kfake speaks the real protocol, transactions
-// included) with the given topics of partitions partitions each, closed at the end of the test.
-func newCluster(t testing.TB, partitions int32, topics ...string) kafka.Cluster {
+// The tests run against kfake, the in-process cluster that speaks the real protocol
+// (transactions included), each test on a cluster of its own. With RUNNEL_KAFKA_TEST_BROKERS
+// set ("host:port,..."), the tests that take their cluster from newCluster run against that
+// cluster instead: each test makes its topics under a prefix of its own and deletes them at the
+// end. RUNNEL_KAFKA_TEST_TLS=1 connects with TLS (the system's CAs), and
+// RUNNEL_KAFKA_TEST_SASL=MECHANISM:USER:PASSWORD (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) or
+// AWS_MSK_IAM (the AWS default credential chain) authenticates. The tests that need to control
+// the cluster (an outage, refused credentials) keep using kfake.
+const (
+	brokersEnv = "RUNNEL_KAFKA_TEST_BROKERS"
+	tlsEnv     = "RUNNEL_KAFKA_TEST_TLS"
+	saslEnv    = "RUNNEL_KAFKA_TEST_SASL"
+)
+
+// testCluster is a test's cluster, and the prefix of its topics (and transactional ids and
+// groups) on a shared real cluster; "" on kfake.
+type testCluster struct {
+	kafka.Cluster
+	prefix string
+}
+
+// topic returns the name a test's topic (or transactional id, or group) has on the cluster.
+func (c testCluster) topic(name string) string { return c.prefix + name }
+
+// newCluster returns the cluster of a test with the given topics of partitions partitions
+// each: an in-process fake cluster closed at the end of the test, or the real one.
+func newCluster(t testing.TB, partitions int32, topics ...string) testCluster {
 	t.Helper()
+	if os.Getenv(brokersEnv) != "" {
+		return realCluster(t, partitions, topics...)
+	}
 	opts := []kfake.Opt{kfake.NumBrokers(1)}
 	if len(topics) > 0 {
 		opts = append(opts, kfake.SeedTopics(partitions, topics...))
@@ -30,12 +61,72 @@ func newCluster(t testing.TB, partitions int32, topics ...string) kafka.Cluster 
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	return kafka.Cluster{Brokers: c.ListenAddrs(), ConnectTimeout: 10 * time.Second}
+	return testCluster{Cluster: kafka.Cluster{Brokers: c.ListenAddrs(), ConnectTimeout: 10 * time.Second}}
 }
 
-func client(t testing.TB, c kafka.Cluster, opts ...kgo.Opt) *kgo.Client {
+// envCluster returns a cluster at brokers with the security settings of the environment.
+func envCluster(t testing.TB, brokers []string) kafka.Cluster {
 	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Brokers...)}, opts...)...)
+	c := kafka.Cluster{Brokers: brokers, ConnectTimeout: 30 * time.Second}
+	if os.Getenv(tlsEnv) == "1" {
+		c.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if v := os.Getenv(saslEnv); v != "" {
+		mech, rest, _ := strings.Cut(v, ":")
+		user, pass, _ := strings.Cut(rest, ":")
+		c.SASL = kafka.SASL{Mechanism: kafka.Mechanism(mech), User: user, Password: pass}
+	}
+	return c
+}
+
+// realCluster makes the test's topics on the cluster of the environment under a fresh prefix,
+// and deletes every topic with that prefix at the end of the test.
+func realCluster(t testing.TB, partitions int32, topics ...string) testCluster {
+	t.Helper()
+	c := testCluster{Cluster: envCluster(t, strings.Split(os.Getenv(brokersEnv), ",")),
+		prefix: fmt.Sprintf("runnel-test-%x-", rand.Uint64())}
+	adm := kadm.NewClient(client(t, c))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	named := make([]string, len(topics))
+	for i, tp := range topics {
+		named[i] = c.topic(tp)
+	}
+	if len(named) > 0 {
+		res, err := adm.CreateTopics(ctx, partitions, -1, nil, named...)
+		if err == nil {
+			err = res.Error()
+		}
+		if err != nil {
+			t.Fatalf("creating topics %v on %v: %v", named, c.Brokers, err)
+		}
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		listed, err := adm.ListTopics(ctx)
+		if err != nil {
+			t.Errorf("listing the test's topics to delete them: %v", err)
+			return
+		}
+		var mine []string
+		for _, name := range listed.Names() {
+			if strings.HasPrefix(name, c.prefix) {
+				mine = append(mine, name)
+			}
+		}
+		if len(mine) > 0 {
+			if _, err := adm.DeleteTopics(ctx, mine...); err != nil {
+				t.Errorf("deleting topics %v: %v", mine, err)
+			}
+		}
+	})
+	return c
+}
+
+func client(t testing.TB, c testCluster, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append(kafka.ClientOpts(c.Cluster), opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,9 +136,9 @@ func client(t testing.TB, c kafka.Cluster, opts ...kgo.Opt) *kgo.Client {
 
 // produce writes values "0".."n-1" to topic, value i keyed by i, spread over the partitions by
 // key, with timestamps i ms after a fixed time.
-func produce(t testing.TB, c kafka.Cluster, topic string, from, n int) {
+func produce(t testing.TB, c testCluster, topic string, from, n int) {
 	t.Helper()
-	cl := client(t, c, kgo.DefaultProduceTopic(topic))
+	cl := client(t, c, kgo.DefaultProduceTopic(c.topic(topic)))
 	recs := make([]*kgo.Record, 0, n)
 	for i := from; i < from+n; i++ {
 		v := []byte(strconv.Itoa(i))
@@ -63,8 +154,9 @@ func produce(t testing.TB, c kafka.Cluster, topic string, from, n int) {
 // first writes a sentinel record to the end of every partition (outside any transaction) and
 // reads until it saw them all: a read_committed consumer sees a sentinel only once every
 // transaction before it ended, so a transaction left open makes consume fail after 30s.
-func consume(t testing.TB, c kafka.Cluster, topic string, committed bool) []*kgo.Record {
+func consume(t testing.TB, c testCluster, topic string, committed bool) []*kgo.Record {
 	t.Helper()
+	topic = c.topic(topic)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	details, err := kadm.NewClient(client(t, c)).ListTopics(ctx, topic)
@@ -152,7 +244,7 @@ func recordTime(r kafka.Record) int64 { return r.Timestamp.UnixMilli() }
 func TestSourceReadsAllPartitions(t *testing.T) {
 	c := newCluster(t, 4, "in")
 	produce(t, c, "in", 0, 2000)
-	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c, Topics: []string{"in"}, Bounded: true})
+	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c.Cluster, Topics: []string{c.topic("in")}, Bounded: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +261,7 @@ func TestSourceReadsAllPartitions(t *testing.T) {
 		n, _ := strconv.Atoi(string(r.Value))
 		nums = append(nums, n)
 		if string(r.Key) != string(r.Value) || len(r.Headers) != 1 || r.Headers[0].Key != "n" || string(r.Headers[0].Value) != string(r.Value) ||
-			r.Topic != "in" || r.Timestamp.UnixMilli() != 1_700_000_000_000+int64(n) {
+			r.Topic != c.topic("in") || r.Timestamp.UnixMilli() != 1_700_000_000_000+int64(n) {
 			t.Fatalf("record %+v does not match what was produced", r)
 		}
 	}
@@ -185,7 +277,7 @@ func TestSourceReadsAllPartitions(t *testing.T) {
 
 func TestSinkAtLeastOnce(t *testing.T) {
 	c := newCluster(t, 3, "out")
-	sink, err := kafka.NewEncodedSink(kafka.SinkConfig{Cluster: c, Topic: "out"}, func(n int) (kafka.Record, error) {
+	sink, err := kafka.NewEncodedSink(kafka.SinkConfig{Cluster: c.Cluster, Topic: c.topic("out")}, func(n int) (kafka.Record, error) {
 		v := []byte(strconv.Itoa(n))
 		return kafka.Record{Key: v, Value: v, Headers: []kafka.Header{{Key: "h", Value: []byte("x")}}}, nil
 	})
@@ -265,7 +357,7 @@ func containsAll(s string, subs ...string) bool {
 // its transactions at the end of its input.
 func TestSinkExactlyOnceWithoutCheckpoints(t *testing.T) {
 	c := newCluster(t, 3, "out")
-	sink, err := kafka.NewEncodedSink(kafka.SinkConfig{Cluster: c, Topic: "out", Guarantee: kafka.ExactlyOnce, TransactionalIDPrefix: "nock"},
+	sink, err := kafka.NewEncodedSink(kafka.SinkConfig{Cluster: c.Cluster, Topic: c.topic("out"), Guarantee: kafka.ExactlyOnce, TransactionalIDPrefix: c.topic("nock")},
 		func(n int) (kafka.Record, error) { return kafka.Record{Value: []byte(strconv.Itoa(n))}, nil })
 	if err != nil {
 		t.Fatal(err)

@@ -21,7 +21,7 @@ import (
 func TestSourceStartAtTimestamp(t *testing.T) {
 	c := newCluster(t, 3, "in")
 	produce(t, c, "in", 0, 600) // record i is stamped 1_700_000_000_000 + i ms
-	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c, Topics: []string{"in"}, Bounded: true,
+	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c.Cluster, Topics: []string{c.topic("in")}, Bounded: true,
 		Start: kafka.AtTimestamp, StartTimestamp: time.UnixMilli(1_700_000_000_000 + 400)})
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +44,7 @@ func TestSourceStartAtTimestamp(t *testing.T) {
 // record in the partition it chose.
 func TestSinkPartitioner(t *testing.T) {
 	c := newCluster(t, 3, "out")
-	sink, err := kafka.NewEncodedSink(kafka.SinkConfig{Cluster: c, Topic: "out",
+	sink, err := kafka.NewEncodedSink(kafka.SinkConfig{Cluster: c.Cluster, Topic: c.topic("out"),
 		Partitioner: func(r *kafka.Record, n int) int {
 			v, _ := strconv.Atoi(string(r.Value))
 			return v % n
@@ -84,7 +84,7 @@ func TestSourceStartCommitted(t *testing.T) {
 	from := map[int32]int64{0: ends[0], 1: ends[1] / 2}
 	var offs kadm.Offsets
 	for p, o := range from {
-		offs.AddOffset("in", p, o, -1)
+		offs.AddOffset(c.topic("in"), p, o, -1)
 	}
 	ctx := context.Background()
 	resp, err := kadm.NewClient(client(t, c)).CommitOffsets(ctx, "g", offs)
@@ -104,7 +104,7 @@ func TestSourceStartCommitted(t *testing.T) {
 		t.Fatalf("the committed offsets select %d records: the test needs some, not all", len(want))
 	}
 
-	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c, Topics: []string{"in"}, Bounded: true,
+	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c.Cluster, Topics: []string{c.topic("in")}, Bounded: true,
 		Start: kafka.Committed, Group: "g"})
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +135,7 @@ func TestSourceStartCommitted(t *testing.T) {
 // the other's records late, and the windows would drop them.)
 func TestPerPartitionWatermarks(t *testing.T) {
 	c := newCluster(t, 2, "in")
-	cl := client(t, c, kgo.DefaultProduceTopic("in"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	cl := client(t, c, kgo.DefaultProduceTopic(c.topic("in")), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	const perPartition = 1000
 	var recs []*kgo.Record
 	for i := range perPartition {
@@ -146,7 +146,7 @@ func TestPerPartitionWatermarks(t *testing.T) {
 	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c, Topics: []string{"in"}, Bounded: true, MaxPollRecords: 10})
+	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c.Cluster, Topics: []string{c.topic("in")}, Bounded: true, MaxPollRecords: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

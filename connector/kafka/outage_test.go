@@ -39,7 +39,7 @@ func TestBrokerOutageRecovers(t *testing.T) {
 		cluster = start()
 	)
 	t.Cleanup(func() { mu.Lock(); cluster.Close(); mu.Unlock() })
-	c := kafka.Cluster{Brokers: cluster.ListenAddrs(), ConnectTimeout: 2 * time.Second}
+	c := testCluster{Cluster: kafka.Cluster{Brokers: cluster.ListenAddrs(), ConnectTimeout: 2 * time.Second}}
 	produce(t, c, "in", 0, n)
 
 	// Midway, take the broker away for a moment, from another goroutine (the map must go on

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -114,7 +115,7 @@ func ints(rs []kafka.Record) []int {
 func TestSourceRestoreContinuesExactly(t *testing.T) {
 	c := newCluster(t, 3, "in")
 	produce(t, c, "in", 0, 600)
-	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c, Topics: []string{"in"}, MaxPollRecords: 7})
+	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c.Cluster, Topics: []string{c.topic("in")}, MaxPollRecords: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +220,7 @@ func TestEnumeratorDiscovers(t *testing.T) {
 	c := newCluster(t, 2, "t-a", "other")
 	ctx := context.Background()
 	adm := kadm.NewClient(client(t, c))
-	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c, TopicRegex: "^t-", Start: kafka.Latest})
+	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c.Cluster, TopicRegex: "^" + regexp.QuoteMeta(c.topic("t-")), Start: kafka.Latest})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,17 +261,17 @@ func TestEnumeratorDiscovers(t *testing.T) {
 	if len(first) != 2 || sum != 10 {
 		t.Fatalf("first listing %v: want t-a's 2 partitions at their ends (Latest), 10 records in all", first)
 	}
-	if _, err := adm.CreatePartitions(ctx, 1, "t-a"); err != nil {
+	if _, err := adm.CreatePartitions(ctx, 1, c.topic("t-a")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "t-b"); err != nil {
+	if _, err := adm.CreateTopic(ctx, 1, -1, nil, c.topic("t-b")); err != nil {
 		t.Fatal(err)
 	}
 	produce(t, c, "t-b", 0, 5)
 	if err := d.Discover(ctx); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int64{"t-a-2": 0, "t-b-0": 0} // new partitions start at the earliest offset
+	want := map[string]int64{c.topic("t-a-2"): 0, c.topic("t-b-0"): 0} // new partitions start at the earliest offset
 	if m := got(); !mapsEqual(m, want) {
 		t.Fatalf("discovered %v, want %v", m, want)
 	}
@@ -297,7 +298,7 @@ func TestEnumeratorDiscovers(t *testing.T) {
 		}
 		restored = append(restored, s2)
 	}
-	if _, err := adm.CreatePartitions(ctx, 1, "t-b"); err != nil {
+	if _, err := adm.CreatePartitions(ctx, 1, c.topic("t-b")); err != nil {
 		t.Fatal(err)
 	}
 	ec = newEnumCtx(2)
@@ -314,7 +315,7 @@ func TestEnumeratorDiscovers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if m := got(); !mapsEqual(m, map[string]int64{"t-b-1": 0}) {
+	if m := got(); !mapsEqual(m, map[string]int64{c.topic("t-b-1"): 0}) {
 		t.Fatalf("restored enumerator made %v, want only the partition created since the snapshot", m)
 	}
 }
@@ -338,14 +339,14 @@ func TestSourceMalformedRecords(t *testing.T) {
 	c := newCluster(t, 2, "in")
 	produce(t, c, "in", 0, 100)
 	cl := client(t, c)
-	res := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "in", Key: []byte("bad"), Value: []byte("not a number")})
+	res := cl.ProduceSync(context.Background(), &kgo.Record{Topic: c.topic("in"), Key: []byte("bad"), Value: []byte("not a number")})
 	if err := res.FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	bad := res[0].Record
 	decode := func(r *kafka.Record) (int, error) { return strconv.Atoi(string(r.Value)) }
 	run := func(policy format.Policy, dl func(*format.RecordError) error) ([]int, error) {
-		src, err := kafka.NewDecodedSource(kafka.SourceConfig{Cluster: c, Topics: []string{"in"}, Bounded: true, Policy: policy, DeadLetter: dl}, decode)
+		src, err := kafka.NewDecodedSource(kafka.SourceConfig{Cluster: c.Cluster, Topics: []string{c.topic("in")}, Bounded: true, Policy: policy, DeadLetter: dl}, decode)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -358,7 +359,7 @@ func TestSourceMalformedRecords(t *testing.T) {
 	}
 	_, err := run(format.Fail, nil)
 	var rerr *format.RecordError
-	if !errors.As(err, &rerr) || rerr.Source != "in/"+strconv.Itoa(int(bad.Partition)) || rerr.Offset != bad.Offset ||
+	if !errors.As(err, &rerr) || rerr.Source != c.topic("in")+"/"+strconv.Itoa(int(bad.Partition)) || rerr.Offset != bad.Offset ||
 		!strings.Contains(err.Error(), "invalid syntax") || !strings.Contains(err.Error(), "offset") {
 		t.Fatalf("job error %v; want a *format.RecordError at in/%d offset %d", err, bad.Partition, bad.Offset)
 	}
@@ -434,7 +435,7 @@ func TestSourceLagGauge(t *testing.T) {
 	produce(t, c, "in", 0, 600)
 	var mu sync.Mutex
 	lastLag := map[int32]int64{}
-	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c, Topics: []string{"in"}, MaxPollRecords: 7,
+	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c.Cluster, Topics: []string{c.topic("in")}, MaxPollRecords: 7,
 		OnLag: func(_ string, p int32, lag int64) {
 			mu.Lock()
 			defer mu.Unlock()
