@@ -2,7 +2,6 @@ package stream
 
 import (
 	"cmp"
-	"maps"
 	"slices"
 
 	"github.com/runnel-io/runnel/eventtime"
@@ -76,16 +75,6 @@ func (s *paneTimers) remove(r timerRef) bool {
 
 // len returns the number of timers in s.
 func (s *paneTimers) len() int { return s.n + len(s.more) }
-
-// each calls fn for every timer of s.
-func (s *paneTimers) each(fn func(timerRef)) {
-	for i := range s.n {
-		fn(s.t[i])
-	}
-	for _, r := range s.more {
-		fn(r)
-	}
-}
 
 // timerEntry is a registered timer as a bucket holds it: which pane.
 type timerEntry[K comparable] struct {
@@ -280,17 +269,6 @@ func (x *triggerCtx[K]) RegisterProcessingTimeTimer(at int64) {
 func (x *triggerCtx[K]) DeleteEventTimeTimer(at int64) { x.pane.remove(timerRef{at, EventTime}) }
 func (x *triggerCtx[K]) DeleteProcessingTimeTimer(at int64) {
 	x.pane.remove(timerRef{at, ProcessingTime})
-}
-
-// each calls fn for every entry of every bucket, by time and in each bucket in registration
-// order (seq, the entry's index in its bucket), stale entries included.
-func (b *timeBuckets[K]) each(fn func(at int64, seq int, e timerEntry[K])) {
-	times := slices.Sorted(maps.Keys(b.at))
-	for _, at := range times {
-		for i, e := range b.at[at].entries {
-			fn(at, i, e)
-		}
-	}
 }
 
 // restoredTimer is a timer read from a snapshot, to be registered again.
