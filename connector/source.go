@@ -102,9 +102,10 @@ type ReaderContext struct {
 	Logger      *slog.Logger
 	// Clock tells processing time; readers use it for rates, polling and timeouts.
 	Clock eventtime.Clock
-	// Gauges returns the subtask's gauge called name, published with the source's metrics
-	// (metrics.Operator.Gauges); the runtime sets it. Readers call Gauge, once, when they are
-	// made.
+	// Gauges returns the subtask's gauge called name, creating it at zero; the runtime sets it
+	// and publishes the gauges with the source's metrics (metrics.Operator.Gauges), read when
+	// each snapshot is taken. It is safe for concurrent use. Readers call Gauge, usually once,
+	// when they are made.
 	Gauges func(name string) *atomic.Int64
 }
 

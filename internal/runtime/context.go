@@ -61,20 +61,11 @@ func (c *Context) Counter(name string) *atomic.Int64 {
 	return n
 }
 
-// Gauge returns the operator subtask's gauge called name, creating it at zero; it is published
-// with the operator's metrics. Like Counter, it is created before or while the task runs, on
-// the task goroutine, and is then safe to set from any goroutine.
-func (c *Context) Gauge(name string) *atomic.Int64 {
-	if n, ok := c.op.gauges[name]; ok {
-		return n
-	}
-	if c.op.gauges == nil {
-		c.op.gauges = map[string]*atomic.Int64{}
-	}
-	n := new(atomic.Int64)
-	c.op.gauges[name] = n
-	return n
-}
+// Gauge returns the operator subtask's gauge called name, creating it at zero. Unlike a
+// counter, a gauge is read when the metrics reporter takes a snapshot, so a snapshot shows its
+// value at that moment even while the task is blocked. Gauge and the gauge are safe for
+// concurrent use.
+func (c *Context) Gauge(name string) *atomic.Int64 { return c.op.gauge(name) }
 
 // NewStateBackend makes the keyed-state backend of this operator subtask, as Config.StateBackend
 // says (the in-memory backend by default). The task closes it after the operator's Close.

@@ -661,7 +661,9 @@ func (j *job) snapshot() metrics.Snapshot {
 		}
 		for _, o := range t.ops {
 			if om := o.published.Load(); om != nil {
-				s.Operators = append(s.Operators, *om)
+				m := *om
+				m.Gauges = o.gaugeValues()
+				s.Operators = append(s.Operators, m)
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -614,5 +615,72 @@ func TestRunMetricsGauges(t *testing.T) {
 	}
 	if seen != 2 {
 		t.Fatalf("metrics of %d source subtasks, want 2", seen)
+	}
+}
+
+// stalledReader sets its test_gauge to 7 in its first Read and then stays in it until release
+// is closed, as a source blocked by backpressure would stay in its output.
+type stalledReader struct {
+	connector.Reader[int]
+	gauge   *atomic.Int64
+	release <-chan struct{}
+	stalled bool
+}
+
+func (r *stalledReader) Read(ctx context.Context, out connector.ReaderOutput[int]) (connector.ReadStatus, error) {
+	if !r.stalled {
+		r.stalled = true
+		r.gauge.Store(7)
+		select {
+		case <-r.release:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	return r.Reader.Read(ctx, out)
+}
+
+// stalledSource is a source whose reader is a stalledReader.
+type stalledSource struct {
+	connector.Source[int]
+	release <-chan struct{}
+}
+
+func (s stalledSource) NewReader(rc connector.ReaderContext) (connector.Reader[int], error) {
+	r, err := s.Source.NewReader(rc)
+	if err != nil {
+		return nil, err
+	}
+	return &stalledReader{Reader: r, gauge: rc.Gauge("test_gauge"), release: s.release}, nil
+}
+
+// TestRunMetricsGaugesWhileBlocked checks that snapshots read gauges when they are taken, not
+// when the task last published: a source task that never gets back to its loop (here its
+// reader stays in Read until the snapshots show the gauge it set there) still shows its gauge.
+func TestRunMetricsGaugesWhileBlocked(t *testing.T) {
+	src, err := datagen.New(func(i int64) int { return int(i) }, datagen.Count(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	g := &Graph{Name: "stalled"}
+	strategy := eventtime.Monotonous(func(v int) int64 { return int64(v) })
+	s := g.Add(&Node{Name: "src", Parallelism: 1, Out: TypeOf[int](), Source: NewSource[int](stalledSource{src, release}, strategy)})
+	sink := &results[int]{}
+	connect(g, s, addSink(g, "sink", 1, sink), Forward)
+	var once sync.Once
+	listener := metrics.ListenerFunc(func(s metrics.Snapshot) {
+		for _, o := range s.Operators {
+			if o.Operator == "src" && o.Gauges["test_gauge"] == 7 {
+				once.Do(func() { close(release) })
+			}
+		}
+	})
+	// Run ends only after the listener released the reader; testCtx fails it otherwise.
+	if err := Run(testCtx(t), g, Config{Metrics: listener, MetricsInterval: time.Millisecond}); err != nil {
+		t.Fatalf("Run: %v (the snapshots never showed the stalled source's gauge)", err)
+	}
+	if got := len(sink.bySubtask()[0]); got != 10 {
+		t.Fatalf("sink got %d records, want 10", got)
 	}
 }

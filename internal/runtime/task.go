@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,8 +60,45 @@ type opStats struct {
 	// counters are created from the task goroutine (Context.Counter) before or while it runs;
 	// the map is only read by publish, on the same goroutine.
 	counters  map[string]*atomic.Int64
-	gauges    map[string]*atomic.Int64 // as counters (Context.Gauge)
 	published atomic.Pointer[metrics.Operator]
+	// gauges are created by Context.Gauge from any goroutine and read when the reporter takes
+	// a snapshot, not when the task publishes: a snapshot shows a gauge's value at that
+	// moment, even while the task is blocked (a source held back by backpressure still shows
+	// its current lag).
+	gauges struct {
+		mu sync.Mutex
+		m  map[string]*atomic.Int64 // guarded by mu
+	}
+}
+
+// gauge returns the gauge called name, creating it at zero. It is safe for concurrent use.
+func (o *opStats) gauge(name string) *atomic.Int64 {
+	o.gauges.mu.Lock()
+	defer o.gauges.mu.Unlock()
+	if n, ok := o.gauges.m[name]; ok {
+		return n
+	}
+	if o.gauges.m == nil {
+		o.gauges.m = map[string]*atomic.Int64{}
+	}
+	n := new(atomic.Int64)
+	o.gauges.m[name] = n
+	return n
+}
+
+// gaugeValues returns the gauges' current values, nil when there are none. It is safe for
+// concurrent use.
+func (o *opStats) gaugeValues() map[string]int64 {
+	o.gauges.mu.Lock()
+	defer o.gauges.mu.Unlock()
+	if len(o.gauges.m) == 0 {
+		return nil
+	}
+	vals := make(map[string]int64, len(o.gauges.m))
+	for name, n := range o.gauges.m {
+		vals[name] = n.Load()
+	}
+	return vals
 }
 
 // closeBackends closes the state backends the task's operators made.
@@ -103,6 +141,9 @@ func (t *task) run() (err error) {
 		t.timers.stop()
 		t.publish()
 	}()
+	// Publish once before anything runs, so that snapshots list the task's operators (and
+	// their gauges) even if it blocks before its first flush tick.
+	t.publish()
 	// Open from the tail of the chain to the head, so every operator's output is ready.
 	for i := len(t.insts) - 1; i >= 0; i-- {
 		if err := t.insts[i].Open(); err != nil {
@@ -172,7 +213,8 @@ func (t *task) poll(tick clockwork.Ticker) {
 	}
 }
 
-// publish makes the task's counters visible to the metrics reporter.
+// publish makes the task's counters visible to the metrics reporter (which reads gauges
+// itself, when it takes a snapshot).
 func (t *task) publish() {
 	t.stats.Store(&metrics.Task{Name: t.name, Subtask: t.subtask, Backpressured: t.backpressured, Idle: t.idle})
 	for _, o := range t.ops {
@@ -186,12 +228,6 @@ func (t *task) publish() {
 			m.Counters = make(map[string]int64, len(o.counters))
 			for name, n := range o.counters {
 				m.Counters[name] = n.Load()
-			}
-		}
-		if len(o.gauges) > 0 {
-			m.Gauges = make(map[string]int64, len(o.gauges))
-			for name, n := range o.gauges {
-				m.Gauges[name] = n.Load()
 			}
 		}
 		o.published.Store(m)
