@@ -494,3 +494,81 @@ func TestSourceLagGauge(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceLagMetric checks records_lag_max as a job's metrics listener sees it. The operator
+// after the source holds the first record until a snapshot shows the source behind (lag above
+// zero, not every record out), so backpressure keeps the source behind meanwhile; released,
+// the job reads to the ends of the partitions, and a snapshot shows every record out of the
+// source and records_lag_max at 0.
+func TestSourceLagMetric(t *testing.T) {
+	c := newCluster(t, 3, "in")
+	const n = 600
+	produce(t, c, "in", 0, n)
+	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c.Cluster, Topics: []string{c.topic("in")}, MaxPollRecords: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var (
+		behind, caughtUp   = make(chan struct{}), make(chan struct{})
+		behindLag, behindN int64 // set before behind is closed
+		once               sync.Once
+	)
+	listener := metrics.ListenerFunc(func(s metrics.Snapshot) {
+		var out, lag int64
+		seen := false
+		for _, o := range s.Operators {
+			if o.Operator != "kafka" {
+				continue
+			}
+			out += o.RecordsOut
+			if v, ok := o.Gauges[metrics.RecordsLagMax]; ok {
+				lag, seen = max(lag, v), true
+			}
+		}
+		select {
+		case <-behind:
+			if seen && lag == 0 && out == n {
+				once.Do(func() { close(caughtUp) })
+			}
+		default:
+			if seen && lag > 0 && out < n {
+				behindLag, behindN = lag, out
+				close(behind)
+			}
+		}
+	})
+	env := stream.New("lag", stream.Config{Parallelism: 1, BatchSize: 16, BufferBatches: 1,
+		Metrics: listener, MetricsInterval: time.Millisecond})
+	in := stream.FromSource(env, src, eventtime.Monotonous(recordTime)).Name("kafka")
+	stream.Map(in.Rebalance(), func(r kafka.Record) kafka.Record {
+		select {
+		case <-behind:
+		case <-ctx.Done():
+		}
+		return r
+	}).Discard()
+	done := make(chan error, 1)
+	go func() { done <- env.Execute(ctx) }()
+	select {
+	case <-caughtUp:
+	case err := <-done:
+		t.Fatalf("the job ended (%v) before the metrics showed the source caught up", err)
+	case <-ctx.Done():
+		select {
+		case <-behind:
+			t.Fatal("the metrics showed the source behind but never caught up with records_lag_max 0")
+		default:
+			t.Fatal("the metrics never showed the source behind with records_lag_max above 0")
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("job error %v, want context.Canceled", err)
+	}
+	if behindLag > n {
+		t.Fatalf("records_lag_max %d while behind, more than the %d records in the topic", behindLag, n)
+	}
+	t.Logf("records_lag_max %d with %d of %d records out of the source, then 0 with all out", behindLag, behindN, n)
+}

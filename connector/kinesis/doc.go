@@ -19,8 +19,11 @@
 // retry is logged and reported to SourceConfig.OnRetry. The enumerator's shard listing runs
 // again at the next discovery when it fails, so a job rides out a server that cannot be reached
 // for up to about MaxRetries backoffs (outage_test.go cuts a proxy in front of the server and
-// restores it). MillisBehindLatest of every shard is reported to SourceConfig.OnLag and kept for Source.Lag;
-// the largest over a reader's shards is its millisBehindLatest gauge (metrics.MillisBehindLatest).
+// restores it). MillisBehindLatest of every shard is reported to SourceConfig.OnLag and kept
+// for Source.Lag; the largest over a reader's unfinished shards is its millisBehindLatest gauge
+// (metrics.MillisBehindLatest) in the job's metrics snapshots, as Managed Service for Apache
+// Flink names it in CloudWatch. It is the figure of each shard's last GetRecords, so it falls
+// to 0 once a poll finds a shard's tip (TestSourceLagMetric).
 //
 // # Resharding
 //
