@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/runnel-io/runnel/connector"
@@ -16,26 +15,26 @@ import (
 )
 
 // TestConformance runs the connector conformance suite on the Kafka source, bounded and not, and on the
-// at-least-once and exactly-once sinks, against kfake.
+// at-least-once and exactly-once sinks, against kfake (or the cluster of RUNNEL_KAFKA_TEST_BROKERS).
 func TestConformance(t *testing.T) {
-	const topic = "conformance"
 	for _, bounded := range []bool{true, false} {
 		name := map[bool]string{true: "Source/Bounded", false: "Source/Unbounded"}[bounded]
 		t.Run(name, func(t *testing.T) {
 			connectortest.Source(t, connectortest.SourceHarness[kafka.Record]{
 				Setup: func(t *testing.T) connectortest.SourceFixture[kafka.Record] {
-					c := conformanceCluster(t, topic)
+					c := newCluster(t, 3, "conformance")
+					topic := c.topic("conformance")
 					want := make([]string, 300)
 					recs := make([]*kgo.Record, len(want))
 					for i := range want {
 						want[i] = strconv.Itoa(i)
 						recs[i] = &kgo.Record{Key: []byte(want[i]), Value: []byte(want[i])}
 					}
-					if err := conformanceClient(t, c, kgo.DefaultProduceTopic(topic)).ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
+					if err := client(t, c, kgo.DefaultProduceTopic(topic)).ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
 						t.Fatal(err)
 					}
 					return connectortest.SourceFixture[kafka.Record]{Want: want, New: func() connector.Source[kafka.Record] {
-						src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c, Topics: []string{topic}, Bounded: bounded,
+						src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c.Cluster, Topics: []string{topic}, Bounded: bounded,
 							MaxPollRecords: 16})
 						if err != nil {
 							t.Fatal(err)
@@ -52,11 +51,12 @@ func TestConformance(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			connectortest.Sink(t, connectortest.SinkHarness[int]{
 				Setup: func(t *testing.T) connectortest.SinkFixture[int] {
-					c := conformanceCluster(t, topic)
+					c := newCluster(t, 3, "conformance")
+					topic := c.topic("conformance")
 					return connectortest.SinkFixture[int]{
 						New: func() connector.Sink[int] {
-							s, err := kafka.NewEncodedSink(kafka.SinkConfig{Cluster: c, Topic: topic, Guarantee: g,
-								TransactionalIDPrefix: "conformance", TransactionTimeout: time.Minute},
+							s, err := kafka.NewEncodedSink(kafka.SinkConfig{Cluster: c.Cluster, Topic: topic, Guarantee: g,
+								TransactionalIDPrefix: topic, TransactionTimeout: time.Minute},
 								func(v int) (kafka.Record, error) {
 									b := []byte(strconv.Itoa(v))
 									return kafka.Record{Key: b, Value: b}, nil
@@ -77,32 +77,21 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-// conformanceCluster starts a kfake cluster with topic of 3 partitions.
-func conformanceCluster(t *testing.T, topic string) kafka.Cluster {
-	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return kafka.Cluster{Brokers: c.ListenAddrs(), ConnectTimeout: 10 * time.Second}
-}
-
 // conformanceVisible returns the values a read_committed consumer of topic sees now. It writes
 // a sentinel to every partition; when the last stable offsets get past them within 3s (no
 // transaction is open), it reads until it saw them all; otherwise it reads what is below the
 // last stable offsets, until 1.5s pass without a record.
-func conformanceVisible(t *testing.T, c kafka.Cluster, topic string) []string {
+func conformanceVisible(t *testing.T, c testCluster, topic string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	adm := kadm.NewClient(conformanceClient(t, c))
+	adm := kadm.NewClient(client(t, c))
 	details, err := adm.ListTopics(ctx, topic)
 	if err != nil || details.Error() != nil {
 		t.Fatalf("listing %s: %v %v", topic, err, details.Error())
 	}
 	parts := details[topic].Partitions.Numbers()
-	prod := conformanceClient(t, c, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	prod := client(t, c, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	sentinels := map[int32]int64{}
 	for _, p := range parts {
 		r, err := prod.ProduceSync(ctx, &kgo.Record{Partition: p, Value: []byte(conformanceSentinel)}).First()
@@ -131,7 +120,7 @@ func conformanceVisible(t *testing.T, c kafka.Cluster, topic string) []string {
 	for deadline := time.Now().Add(3 * time.Second); blocked && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		blocked = !stable()
 	}
-	cl := conformanceClient(t, c, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	cl := client(t, c, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if blocked {
 		// The quiet period below must measure fetches, not connecting.
@@ -171,13 +160,3 @@ func conformanceVisible(t *testing.T, c kafka.Cluster, topic string) []string {
 }
 
 const conformanceSentinel = "conformance-sentinel"
-
-func conformanceClient(t *testing.T, c kafka.Cluster, opts ...kgo.Opt) *kgo.Client {
-	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Brokers...)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}

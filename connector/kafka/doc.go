@@ -88,14 +88,18 @@
 // speaks the real protocol, transactions included: each test starts its own. To run them
 // against a real cluster (Apache Kafka, MSK, Redpanda), set RUNNEL_KAFKA_TEST_BROKERS to its
 // seed brokers, RUNNEL_KAFKA_TEST_TLS=1 for TLS with the system's CAs, and
-// RUNNEL_KAFKA_TEST_SASL to MECHANISM:USER:PASSWORD (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) or to
-// AWS_MSK_IAM (credentials from the AWS default chain):
+// RUNNEL_KAFKA_TEST_SASL to MECHANISM:USER:PASSWORD (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, in
+// any case) or to AWS_MSK_IAM (credentials from the AWS default chain):
 //
 //	RUNNEL_KAFKA_TEST_BROKERS=b-1.example:9096,b-2.example:9096 RUNNEL_KAFKA_TEST_TLS=1 \
 //	    RUNNEL_KAFKA_TEST_SASL=SCRAM-SHA-512:user:password go test ./connector/kafka/
 //
-// Each test then makes its topics under a random prefix "runnel-test-<hex>-" (its
-// transactional ids and groups too) and deletes the prefix's topics when it ends. The tests
-// that need control of the cluster (a broker outage, TLS and SASL setups, refused credentials)
-// and the conformance suite keep running against kfake.
+// Each test then makes its topics, with the partitions it needs, under a random prefix
+// "runnel-test-<hex>-" (its transactional ids and consumer groups too), waits until every
+// partition has a leader, and deletes the prefix's topics and groups when it ends; the user
+// needs the rights to create and delete topics. The conformance suite runs there too. The tests
+// that need what only kfake gives (a broker stopped and started again, listeners with TLS and
+// SASL users the test sets up, refused credentials) skip, saying why. The SASL mechanisms are
+// tested against kfake, which implements PLAIN and SCRAM but not AWS_MSK_IAM: that one is
+// tested only through its configuration, and against MSK with the variables above.
 package kafka

@@ -2,10 +2,6 @@ package kafka_test
 
 import (
 	"context"
-	"crypto/tls"
-	"fmt"
-	"math/rand/v2"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,126 +9,12 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/runnel-io/runnel/connector/kafka"
 	"github.com/runnel-io/runnel/eventtime"
 	"github.com/runnel-io/runnel/stream"
 )
-
-// The tests run against kfake, the in-process cluster that speaks the real protocol
-// (transactions included), each test on a cluster of its own. With RUNNEL_KAFKA_TEST_BROKERS
-// set ("host:port,..."), the tests that take their cluster from newCluster run against that
-// cluster instead: each test makes its topics under a prefix of its own and deletes them at the
-// end. RUNNEL_KAFKA_TEST_TLS=1 connects with TLS (the system's CAs), and
-// RUNNEL_KAFKA_TEST_SASL=MECHANISM:USER:PASSWORD (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) or
-// AWS_MSK_IAM (the AWS default credential chain) authenticates. The tests that need to control
-// the cluster (an outage, refused credentials) keep using kfake.
-const (
-	brokersEnv = "RUNNEL_KAFKA_TEST_BROKERS"
-	tlsEnv     = "RUNNEL_KAFKA_TEST_TLS"
-	saslEnv    = "RUNNEL_KAFKA_TEST_SASL"
-)
-
-// testCluster is a test's cluster, and the prefix of its topics (and transactional ids and
-// groups) on a shared real cluster; "" on kfake.
-type testCluster struct {
-	kafka.Cluster
-	prefix string
-}
-
-// topic returns the name a test's topic (or transactional id, or group) has on the cluster.
-func (c testCluster) topic(name string) string { return c.prefix + name }
-
-// newCluster returns the cluster of a test with the given topics of partitions partitions
-// each: an in-process fake cluster closed at the end of the test, or the real one.
-func newCluster(t testing.TB, partitions int32, topics ...string) testCluster {
-	t.Helper()
-	if os.Getenv(brokersEnv) != "" {
-		return realCluster(t, partitions, topics...)
-	}
-	opts := []kfake.Opt{kfake.NumBrokers(1)}
-	if len(topics) > 0 {
-		opts = append(opts, kfake.SeedTopics(partitions, topics...))
-	}
-	c, err := kfake.NewCluster(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return testCluster{Cluster: kafka.Cluster{Brokers: c.ListenAddrs(), ConnectTimeout: 10 * time.Second}}
-}
-
-// envCluster returns a cluster at brokers with the security settings of the environment.
-func envCluster(t testing.TB, brokers []string) kafka.Cluster {
-	t.Helper()
-	c := kafka.Cluster{Brokers: brokers, ConnectTimeout: 30 * time.Second}
-	if os.Getenv(tlsEnv) == "1" {
-		c.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	if v := os.Getenv(saslEnv); v != "" {
-		mech, rest, _ := strings.Cut(v, ":")
-		user, pass, _ := strings.Cut(rest, ":")
-		c.SASL = kafka.SASL{Mechanism: kafka.Mechanism(mech), User: user, Password: pass}
-	}
-	return c
-}
-
-// realCluster makes the test's topics on the cluster of the environment under a fresh prefix,
-// and deletes every topic with that prefix at the end of the test.
-func realCluster(t testing.TB, partitions int32, topics ...string) testCluster {
-	t.Helper()
-	c := testCluster{Cluster: envCluster(t, strings.Split(os.Getenv(brokersEnv), ",")),
-		prefix: fmt.Sprintf("runnel-test-%x-", rand.Uint64())}
-	adm := kadm.NewClient(client(t, c))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	named := make([]string, len(topics))
-	for i, tp := range topics {
-		named[i] = c.topic(tp)
-	}
-	if len(named) > 0 {
-		res, err := adm.CreateTopics(ctx, partitions, -1, nil, named...)
-		if err == nil {
-			err = res.Error()
-		}
-		if err != nil {
-			t.Fatalf("creating topics %v on %v: %v", named, c.Brokers, err)
-		}
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		listed, err := adm.ListTopics(ctx)
-		if err != nil {
-			t.Errorf("listing the test's topics to delete them: %v", err)
-			return
-		}
-		var mine []string
-		for _, name := range listed.Names() {
-			if strings.HasPrefix(name, c.prefix) {
-				mine = append(mine, name)
-			}
-		}
-		if len(mine) > 0 {
-			if _, err := adm.DeleteTopics(ctx, mine...); err != nil {
-				t.Errorf("deleting topics %v: %v", mine, err)
-			}
-		}
-	})
-	return c
-}
-
-func client(t testing.TB, c testCluster, opts ...kgo.Opt) *kgo.Client {
-	t.Helper()
-	cl, err := kgo.NewClient(append(kafka.ClientOpts(c.Cluster), opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
 
 // produce writes values "0".."n-1" to topic, value i keyed by i, spread over the partitions by
 // key, with timestamps i ms after a fixed time.

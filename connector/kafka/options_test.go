@@ -87,7 +87,7 @@ func TestSourceStartCommitted(t *testing.T) {
 		offs.AddOffset(c.topic("in"), p, o, -1)
 	}
 	ctx := context.Background()
-	resp, err := kadm.NewClient(client(t, c)).CommitOffsets(ctx, "g", offs)
+	resp, err := kadm.NewClient(client(t, c)).CommitOffsets(ctx, c.topic("g"), offs)
 	if err != nil || resp.Error() != nil {
 		t.Fatalf("committing offsets: %v %v", err, resp.Error())
 	}
@@ -105,7 +105,7 @@ func TestSourceStartCommitted(t *testing.T) {
 	}
 
 	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c.Cluster, Topics: []string{c.topic("in")}, Bounded: true,
-		Start: kafka.Committed, Group: "g"})
+		Start: kafka.Committed, Group: c.topic("g")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 // it finishes once the broker is back, and read_committed readers of the output see every
 // input record exactly once.
 func TestBrokerOutageRecovers(t *testing.T) {
+	kfakeOnly(t, "it stops the broker and starts it again from its data directory")
 	const n = 20000
 	dir := t.TempDir()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -114,6 +114,7 @@ func roundTrip(c kafka.Cluster, n int) ([]int, error) {
 }
 
 func TestSecurity(t *testing.T) {
+	kfakeOnly(t, "it sets up the listeners' TLS and SASL users")
 	ca := newTestCA(t)
 	serverTLS := &tls.Config{Certificates: []tls.Certificate{ca.server}, MinVersion: tls.VersionTLS12}
 	clientTLS := &tls.Config{RootCAs: ca.pool, MinVersion: tls.VersionTLS12}
@@ -151,6 +152,7 @@ func TestSecurity(t *testing.T) {
 // that writes (the exactly-once sink) and a job that only reads within the connect timeout,
 // with an error that names the brokers and the cause.
 func TestSecurityFailures(t *testing.T) {
+	kfakeOnly(t, "it sets up the listeners' TLS and SASL users")
 	ca, other := newTestCA(t), newTestCA(t)
 	serverTLS := &tls.Config{Certificates: []tls.Certificate{ca.server}, MinVersion: tls.VersionTLS12}
 	for _, tc := range []struct {
