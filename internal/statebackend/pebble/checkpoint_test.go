@@ -407,7 +407,9 @@ func TestReopenKeepsRegistry(t *testing.T) {
 
 // TestRestoreFilesLinks checks that a restore from local files hard-links the immutable ones
 // (SSTs) and copies the others, that the restored database does not depend on the checkpoint
-// staying (retention deletes it), and that a source that is not a local file is copied.
+// staying (retention deletes it), that a source that is not a local file is copied, and that a
+// local file that cannot be linked (here its name is gone once opened; across file systems
+// the link fails with EXDEV) is copied from the open file.
 func TestRestoreFilesLinks(t *testing.T) {
 	const n = 2000
 	r := keygroup.Range{Start: 0, End: maxP}
@@ -423,12 +425,27 @@ func TestRestoreFilesLinks(t *testing.T) {
 				return struct{ io.ReadCloser }{f}, err // hides the *os.File, as S3 would
 			}
 		}, false},
+		{"local files that cannot be linked", func(dir string) func(context.Context, string) (io.ReadCloser, error) {
+			return func(ctx context.Context, name string) (io.ReadCloser, error) {
+				f, err := fromDir(dir)(ctx, name)
+				if err != nil {
+					return nil, err
+				}
+				return f, os.Remove(filepath.Join(dir, name))
+			}
+		}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			chk := checkpointOf(t, r, n, false)
 			files, err := pebble.Files(chk)
 			if err != nil {
 				t.Fatal(err)
+			}
+			srcs := map[string]os.FileInfo{}
+			for _, f := range files {
+				if srcs[f.Name], err = os.Stat(filepath.Join(chk, f.Name)); err != nil {
+					t.Fatal(err)
+				}
 			}
 			dir := filepath.Join(t.TempDir(), "db")
 			rb, err := pebble.RestoreFiles(context.Background(), pebble.Options{Dir: dir, Range: r}, names(files), tc.open(chk))
@@ -438,10 +455,7 @@ func TestRestoreFilesLinks(t *testing.T) {
 			defer rb.Close()
 			ssts := 0
 			for _, f := range files {
-				src, err := os.Stat(filepath.Join(chk, f.Name))
-				if err != nil {
-					t.Fatal(err)
-				}
+				src := srcs[f.Name]
 				dst, err := os.Stat(filepath.Join(dir, f.Name))
 				if errors.Is(err, fs.ErrNotExist) && !f.Immutable {
 					continue // a WAL or an old MANIFEST the database dropped when it opened
