@@ -108,8 +108,10 @@ type splitKey struct {
 }
 
 // updateLag records, for each partition the fetch returned records of, its lag: the records
-// between the last one fetched and the high watermark. It sets the records_lag_max gauge and
-// calls SourceConfig.OnLag. It runs on the fetch goroutine.
+// between the last one fetched and the end a consumer can read to, the high watermark or, for
+// read_committed, the last stable offset (as Kafka's Java consumer counts it: records of open
+// transactions are not lag). It sets the records_lag_max gauge and calls SourceConfig.OnLag.
+// It runs on the fetch goroutine.
 func (r *reader[T]) updateLag(fs kgo.Fetches) {
 	changed := false
 	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
@@ -117,7 +119,11 @@ func (r *reader[T]) updateLag(fs kgo.Fetches) {
 		if n == 0 {
 			return
 		}
-		lag := max(fp.HighWatermark-fp.Records[n-1].Offset-1, 0)
+		end := fp.HighWatermark
+		if r.src.cfg.ReadCommitted {
+			end = fp.LastStableOffset
+		}
+		lag := max(end-fp.Records[n-1].Offset-1, 0)
 		r.lags[splitKey{fp.Topic, fp.Partition}] = lag
 		changed = true
 		if r.src.cfg.OnLag != nil {

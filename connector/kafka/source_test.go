@@ -444,35 +444,7 @@ func TestSourceLagGauge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	ec := newEnumCtx(1)
-	e, err := src.NewEnumerator(ec, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	if err := e.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.AddReader(ctx, 0); err != nil {
-		t.Fatal(err)
-	}
-	gauges := map[string]*atomic.Int64{}
-	rc := connector.ReaderContext{Subtask: 0, Parallelism: 1, Clock: eventtime.RealClock(),
-		Gauges: func(name string) *atomic.Int64 {
-			gauges[name] = new(atomic.Int64)
-			return gauges[name]
-		}}
-	r, err := src.NewReader(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	lag := gauges[metrics.RecordsLagMax]
-	if lag == nil {
-		t.Fatalf("the reader made gauges %v, not %s", slices.Collect(maps.Keys(gauges)), metrics.RecordsLagMax)
-	}
-	r.AddSplits(ec.take(0))
+	r, lag := lagReader(t, src)
 	out := &output[kafka.Record]{}
 	readUntil(t, r, out, 7)
 	// The fetch that handed over the first records set the gauge before handing them over.
@@ -492,6 +464,102 @@ func TestSourceLagGauge(t *testing.T) {
 		if l != 0 {
 			t.Errorf("OnLag's last lag of partition %d is %d, want 0", p, l)
 		}
+	}
+}
+
+// lagReader starts an enumerator and a reader of all of src's partitions, and returns the
+// reader and its records_lag_max gauge. Both are closed at the end of the test.
+func lagReader(t *testing.T, src *kafka.Source[kafka.Record]) (connector.Reader[kafka.Record], *atomic.Int64) {
+	t.Helper()
+	ctx := context.Background()
+	ec := newEnumCtx(1)
+	e, err := src.NewEnumerator(ec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.AddReader(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	gauges := map[string]*atomic.Int64{}
+	rc := connector.ReaderContext{Subtask: 0, Parallelism: 1, Clock: eventtime.RealClock(),
+		Gauges: func(name string) *atomic.Int64 {
+			gauges[name] = new(atomic.Int64)
+			return gauges[name]
+		}}
+	r, err := src.NewReader(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	lag := gauges[metrics.RecordsLagMax]
+	if lag == nil {
+		t.Fatalf("the reader made gauges %v, not %s", slices.Collect(maps.Keys(gauges)), metrics.RecordsLagMax)
+	}
+	r.AddSplits(ec.take(0))
+	return r, lag
+}
+
+// TestSourceLagReadCommitted checks that a read_committed reader's lag ends at the last
+// stable offset, as the Java consumer's does: the records of a transaction still open are not
+// lag, since no read_committed reader can read them yet.
+func TestSourceLagReadCommitted(t *testing.T) {
+	c := newCluster(t, 1, "in")
+	ctx := context.Background()
+	tx := func(id string, n int) *kgo.Client {
+		cl := client(t, c, kgo.TransactionalID(c.topic(id)), kgo.DefaultProduceTopic(c.topic("in")))
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(strconv.Itoa(i))}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return cl
+	}
+	if err := tx("done", 50).EndTransaction(ctx, kgo.TryCommit); err != nil { // offsets 0-49, marker 50
+		t.Fatal(err)
+	}
+	open := tx("open", 10) // offsets 51-60, left open while the reader reads
+	t.Cleanup(func() { open.EndTransaction(context.Background(), kgo.TryAbort) })
+	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: c.Cluster, Topics: []string{c.topic("in")}, ReadCommitted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, lag := lagReader(t, src)
+	out := &output[kafka.Record]{}
+	readUntil(t, r, out, 50)
+	// Read on until the reader is past the commit marker: the lag it set then is final.
+	deadline := time.After(20 * time.Second)
+	for {
+		splits, err := r.Snapshot(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(splits) == 1 && splits[0].(*kafka.Split).Next >= 51 {
+			break
+		}
+		st, err := r.Read(ctx, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st == connector.NothingAvailable {
+			select {
+			case <-r.(connector.Availability).Available():
+			case <-deadline:
+				t.Fatalf("the reader did not get past the commit marker at offset 50 (splits %v)", splits)
+			}
+		}
+	}
+	if len(out.vals) != 50 {
+		t.Fatalf("read %d records, want the 50 committed", len(out.vals))
+	}
+	if got := lag.Load(); got != 0 {
+		t.Fatalf("records_lag_max %d with every committed record read and a transaction of 10 open, want 0", got)
 	}
 }
 
