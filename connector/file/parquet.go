@@ -202,26 +202,9 @@ func (w *parquetWriter[T]) PreCommit(ctx context.Context, checkpointID int64) ([
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("file: pre-commit of checkpoint %d: %w", checkpointID, err)
 	}
-	if len(w.rolled) == 0 {
-		return nil, nil
-	}
-	dirs := map[string]bool{}
-	cs := make([]connector.Committable, 0, len(w.rolled))
-	for _, r := range w.rolled {
-		dirs[filepath.Dir(r.Pending)] = true
-		cs = append(cs, r.marshal())
-	}
-	synced := map[string]bool{}
-	for _, d := range slices.Sorted(maps.Keys(dirs)) {
-		for ; !synced[d]; d = filepath.Dir(d) {
-			synced[d] = true
-			if err := syncDir(d); err != nil {
-				return nil, fmt.Errorf("file: subtask %d: pre-commit of checkpoint %d: %w", w.sc.Subtask, checkpointID, err)
-			}
-			if d == w.s.dir || filepath.Dir(d) == d {
-				break
-			}
-		}
+	cs, err := handOut(w.rolled, w.s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("file: subtask %d: pre-commit of checkpoint %d: %w", w.sc.Subtask, checkpointID, err)
 	}
 	w.rolled = w.rolled[:0]
 	return cs, nil

@@ -182,28 +182,9 @@ func (w *writer[T]) PreCommit(ctx context.Context, checkpointID int64) ([]connec
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("file: pre-commit of checkpoint %d: %w", checkpointID, err)
 	}
-	if len(w.rolled) == 0 {
-		return nil, nil
-	}
-	dirs := map[string]bool{}
-	cs := make([]connector.Committable, 0, len(w.rolled))
-	for _, r := range w.rolled {
-		dirs[filepath.Dir(r.Pending)] = true
-		cs = append(cs, r.marshal())
-	}
-	// Sync every bucket directory and its parents up to the root, so the pending names and the
-	// bucket directories themselves survive a crash.
-	synced := map[string]bool{}
-	for _, d := range slices.Sorted(maps.Keys(dirs)) {
-		for ; !synced[d]; d = filepath.Dir(d) {
-			synced[d] = true
-			if err := syncDir(d); err != nil {
-				return nil, fmt.Errorf("file: subtask %d: pre-commit of checkpoint %d: %w", w.sc.Subtask, checkpointID, err)
-			}
-			if d == w.s.dir || filepath.Dir(d) == d {
-				break
-			}
-		}
+	cs, err := handOut(w.rolled, w.s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("file: subtask %d: pre-commit of checkpoint %d: %w", w.sc.Subtask, checkpointID, err)
 	}
 	w.rolled = w.rolled[:0]
 	return cs, nil
@@ -230,6 +211,34 @@ func (w *writer[T]) Close() error {
 		return fmt.Errorf("file: subtask %d: removing uncommitted files: %w", w.sc.Subtask, err)
 	}
 	return nil
+}
+
+// handOut makes the rolled pending files durable and returns their committables: it syncs every
+// bucket directory holding one and that directory's parents up to root, so the pending names and
+// the bucket directories themselves survive a crash.
+func handOut(rolled []record, root string) ([]connector.Committable, error) {
+	if len(rolled) == 0 {
+		return nil, nil
+	}
+	dirs := map[string]bool{}
+	cs := make([]connector.Committable, 0, len(rolled))
+	for _, r := range rolled {
+		dirs[filepath.Dir(r.Pending)] = true
+		cs = append(cs, r.marshal())
+	}
+	synced := map[string]bool{}
+	for _, d := range slices.Sorted(maps.Keys(dirs)) {
+		for ; !synced[d]; d = filepath.Dir(d) {
+			synced[d] = true
+			if err := syncDir(d); err != nil {
+				return nil, err
+			}
+			if d == root || filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	return cs, nil
 }
 
 // syncDir fsyncs a directory, making the names created or renamed in it durable.
