@@ -1,5 +1,5 @@
-// Package format holds what every record format (format/json, format/csv and, later, Parquet)
-// shares: where a record came from (Position), how a record that cannot be decoded is reported
+// Package format holds what every record format (format/json, format/csv, format/parquet and
+// format/avro) shares: where a record came from (Position), how a record that cannot be decoded is reported
 // (RecordError) and what a connector does with it (Policy).
 //
 // A format package turns one record's bytes into a Go value with a Decoder[T] whose
@@ -83,10 +83,15 @@ func NewRecordError(format string, pos Position, field string, raw []byte, err e
 }
 
 // Error formats e as `format: malformed json record at <source> line <n> offset <o>: field
-// "<f>": <reason>`, leaving out what is unknown.
+// "<f>": <reason>`, leaving out what is unknown; "malformed" is "cannot decode" when Err wraps
+// ErrUnavailable.
 func (e *RecordError) Error() string {
 	var b strings.Builder
-	b.WriteString("format: malformed ")
+	if errors.Is(e.Err, ErrUnavailable) {
+		b.WriteString("format: cannot decode ") // the record may be fine
+	} else {
+		b.WriteString("format: malformed ")
+	}
 	if e.Format != "" {
 		b.WriteString(e.Format)
 		b.WriteByte(' ')
@@ -128,6 +133,12 @@ const (
 // dead-letter output was given.
 var ErrNoDeadLetter = errors.New("format: dead-letter policy without a dead-letter output")
 
+// ErrUnavailable is wrapped by the Err of a RecordError when the decoder could not reach
+// something it needs to decode the record, such as a schema registry: the record is not at
+// fault, so Policy.Handle fails the job with it under every policy, and the restart that follows
+// reads the record again, instead of sending a good record to the dead letter.
+var ErrUnavailable = errors.New("a service the decoder needs is unavailable")
+
 // String returns "fail" or "dead-letter".
 func (p Policy) String() string {
 	switch p {
@@ -150,11 +161,14 @@ func (p Policy) Validate() error {
 // Handle applies p to a record that failed to decode. Under Fail it returns rerr, which the
 // connector returns to fail the job. Under DeadLetter it calls deadLetter(rerr) and returns what
 // that returns, nil meaning the connector goes on reading; deadLetter owns rerr and its Raw bytes.
-// A nil deadLetter under DeadLetter gives an error wrapping ErrNoDeadLetter and rerr. Handle
-// panics if rerr is nil.
+// A nil deadLetter under DeadLetter gives an error wrapping ErrNoDeadLetter and rerr. An rerr
+// wrapping ErrUnavailable is returned under every policy. Handle panics if rerr is nil.
 func (p Policy) Handle(rerr *RecordError, deadLetter func(*RecordError) error) error {
 	if rerr == nil {
 		panic("format: Policy.Handle of a nil *RecordError")
+	}
+	if errors.Is(rerr.Err, ErrUnavailable) {
+		return rerr
 	}
 	switch p {
 	case Fail:

@@ -5,7 +5,10 @@
 // NewSource reads Records (key, value, headers, timestamp, topic, partition, offset);
 // NewDecodedSource maps each one to a T with a decode function whose errors follow the
 // format.Policy of SourceConfig: fail the job with a *format.RecordError naming topic/partition,
-// offset and reason, or hand it to a dead-letter function. Topics are given by list or by
+// offset and reason, or hand it to a dead-letter function. Avro values written with a Schema
+// Registry decode through format/avro (avro_test.go: a Decoder's Unmarshal is the decode
+// function); a registry that cannot be reached fails the job under either policy. Topics are
+// given by list or by
 // regex. Each partition is a split (ID "topic-partition", position the next offset); the
 // enumerator resolves where new partitions start (SourceConfig.Start: earliest, latest, a
 // timestamp, or a group's committed offsets) into concrete offsets, so checkpoints always hold

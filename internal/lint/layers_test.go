@@ -138,6 +138,7 @@ var projectRules = rules{
 		}},
 		{dep: "github.com/cockroachdb/pebble", homes: []string{"internal/statebackend/pebble/..."}},
 		{dep: "github.com/parquet-go/parquet-go", homes: []string{"format/parquet/..."}},
+		{dep: "github.com/hamba/avro", homes: []string{"format/avro/..."}},
 		{dep: "github.com/prometheus", homes: []string{
 			"internal/metrics/prometheus", "internal/service/...",
 		}, maxImporters: 1},
