@@ -28,10 +28,20 @@ import (
 // the enumerator's assignments and the finished parents all go through checkpoints.
 func TestCheckpointedJobSurvivesFailuresAndResharding(t *testing.T) {
 	t.Parallel()
+	for _, m := range readModes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			testCheckpointedJob(t, m)
+		})
+	}
+}
+
+func testCheckpointedJob(t *testing.T, m readMode) {
 	srv := kinesistest.Start(t)
 	name := srv.CreateStream(t, 2)
-	src, err := kinesis.NewSource(srv.Client(), kinesis.SourceConfig{Stream: name,
-		DiscoveryInterval: 100 * time.Millisecond, PollInterval: 20 * time.Millisecond, MaxRecordsPerCall: 7})
+	srcCfg := kinesis.SourceConfig{Stream: name,
+		DiscoveryInterval: 100 * time.Millisecond, PollInterval: 20 * time.Millisecond, MaxRecordsPerCall: 7}
+	src, err := kinesis.NewSource(m.client(t, srv, &srcCfg), srcCfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,12 +55,31 @@
 // sequence number and reason, DeadLetter hands that error with the raw data to a dead-letter
 // function and reads on. Nothing is dropped silently.
 //
-// Enhanced fan-out (SubscribeToShard, RegisterStreamConsumer) is not implemented: the source
-// polls, so its readers share each shard's 2 MB/s and five GetRecords calls per second with
-// every other polling consumer of the stream. kinesalite, the server the tests run against,
-// lacks enhanced fan-out too, so an implementation would be tested against a fake only (the
-// SDK's SubscribeToShardOutput cannot be built outside the SDK, so the fake would sit behind
-// an interface of the connector's own).
+// # Enhanced fan-out
+//
+// With SourceConfig.FanOut set, the readers subscribe to their shards (SubscribeToShard) through
+// a registered stream consumer instead of polling, and each gets its shard's records pushed at
+// up to 2 MB/s of its own, with no GetRecords limits shared with other consumers. The source
+// registers the consumer named FanOut.ConsumerName if the stream has none of that name (and
+// reuses it if it does, so restarts keep one consumer), waits until it is ACTIVE, and never
+// deregisters it: delete it with DeregisterStreamConsumer when the application is retired, as
+// with any AWS resource (a registered consumer counts against the stream's consumer limit and
+// is billed as AWS's enhanced fan-out pricing says). FanOut.ConsumerARN uses a
+// consumer made beforehand. A subscription ends after five minutes, or on a failure; the next
+// one starts after the last continuation sequence number, so nothing is read twice. Refusals
+// (ResourceInUse while the last subscription closes, throttling) back off and retry under the
+// same MaxRetries as polling. A closed shard's last event carries no continuation: that is its
+// end, and the shard is finished as with polling, so resharding keeps each key's order. The
+// checkpointed positions are the same sequence numbers, so a job can move between polling and
+// fan-out across a restore. Each subscription gets a protocol object of its own
+// (ownProtocol in fanout.go) to work around a data race in smithy-go v1.28.9's event-stream
+// decoding.
+//
+// kinesalite has no enhanced fan-out, so the tests put kinesistest.FanOut in front of it: it
+// keeps consumers in memory and serves SubscribeToShard as an AWS event stream built from
+// GetRecords calls, so the SDK's real event-stream decoding runs; its subscriptions last 300 ms
+// in the tests to exercise re-subscription. With RUNNEL_KINESIS_ENDPOINT=aws the fan-out tests
+// use real enhanced fan-out and deregister their consumers at the end.
 //
 // # Sink
 //

@@ -239,8 +239,9 @@ func (r *reader) Close() error {
 	return nil
 }
 
-// fetcher polls one shard with GetRecords and queues what it gets for the reader. It owns its
-// iterator; the reader owns the split.
+// fetcher reads one shard, polling GetRecords (poll) or through enhanced fan-out (subscribe,
+// fanout.go), and queues what it gets for the reader. It owns its position in the shard; the
+// reader owns the split.
 type fetcher struct {
 	src   *Source
 	lag   *readerLag
@@ -254,7 +255,11 @@ type fetcher struct {
 }
 
 func (f *fetcher) run(ctx context.Context) {
-	err := f.poll(ctx)
+	read := f.poll
+	if f.src.cfg.FanOut != nil {
+		read = f.subscribe
+	}
+	err := read(ctx)
 	if err == nil || ctx.Err() != nil {
 		return
 	}
@@ -413,6 +418,7 @@ func retryable(err error) bool {
 	}
 	switch ae.ErrorCode() {
 	case "ProvisionedThroughputExceededException", "LimitExceededException", "ExpiredIteratorException",
+		"ResourceInUseException", // a subscription to the shard is still open, or the consumer is being made
 		"KMSThrottlingException", "InternalFailure", "InternalFailureException", "ServiceUnavailable",
 		"ServiceUnavailableException", "ThrottlingException":
 		return true

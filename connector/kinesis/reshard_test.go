@@ -28,13 +28,23 @@ import (
 // child of the merge, so both happen while the job reads and the producers write.
 func TestReshardWhileReading(t *testing.T) {
 	t.Parallel()
+	for _, m := range readModes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			testReshardWhileReading(t, m)
+		})
+	}
+}
+
+func testReshardWhileReading(t *testing.T, m readMode) {
 	srv := kinesistest.Start(t)
 	name := srv.CreateStream(t, 2)
 	api := srv.Client()
 
-	src, err := kinesis.NewSource(api, kinesis.SourceConfig{Stream: name,
+	cfg := kinesis.SourceConfig{Stream: name,
 		DiscoveryInterval: 100 * time.Millisecond, PollInterval: 20 * time.Millisecond,
-		MaxRecordsPerCall: 10}) // slow readers: the parents have a backlog when the children open
+		MaxRecordsPerCall: 10} // slow readers: the parents have a backlog when the children open
+	src, err := kinesis.NewSource(m.client(t, srv, &cfg), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,6 +66,12 @@ type SourceConfig struct {
 	// that cannot be reached). It is called from the fetch goroutines, concurrently, and must
 	// not block. Failures are logged as warnings to the reader's logger as well.
 	OnRetry func(shardID string, n int, err error)
+	// FanOut, if set, reads with enhanced fan-out (SubscribeToShard) instead of polling
+	// GetRecords; the client must then implement FanOutAPI, as *kinesis.Client does.
+	// PollInterval and MaxRecordsPerCall do not apply; the retry settings do. Positions in
+	// checkpoints are the same sequence numbers either way, so a job may switch between
+	// polling and fan-out across a restore.
+	FanOut *FanOut
 }
 
 // Validate returns an error naming the first field out of range.
@@ -83,6 +89,10 @@ func (c SourceConfig) Validate() error {
 		return fmt.Errorf("kinesis: MaxRecordsPerCall %d not in 0..10000", c.MaxRecordsPerCall)
 	case c.MaxRetries < 0:
 		return fmt.Errorf("kinesis: negative MaxRetries %d", c.MaxRetries)
+	case c.FanOut != nil && c.FanOut.ConsumerName == "" && c.FanOut.ConsumerARN == "":
+		return errors.New("kinesis: SourceConfig.FanOut needs a ConsumerName or a ConsumerARN")
+	case c.FanOut != nil && c.FanOut.RegisterTimeout < 0:
+		return errors.New("kinesis: negative FanOut.RegisterTimeout")
 	}
 	return nil
 }
@@ -106,6 +116,13 @@ func (c SourceConfig) withDefaults() SourceConfig {
 	if c.MaxBackoff == 0 {
 		c.MaxBackoff = 10 * time.Second
 	}
+	if c.FanOut != nil {
+		fo := *c.FanOut
+		if fo.RegisterTimeout == 0 {
+			fo.RegisterTimeout = 2 * time.Minute
+		}
+		c.FanOut = &fo
+	}
 	return c
 }
 
@@ -121,6 +138,10 @@ type Source struct {
 		lin *lineage // of the current run: made by NewEnumerator, taken by NewReader
 		lag map[string]int64
 	}
+	// consumerMu serializes the registration of the fan-out consumer, whose ARN consumerARN
+	// keeps once it is ACTIVE. It is held across calls to the service, so it is not mu.
+	consumerMu  sync.Mutex
+	consumerARN string
 }
 
 var _ connector.Source[Record] = (*Source)(nil)
@@ -133,6 +154,9 @@ func NewSource(api SourceAPI, cfg SourceConfig) (*Source, error) {
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if _, ok := api.(FanOutAPI); cfg.FanOut != nil && !ok {
+		return nil, fmt.Errorf("kinesis: SourceConfig.FanOut needs a client with SubscribeToShard and the consumer calls (FanOutAPI); %T has not", api)
 	}
 	s := &Source{api: api, cfg: cfg.withDefaults()}
 	s.mu.lag = map[string]int64{}

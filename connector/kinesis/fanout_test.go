@@ -1,0 +1,218 @@
+package kinesis_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	awskinesis "github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/runnel-io/runnel/connector/kinesis"
+	"github.com/runnel-io/runnel/eventtime"
+	"github.com/runnel-io/runnel/internal/testing/kinesistest"
+	"github.com/runnel-io/runnel/stream"
+)
+
+// readMode is how a test's source reads: polling GetRecords, or enhanced fan-out.
+type readMode struct {
+	name   string
+	fanOut bool
+}
+
+var readModes = []readMode{{"polling", false}, {"fan-out", true}}
+
+// client returns the client a source reads srv's streams through in mode m, setting cfg.FanOut
+// for fan-out. Against kinesalite, fan-out goes through kinesistest.FanOut with subscriptions
+// of 300 ms, so that tests see the re-subscriptions that take five minutes on AWS; against an
+// external server it is the server's own, and the consumer is deregistered at the end.
+func (m readMode) client(t *testing.T, srv *kinesistest.Server, cfg *kinesis.SourceConfig) kinesis.SourceAPI {
+	t.Helper()
+	if !m.fanOut {
+		return srv.Client()
+	}
+	name := fmt.Sprintf("runnel-test-%d", time.Now().UnixNano())
+	cfg.FanOut = &kinesis.FanOut{ConsumerName: name}
+	if srv.External {
+		t.Cleanup(func() { deregister(t, srv.Client(), cfg.Stream, name) })
+		return srv.Client()
+	}
+	fo := kinesistest.StartFanOut(t, srv)
+	fo.SetSubscriptionLength(300 * time.Millisecond)
+	return srv.ClientAt(fo.Endpoint)
+}
+
+func deregister(t *testing.T, api *awskinesis.Client, stream, consumer string) {
+	ctx := context.Background()
+	sum, err := api.DescribeStreamSummary(ctx, &awskinesis.DescribeStreamSummaryInput{StreamName: &stream})
+	if err == nil {
+		_, err = api.DeregisterStreamConsumer(ctx, &awskinesis.DeregisterStreamConsumerInput{
+			StreamARN: sum.StreamDescriptionSummary.StreamARN, ConsumerName: &consumer})
+	}
+	if err != nil {
+		t.Logf("deregistering consumer %s: %v", consumer, err)
+	}
+}
+
+// runJob runs a job reading src at parallelism 2 until cond holds of what it read, then stops
+// it and returns what it read and how it ended.
+func runJob(t *testing.T, src *kinesis.Source, cond func([]kinesis.Record) bool) ([]kinesis.Record, error) {
+	t.Helper()
+	env := stream.New("kinesis-fan-out", stream.Config{Parallelism: 2})
+	got := stream.Collect(stream.FromSource(env, src, eventtime.Strategy[kinesis.Record]{}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- env.Execute(ctx) }()
+	deadline := time.After(60 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond) // polls the collected records, no synchronization
+	defer tick.Stop()
+	for !cond(got.Values()) {
+		select {
+		case err := <-done:
+			return got.Values(), err
+		case <-deadline:
+			t.Fatalf("gave up after 60s with %d records", len(got.Values()))
+		case <-tick.C:
+		}
+	}
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		return got.Values(), err
+	}
+	return got.Values(), nil
+}
+
+// TestFanOutReadsAndResubscribes reads a stream of four shards with enhanced fan-out while
+// records keep coming, through subscriptions that end every 300 ms: every record arrives once
+// and each key's in order, and the consumer is registered once.
+func TestFanOutReadsAndResubscribes(t *testing.T) {
+	t.Parallel()
+	srv := kinesistest.Start(t)
+	name := srv.CreateStream(t, 4)
+	fo := kinesistest.StartFanOut(t, srv)
+	fo.SetSubscriptionLength(300 * time.Millisecond)
+	const n = 4000
+	putAll(t, srv.Client(), name, 0, n/2, 40)
+	var mu sync.Mutex
+	retries := 0
+	src, err := kinesis.NewSource(srv.ClientAt(fo.Endpoint), kinesis.SourceConfig{Stream: name,
+		FanOut: &kinesis.FanOut{ConsumerName: "analytics"},
+		OnRetry: func(string, int, error) {
+			mu.Lock()
+			retries++
+			mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putting := make(chan struct{})
+	go func() {
+		defer close(putting)
+		for i := n / 2; i < n; i += 200 {
+			putAll(t, srv.Client(), name, i, 200, 40)
+			time.Sleep(50 * time.Millisecond) // a steady rate, not synchronization
+		}
+	}()
+	recs, err := runJob(t, src, func(r []kinesis.Record) bool { return len(r) >= n })
+	<-putting
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkExactly(t, recs, n, true)
+	if got := fo.Consumers(); len(got) != 1 || got[0] != "analytics" {
+		t.Fatalf("consumers %v, want [analytics]", got)
+	}
+	if s := fo.Subscriptions(); s <= 4 {
+		t.Fatalf("%d subscriptions, want more than one per shard", s)
+	}
+	if lag := src.Lag(); len(lag) != 4 {
+		t.Fatalf("Lag() = %v, want the 4 shards", lag)
+	}
+	t.Logf("%d subscriptions, %d retries (a re-subscription can meet the last one still open)", fo.Subscriptions(), retries)
+
+	// A second job (a restarted process) reuses the consumer; so does one given its ARN.
+	src2, err := kinesis.NewSource(srv.ClientAt(fo.Endpoint), kinesis.SourceConfig{Stream: name,
+		FanOut: &kinesis.FanOut{ConsumerName: "analytics"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs, err := runJob(t, src2, func(r []kinesis.Record) bool { return len(r) >= n }); err != nil || len(recs) < n {
+		t.Fatalf("second job: %d records, %v", len(recs), err)
+	}
+	if got := fo.Consumers(); len(got) != 1 {
+		t.Fatalf("consumers %v after a second job, want one", got)
+	}
+}
+
+// TestFanOutSubscribeFailures: refusals a subscription meets in normal operation are retried
+// with backoff, and nothing is lost; a refusal that no retry mends fails the job with an error
+// naming the stream, the shard and the call.
+func TestFanOutSubscribeFailures(t *testing.T) {
+	t.Parallel()
+	srv := kinesistest.Start(t)
+	name := srv.CreateStream(t, 2)
+	fo := kinesistest.StartFanOut(t, srv)
+	putAll(t, srv.Client(), name, 0, 500, 20)
+	// The SDK retries LimitExceededException itself; ResourceInUseException is the source's to
+	// retry.
+	fo.FailSubscribe("ResourceInUseException", "ResourceInUseException", "ResourceInUseException")
+	var mu sync.Mutex
+	var retried []error
+	cfg := kinesis.SourceConfig{Stream: name, FanOut: &kinesis.FanOut{ConsumerName: "alerts"},
+		BaseBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, MaxRetries: 4,
+		OnRetry: func(_ string, _ int, err error) {
+			mu.Lock()
+			retried = append(retried, err)
+			mu.Unlock()
+		}}
+	src, err := kinesis.NewSource(srv.ClientAt(fo.Endpoint), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := runJob(t, src, func(r []kinesis.Record) bool { return len(r) >= 500 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkExactly(t, recs, 500, true)
+	mu.Lock()
+	if len(retried) != 3 || !strings.Contains(retried[0].Error(), "SubscribeToShard (attempt 1, retrying)") {
+		t.Fatalf("retries %v, want the three refusals", retried)
+	}
+	mu.Unlock()
+
+	fo.FailSubscribe(strings.Split(strings.Repeat("AccessDeniedException,", 4), ",")[:4]...)
+	src, err = kinesis.NewSource(srv.ClientAt(fo.Endpoint), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = runJob(t, src, func([]kinesis.Record) bool { return false })
+	if err == nil || !strings.Contains(err.Error(), "stream "+name+", shard shardId-") ||
+		!strings.Contains(err.Error(), "SubscribeToShard (1 attempts)") || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Fatalf("job error %v, want the refused subscription named", err)
+	}
+	t.Log(err)
+}
+
+func TestFanOutConfig(t *testing.T) {
+	srv := kinesistest.Start(t)
+	for _, tc := range []struct {
+		cfg  kinesis.SourceConfig
+		api  kinesis.SourceAPI
+		want string
+	}{
+		{kinesis.SourceConfig{Stream: "s", FanOut: &kinesis.FanOut{}}, srv.Client(), "needs a ConsumerName or a ConsumerARN"},
+		{kinesis.SourceConfig{Stream: "s", FanOut: &kinesis.FanOut{ConsumerName: "c", RegisterTimeout: -1}}, srv.Client(), "negative FanOut.RegisterTimeout"},
+		{kinesis.SourceConfig{Stream: "s", FanOut: &kinesis.FanOut{ConsumerName: "c"}}, pollingOnly{srv.Client()}, "needs a client with SubscribeToShard"},
+	} {
+		if _, err := kinesis.NewSource(tc.api, tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewSource: %v, want an error containing %q", err, tc.want)
+		}
+	}
+}
+
+// pollingOnly hides a client's fan-out calls.
+type pollingOnly struct{ kinesis.SourceAPI }
