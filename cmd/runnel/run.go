@@ -45,6 +45,7 @@ type exampleArgs struct {
 	owners          string // CSV reference table; empty: the built-in one
 	kinesisEndpoint string
 	kinesisStream   string
+	kinesisConsumer string
 	s3Endpoint      string
 	s3Input         string
 	s3Output        string // empty: the example's default
@@ -62,6 +63,7 @@ func (a *exampleArgs) connectorFlags(fs *flag.FlagSet) {
 	fs.StringVar(&a.owners, "owners", "", "kafka-logs: CSV `file` service,team,owner to enrich with (empty: a built-in table)")
 	fs.StringVar(&a.kinesisEndpoint, "kinesis-endpoint", "http://127.0.0.1:4567", "kinesis-clicks: Kinesis endpoint `URL`; empty: AWS's, from the AWS configuration")
 	fs.StringVar(&a.kinesisStream, "kinesis-stream", "clicks", "kinesis-clicks: `stream` of JSON clicks")
+	fs.StringVar(&a.kinesisConsumer, "kinesis-consumer", "", "kinesis-clicks: read with enhanced fan-out through the stream consumer of this `name`, registered if missing (empty: poll with GetRecords)")
 	fs.StringVar(&a.s3Endpoint, "s3-endpoint", "http://127.0.0.1:7070", "kinesis-clicks, s3-backfill: S3 endpoint `URL`; empty: AWS's, from the AWS configuration")
 	fs.StringVar(&a.s3Input, "s3-input", "s3://runnel/orders/", "s3-backfill: `URL` of the JSON-lines input")
 	fs.StringVar(&a.s3Output, "s3-output", "", "kinesis-clicks, s3-backfill: output `URL` (default s3://runnel/page-counts/, s3://runnel/orders-clean/)")
@@ -202,10 +204,11 @@ func s3Conn(a exampleArgs) s3.Connection { return s3.Connection{Endpoint: a.s3En
 
 func kinesisOptions(a exampleArgs) kinesisclicks.Options {
 	return kinesisclicks.Options{
-		Kinesis: kinesis.Connection{Endpoint: a.kinesisEndpoint},
-		Stream:  a.kinesisStream,
-		S3:      s3Conn(a),
-		Output:  cmp.Or(a.s3Output, "s3://runnel/page-counts/"),
+		Kinesis:  kinesis.Connection{Endpoint: a.kinesisEndpoint},
+		Stream:   a.kinesisStream,
+		Consumer: a.kinesisConsumer,
+		S3:       s3Conn(a),
+		Output:   cmp.Or(a.s3Output, "s3://runnel/page-counts/"),
 	}
 }
 

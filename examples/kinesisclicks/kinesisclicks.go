@@ -44,6 +44,9 @@ type Options struct {
 	Kinesis kinesis.Connection
 	// Stream is the Kinesis stream of clicks. Required.
 	Stream string
+	// Consumer, if set, reads the stream with enhanced fan-out through the stream consumer of
+	// this name (registered if the stream has none); empty polls with GetRecords.
+	Consumer string
 	// S3 reaches the output bucket; the zero value uses the standard AWS configuration chain.
 	S3 s3.Connection
 	// Output is where the counts go, "s3://bucket/prefix". Required.
@@ -91,7 +94,11 @@ func Clicks(ctx context.Context, env *stream.Env, o Options) (stream.Stream[Clic
 	if err != nil {
 		return stream.Stream[Click]{}, err
 	}
-	src, err := kinesis.NewSource(cl, kinesis.SourceConfig{Stream: o.Stream, DiscoveryInterval: 5 * time.Second, PollInterval: 100 * time.Millisecond})
+	cfg := kinesis.SourceConfig{Stream: o.Stream, DiscoveryInterval: 5 * time.Second, PollInterval: 100 * time.Millisecond}
+	if o.Consumer != "" {
+		cfg.FanOut = &kinesis.FanOut{ConsumerName: o.Consumer}
+	}
+	src, err := kinesis.NewSource(cl, cfg)
 	if err != nil {
 		return stream.Stream[Click]{}, err
 	}

@@ -37,10 +37,18 @@ func TestParse(t *testing.T) {
 
 // TestJob puts 3 minutes of clicks on a kinesalite stream, runs the job with checkpoints until
 // the first two windows are committed to versitygw, and checks their counts and partitions.
+// TestJob runs the example against kinesalite and versitygw, polling and with enhanced fan-out
+// (through kinesistest.FanOut, since kinesalite has none).
 func TestJob(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts kinesalite and versitygw")
 	}
+	for _, fanOut := range []bool{false, true} {
+		t.Run(map[bool]string{false: "polling", true: "fan-out"}[fanOut], func(t *testing.T) { testJob(t, fanOut) })
+	}
+}
+
+func testJob(t *testing.T, fanOut bool) {
 	kin, srv := kinesistest.Start(t), s3test.Start(t)
 	bucket := srv.Bucket(t)
 	o := kinesisclicks.Options{
@@ -48,6 +56,9 @@ func TestJob(t *testing.T) {
 		Stream:  kin.CreateStream(t, 2),
 		S3:      s3.Connection{Endpoint: srv.Endpoint, Region: srv.Region, AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey},
 		Output:  "s3://" + bucket + "/counts/",
+	}
+	if fanOut {
+		o.Kinesis.Endpoint, o.Consumer = kinesistest.StartFanOut(t, kin).Endpoint, "page-counts"
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 25*time.Second)
 	defer cancel()
