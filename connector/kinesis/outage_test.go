@@ -17,26 +17,43 @@ import (
 // TestJobRidesOutServerOutage runs a job reading through a proxy that is cut while records are
 // being put: the readers report their failed calls (naming the stream and shard) and back off,
 // and when the proxy is restored the job reads on, every record once, each key's in order.
+// With fan-out, the cut also breaks the open subscriptions, and the readers subscribe again
+// after their last continuation once it is restored.
 func TestJobRidesOutServerOutage(t *testing.T) {
 	t.Parallel()
+	for _, m := range readModes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			testJobRidesOutServerOutage(t, m)
+		})
+	}
+}
+
+func testJobRidesOutServerOutage(t *testing.T, m readMode) {
 	srv := kinesistest.Start(t)
 	if !strings.HasPrefix(srv.Endpoint, "http://") {
 		t.Skipf("the proxy needs a plain-HTTP server, not %q", srv.Endpoint)
 	}
 	name := srv.CreateStream(t, 2)
-	proxy := kinesistest.StartProxy(t, srv.Endpoint)
+	cfg := kinesis.SourceConfig{
+		Stream: name, DiscoveryInterval: 100 * time.Millisecond, PollInterval: 20 * time.Millisecond,
+		MaxRetries: 1000, BaseBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+	}
+	target := srv.Endpoint
+	if m.fanOut {
+		target = kinesistest.StartFanOut(t, srv).Endpoint
+		cfg.FanOut = &kinesis.FanOut{ConsumerName: "outage"}
+	}
+	proxy := kinesistest.StartProxy(t, target)
 
 	var mu sync.Mutex
 	var retries []error
-	src, err := kinesis.NewSource(srv.ClientAt(proxy.Endpoint), kinesis.SourceConfig{
-		Stream: name, DiscoveryInterval: 100 * time.Millisecond, PollInterval: 20 * time.Millisecond,
-		MaxRetries: 1000, BaseBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
-		OnRetry: func(_ string, _ int, err error) {
-			mu.Lock()
-			retries = append(retries, err)
-			mu.Unlock()
-		},
-	})
+	cfg.OnRetry = func(_ string, _ int, err error) {
+		mu.Lock()
+		retries = append(retries, err)
+		mu.Unlock()
+	}
+	src, err := kinesis.NewSource(srv.ClientAt(proxy.Endpoint), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
