@@ -62,18 +62,19 @@
 // up to 2 MB/s of its own, with no GetRecords limits shared with other consumers. The source
 // registers the consumer named FanOut.ConsumerName if the stream has none of that name (and
 // reuses it if it does, so restarts keep one consumer), waits until it is ACTIVE, and never
-// deregisters it: delete it with DeregisterStreamConsumer when the application is retired, as
-// with any AWS resource (a registered consumer counts against the stream's consumer limit and
-// is billed as AWS's enhanced fan-out pricing says). FanOut.ConsumerARN uses a
-// consumer made beforehand. A subscription ends after five minutes, or on a failure; the next
+// deregisters it. Two jobs must not share a consumer name: a shard takes one subscription per
+// consumer at a time, so the second job's readers are refused (ResourceInUseException) until
+// their retries run out. Delete the consumer with DeregisterStreamConsumer when the application
+// is retired, as with any AWS resource (a registered consumer counts against the stream's
+// consumer limit and is billed as AWS's enhanced fan-out pricing says). FanOut.ConsumerARN uses
+// a consumer made beforehand. A subscription ends after five minutes, or on a failure; the next
 // one starts after the last continuation sequence number, so nothing is read twice. Refusals
 // (ResourceInUse while the last subscription closes, throttling) back off and retry under the
 // same MaxRetries as polling. A closed shard's last event carries no continuation: that is its
 // end, and the shard is finished as with polling, so resharding keeps each key's order. The
 // checkpointed positions are the same sequence numbers, so a job can move between polling and
-// fan-out across a restore. Each subscription gets a protocol object of its own
-// (ownProtocol in fanout.go) to work around a data race in smithy-go v1.28.9's event-stream
-// decoding.
+// fan-out across a restore. Each subscription gets a protocol object of its own (ownProtocol in
+// fanout.go) to work around a data race in smithy-go v1.28.9's event-stream decoding.
 //
 // kinesalite has no enhanced fan-out, so the tests put kinesistest.FanOut in front of it: it
 // keeps consumers in memory and serves SubscribeToShard as an AWS event stream built from
