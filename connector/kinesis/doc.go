@@ -80,8 +80,8 @@
 // keeps consumers in memory and serves SubscribeToShard as an AWS event stream built from
 // GetRecords calls, so the SDK's real event-stream decoding runs (over HTTP/1.1 there; to AWS
 // the SDK's client negotiates HTTP/2); its subscriptions last 300 ms in the tests to exercise
-// re-subscription, and the outage test cuts open subscriptions. With RUNNEL_KINESIS_ENDPOINT=aws the fan-out tests
-// use real enhanced fan-out and deregister their consumers at the end.
+// re-subscription, and the outage test cuts open subscriptions. With RUNNEL_KINESIS_ENDPOINT=aws
+// the fan-out tests use real enhanced fan-out and deregister their consumers at the end.
 //
 // # Sink
 //
