@@ -148,9 +148,17 @@ func (f *fetcher) subscribe(ctx context.Context) error {
 			}
 			continue
 		}
-		end, err := f.consume(ctx, out.GetStream(), &failures)
+		end, events, err := f.consume(ctx, out.GetStream(), &failures)
 		if end || ctx.Err() != nil {
 			return nil
+		}
+		if err == nil && events == 0 {
+			// Nothing came (an idle shard, or a server that ends subscriptions at once): wait
+			// before the next, so as not to spin; it is not a failure.
+			if !f.sleep(ctx, cfg.BaseBackoff) {
+				return nil
+			}
+			continue
 		}
 		if err != nil {
 			if stop, err := fail("reading a SubscribeToShard subscription", err); stop {
@@ -167,14 +175,16 @@ func (f *fetcher) subscribe(ctx context.Context) error {
 func ownProtocol(o *kinesis.Options) { o.Protocol = awsjson.New11(schemas.Kinesis_20131202) }
 
 // consume hands the records of one subscription to the reader. It returns end when the shard
-// was read to its end, and the subscription's error, if it failed rather than ended.
-func (f *fetcher) consume(ctx context.Context, es *kinesis.SubscribeToShardEventStream, failures *int) (end bool, err error) {
+// was read to its end, how many events came, and the subscription's error, if it failed rather
+// than ended.
+func (f *fetcher) consume(ctx context.Context, es *kinesis.SubscribeToShardEventStream, failures *int) (end bool, events int, err error) {
 	defer es.Close()
 	for ev := range es.Events() {
 		e, ok := ev.(*types.SubscribeToShardEventStreamMemberSubscribeToShardEvent)
 		if !ok {
 			continue // an event type newer than this SDK
 		}
+		events++
 		*failures = 0
 		v := e.Value
 		if v.MillisBehindLatest != nil {
@@ -193,14 +203,14 @@ func (f *fetcher) consume(ctx context.Context, es *kinesis.SubscribeToShardEvent
 			case f.out <- fetched{records: v.Records, end: end}:
 				f.signal()
 			case <-ctx.Done():
-				return false, nil
+				return false, events, nil
 			}
 		}
 		if end {
-			return true, nil
+			return true, events, nil
 		}
 	}
-	return false, es.Err()
+	return false, events, es.Err()
 }
 
 // startingPosition is where the next subscription starts: after the last continuation or
