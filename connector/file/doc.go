@@ -1,7 +1,7 @@
 // Package file reads and writes files on the local filesystem: a split-based Source of JSON
-// lines, CSV or Parquet files, bounded or monitoring a directory, and exactly-once sinks of
-// line-format (Sink) or Parquet (ParquetSink) part files, shaped like Flink's FileSource and
-// FileSink.
+// lines, CSV, Parquet or Avro files, bounded or monitoring a directory, and exactly-once sinks
+// of line-format (Sink) or Parquet and Avro (BulkSink: NewParquetSink, NewAvroSink) part files,
+// shaped like Flink's FileSource and FileSink.
 //
 // # Source
 //
@@ -11,14 +11,15 @@
 // where its next record starts: the byte offset of a plain line-format file (restored by
 // seeking), the record count of a gzip (".gz") or Zstandard (".zst", ".zstd") file (restored by
 // decompressing and skipping, checked against the decompressed offset), the row index of a
-// Parquet file (restored by seeking to its row group and page). Positions advance after each
+// Parquet file (restored by seeking to its row group and page), the record index of an Avro
+// container file (restored by reading up to it). Positions advance after each
 // record is emitted, so a checkpoint holds exactly the records emitted before it. With Monitor
 // the source is unbounded and lists again every interval; the enumerator's checkpoint records
 // every file it made a split of, so each file is read once across restores. Malformed records
 // follow format.Policy: by default they fail the job with a *format.RecordError naming file,
 // line, offset and reason; with DeadLetter they go to a function. See Source for the details.
 //
-// # Life of a part file (Sink and ParquetSink)
+// # Life of a part file (Sink and BulkSink)
 //
 // Each subtask writes the rows of one bucket (a relative directory below the sink's root, see
 // BucketBy and HourlyBuckets) to an in-progress file; the names carry the subtask, the job

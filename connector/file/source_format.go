@@ -5,6 +5,7 @@ import (
 	"bytes"
 
 	"github.com/runnel-io/runnel/format"
+	"github.com/runnel-io/runnel/format/avro"
 	"github.com/runnel-io/runnel/format/csv"
 	"github.com/runnel-io/runnel/format/json"
 	"github.com/runnel-io/runnel/format/parquet"
@@ -19,9 +20,11 @@ type Format[T any] struct {
 	split      bufio.SplitFunc
 	newLine    func() (lineDecoder[T], error)
 	withHeader func(d lineDecoder[T], header []byte, pos format.Position) (lineDecoder[T], *format.RecordError)
-	// Parquet: the type check (NewSource reports it), and the marker of the format.
+	// Parquet and Avro files: the type check (NewSource reports it), and the marker of the
+	// format.
 	check   func() error
 	parquet bool
+	avro    bool
 }
 
 // lineDecoder decodes one record of a line format.
@@ -81,6 +84,20 @@ func Parquet[T any]() Format[T] {
 		name:    "parquet",
 		parquet: true,
 		check:   parquet.CheckType[T],
+	}
+}
+
+// Avro reads Avro object container files (format/avro): each file's header holds the schema
+// it was written with, and its records map to T by the names of T's `json` tags (fields T lacks
+// are skipped, T's fields the file lacks stay zero). A file's position is a record index; a
+// restored reader reads up to it again, block by block. A corrupt block fails the job, naming
+// the file and record. Compressed file extensions do not apply: Avro compresses its blocks
+// itself.
+func Avro[T any]() Format[T] {
+	return Format[T]{
+		name:  "avro",
+		avro:  true,
+		check: func() error { return avro.CheckFile[T](avro.FileOptions{}) },
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/runnel-io/runnel/connector"
 	"github.com/runnel-io/runnel/format"
+	"github.com/runnel-io/runnel/format/avro"
 	"github.com/runnel-io/runnel/format/parquet"
 )
 
@@ -39,14 +40,18 @@ type openFile[T any] struct {
 	start    int64 // byte offset of the record the scanner returned last
 	consumed int64 // byte offset after it
 	dec      lineDecoder[T]
-	// Parquet
+	// Parquet and Avro
 	pr   *parquet.Reader[T]
+	ar   *avro.FileReader[T]
 	rows []T
 }
 
 func (o *openFile[T]) close() {
 	if o.pr != nil {
 		_ = o.pr.Close()
+	}
+	if o.ar != nil {
+		_ = o.ar.Close()
 	}
 	if o.zr != nil {
 		_ = o.zr.Close()
@@ -88,9 +93,12 @@ func (r *reader[T]) Read(_ context.Context, out connector.ReaderOutput[T]) (conn
 		var n int
 		var done bool
 		var err error
-		if r.cur.pr != nil {
+		switch {
+		case r.cur.pr != nil:
 			n, done, err = r.readParquet(budget)
-		} else {
+		case r.cur.ar != nil:
+			n, done, err = r.readAvro(budget)
+		default:
 			n, done, err = r.readLines(budget)
 		}
 		budget -= n
@@ -137,6 +145,9 @@ func (r *reader[T]) open(sp *Split) (_ *openFile[T], err error) {
 	}()
 	if r.s.format.parquet {
 		return o, r.openParquet(o)
+	}
+	if r.s.format.avro {
+		return o, r.openAvro(o)
 	}
 	if r.dec == nil {
 		if r.dec, err = r.s.format.newLine(); err != nil {
@@ -313,6 +324,44 @@ func (r *reader[T]) readParquet(budget int) (n int, done bool, err error) {
 		return n, false, fmt.Errorf("file: source: subtask %d: %w", r.rc.Subtask, err)
 	}
 	return n, o.sp.Records >= o.pr.NumRows(), nil
+}
+
+// openAvro opens o's file as an Avro container file at record o.sp.Records.
+func (r *reader[T]) openAvro(o *openFile[T]) error {
+	if compression(o.sp.Path) != nil {
+		return fmt.Errorf("file: source: %s: a compressed Avro file cannot be read (Avro compresses its blocks)", o.sp.Path)
+	}
+	ar, err := avro.NewFileReader[T](bufio.NewReaderSize(o.f, 64<<10), o.sp.Path)
+	if err != nil {
+		return fmt.Errorf("file: source: %w", err)
+	}
+	o.ar = ar
+	if err := ar.Skip(o.sp.Records); err != nil {
+		return fmt.Errorf("file: source: %w", err)
+	}
+	return nil
+}
+
+// readAvro emits up to budget records of an Avro file.
+func (r *reader[T]) readAvro(budget int) (n int, done bool, err error) {
+	o := r.cur
+	if o.rows == nil {
+		o.rows = make([]T, r.s.cfg.batch)
+	}
+	rows := o.rows[:budget]
+	n, err = o.ar.Read(rows)
+	for i := range n {
+		o.out.Collect(rows[i], 0)
+	}
+	clear(rows[:n])
+	o.sp.Records += int64(n)
+	if errors.Is(err, io.EOF) {
+		return n, true, nil
+	}
+	if err != nil {
+		return n, false, fmt.Errorf("file: source: subtask %d: %w", r.rc.Subtask, err)
+	}
+	return n, false, nil
 }
 
 // Snapshot returns copies of the unfinished files at their positions: the file being read at

@@ -19,6 +19,7 @@ import (
 	"github.com/runnel-io/runnel/connector"
 	"github.com/runnel-io/runnel/connector/file"
 	"github.com/runnel-io/runnel/format"
+	"github.com/runnel-io/runnel/format/avro"
 	"github.com/runnel-io/runnel/format/csv"
 	"github.com/runnel-io/runnel/format/parquet"
 )
@@ -45,6 +46,7 @@ var kinds = []kind{
 	{"csv-gzip", ".csv.gz", file.CSV[rec](csv.Options{}, false)},
 	{"csv-header-zstd", ".csv.zst", file.CSV[rec](csv.Options{}, true)},
 	{"parquet", ".parquet", file.Parquet[rec]()},
+	{"avro", ".avro", file.Avro[rec]()},
 }
 
 // text gives records varied sizes, CSV quoting with line breaks, and JSON escapes.
@@ -108,6 +110,19 @@ func writeFile(t testing.TB, path string, k kind, recs []rec) {
 				t.Fatal(err)
 			}
 			raw.Write(b)
+		}
+	case k.name == "avro":
+		w, err := avro.NewFileWriter[rec](&raw, avro.FileOptions{Codec: "snappy", BlockLength: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if err := w.WriteOne(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
 		}
 	case k.name == "parquet":
 		w, err := parquet.NewWriter[rec](&raw, parquet.WriterOptions{RowGroupRows: 50})

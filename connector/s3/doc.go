@@ -1,6 +1,6 @@
-// Package s3 reads and writes lines and Parquet files in objects of Amazon S3 or any S3-compatible store
-// (MinIO, Versity's gateway, Ceph, R2): an exactly-once sink of rolling part objects and a
-// split-per-object source, bounded or monitoring a prefix.
+// Package s3 reads and writes lines, Parquet and Avro files in objects of Amazon S3 or any
+// S3-compatible store (MinIO, Versity's gateway, Ceph, R2): an exactly-once sink of rolling
+// part objects and a split-per-object source, bounded or monitoring a prefix.
 //
 // # Connection
 //
@@ -53,6 +53,10 @@
 // footer, and uploads the last part; the upload is then a committable like a line object's.
 // Gzip and Delimiter are errors for Parquet sinks.
 //
+// NewAvroSink[T](url, avro.FileOptions{...}, opts...) does the same with Avro object container
+// files (format/avro: the schema in the header, records in blocks compressed by
+// FileOptions.Codec), suffix ".avro"; a roll writes the last block.
+//
 // # Incomplete uploads need a lifecycle rule
 //
 // A writer that crashes, or a checkpoint that never completes, leaves multipart uploads that
@@ -84,6 +88,11 @@
 // (parquet.Reader.SeekToRow: the row group and page holding the row), so resuming costs at most
 // a page, not the object. Parquet has no separate records: a corrupt footer or page fails the
 // job with the bucket, key and row; OnMalformed does not apply.
+//
+// NewAvroSource[T](url, opts...) reads every object as an Avro container file, with one GET
+// pinned to the ETag, decoding records as the body streams in. Its position is Split.Line, the
+// index of the next record; a restored reader reads the object up to it again. A corrupt block
+// fails the job with the object and record; OnMalformed does not apply.
 //
 // Lines decode rejects follow the OnMalformed policy (format.Fail by default,
 // with an error naming the object, line and byte offset, or format.DeadLetter).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/runnel-io/runnel/format/parquet"
 )
@@ -50,5 +51,6 @@ func NewParquetSink[T any](url string, popts parquet.WriterOptions, opts ...Sink
 	if err != nil {
 		return nil, fmt.Errorf("s3: parquet sink %s: %w", loc, err)
 	}
-	return &Sink[T]{loc: loc, partition: partition, cfg: cfg, suffix: cfg.suffix, cl: cl, parquet: &popts}, nil
+	return &Sink[T]{loc: loc, partition: partition, cfg: cfg, suffix: cfg.suffix, cl: cl,
+		bulk: func(w io.Writer) (bulkWriter[T], error) { return parquet.NewWriter[T](w, popts) }}, nil
 }

@@ -49,7 +49,7 @@ type openObject struct {
 	dec    io.Reader // decompressed stream (body itself for plain objects)
 	closer func()    // closes the decompressor, if any
 	br     *bufio.Reader
-	pq     any             // *parquet.Reader[T] of a Parquet source
+	pq     any             // *parquet.Reader[T] of a Parquet source, *avro.FileReader[T] of an Avro one
 	ra     *objectReaderAt // its input, given each Read's context
 }
 
@@ -98,9 +98,12 @@ func (r *reader[T]) Read(ctx context.Context, out connector.ReaderOutput[T]) (co
 			r.cur = o
 		}
 		read := r.readLines
-		if r.src.parquet {
+		switch {
+		case r.src.parquet:
 			read = r.readRows
 			r.cur.ra.ctx = ctx
+		case r.src.avro:
+			read = r.readAvro
 		}
 		n, done, err := read(out.Split(r.cur.sp.Key), budget)
 		budget -= n
@@ -130,6 +133,12 @@ func (r *reader[T]) open(ctx context.Context, sp *Split) (*openObject, error) {
 	o := &openObject{sp: sp, where: "s3://" + s.loc.bucket + "/" + sp.Key, comp: compressionOf(sp.Key)}
 	if s.parquet {
 		if err := r.openParquet(ctx, o); err != nil {
+			return nil, err
+		}
+		return o, nil
+	}
+	if s.avro {
+		if err := r.openAvro(ctx, o); err != nil {
 			return nil, err
 		}
 		return o, nil

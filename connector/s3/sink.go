@@ -5,10 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 
 	"github.com/runnel-io/runnel/connector"
-	"github.com/runnel-io/runnel/format/parquet"
 )
 
 // Sink writes records of type T as rows of part objects below an S3 prefix, exactly once when
@@ -21,7 +21,15 @@ type Sink[T any] struct {
 	cfg       sinkConfig
 	suffix    string // with ".gz" when compressed
 	cl        *client
-	parquet   *parquet.WriterOptions // non-nil: Parquet objects (NewParquetSink), encode is nil
+	// bulk makes the writer of a Parquet or Avro object (NewParquetSink, NewAvroSink), which
+	// frames and compresses its records itself; nil for line objects, whose rows encode makes.
+	bulk func(io.Writer) (bulkWriter[T], error)
+}
+
+// bulkWriter writes one Parquet or Avro part object into its buffer.
+type bulkWriter[T any] interface {
+	WriteOne(T) error
+	Close() error // writes what ends the object: a Parquet footer, an Avro last block
 }
 
 var (

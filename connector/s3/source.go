@@ -86,6 +86,7 @@ type Source[T any] struct {
 	cfg     sourceConfig
 	cl      *client
 	parquet bool // NewParquetSource: objects are Parquet files, positions are rows
+	avro    bool // NewAvroSource: objects are Avro container files, positions are records
 }
 
 var (

@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/runnel-io/runnel/connector"
-	"github.com/runnel-io/runnel/format/parquet"
 )
 
 // writer is one subtask's Writer. Its fields belong to the subtask's goroutine.
@@ -42,7 +41,7 @@ type partObject struct {
 	uploaded int64        // bytes in parts
 	buf      bytes.Buffer // bytes not yet uploaded
 	gz       *gzip.Writer // nil when uncompressed; writes to buf
-	pq       any          // *parquet.Writer[T] of a Parquet sink, writing to buf; else nil
+	bulk     any          // the bulkWriter[T] of a Parquet or Avro sink, writing to buf; else nil
 	opened   time.Time
 }
 
@@ -74,8 +73,8 @@ func (w *writer[T]) Write(ctx context.Context, v T, ts int64) error {
 		}
 		w.open[partition] = p
 	}
-	if p.pq != nil {
-		if err := p.pq.(*parquet.Writer[T]).WriteOne(v); err != nil {
+	if p.bulk != nil {
+		if err := p.bulk.(bulkWriter[T]).WriteOne(v); err != nil {
 			return fmt.Errorf("s3: sink subtask %d: %s: %w", w.sc.Subtask, p.key, err)
 		}
 	} else if w.row = append(w.s.encode(w.row[:0], v), w.s.cfg.delimiter...); p.gz != nil {
@@ -107,12 +106,12 @@ func (w *writer[T]) openPart(partition string) (*partObject, error) {
 	if w.s.cfg.gzip {
 		p.gz, _ = gzip.NewWriterLevel(&p.buf, w.s.cfg.gzipLevel) // level validated by NewSink
 	}
-	if w.s.parquet != nil {
-		pw, err := parquet.NewWriter[T](&p.buf, *w.s.parquet)
+	if w.s.bulk != nil {
+		bw, err := w.s.bulk(&p.buf)
 		if err != nil {
 			return nil, fmt.Errorf("s3: sink subtask %d: %s: %w", w.sc.Subtask, key, err)
 		}
-		p.pq = pw
+		p.bulk = bw
 	}
 	return p, nil
 }
@@ -162,8 +161,8 @@ func (w *writer[T]) roll(ctx context.Context, p *partObject) error {
 	if p.gz != nil {
 		_ = p.gz.Close() // writes to a bytes.Buffer: never fails
 	}
-	if p.pq != nil { // the last row group and the footer
-		if err := p.pq.(*parquet.Writer[T]).Close(); err != nil {
+	if p.bulk != nil { // the Parquet footer, the Avro last block
+		if err := p.bulk.(bulkWriter[T]).Close(); err != nil {
 			w.abort(p.key, p.uploadID)
 			return fmt.Errorf("s3: sink subtask %d: finishing %s: %w", w.sc.Subtask, p.key, err)
 		}

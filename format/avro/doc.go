@@ -32,6 +32,12 @@
 // fails the job under every policy (a restart retries the record) instead of sending good
 // records to the dead letter.
 //
-// Avro object container files (.avro files with a header and blocks) are not read or written
-// by the file and S3 connectors; this package handles single records only.
+// Avro object container files (.avro: a header holding the schema, then blocks of records,
+// compressed with null, deflate, snappy or zstandard) are written by FileWriter and read by
+// FileReader, which the file and S3 connectors use for their Avro sinks and sources. The
+// library's container encoder is used with its default configuration for the header, and the
+// records are encoded by an Encoder (json tags) and handed to it as bytes. A corrupt block
+// gives an error naming the file and record (FuzzFileReader); one caveat remains: the library
+// allocates a block's length as its header states before it reads the block, so a length field
+// corrupted to a huge value makes it try to allocate that much.
 package avro

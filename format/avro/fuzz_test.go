@@ -2,6 +2,9 @@ package avro_test
 
 import (
 	"bytes"
+	"errors"
+	"io"
+	"strings"
 	"testing"
 
 	"github.com/runnel-io/runnel/format"
@@ -53,6 +56,43 @@ func FuzzDecode(f *testing.F) {
 			}
 			if _, rerr := plain.Decode(b, format.Position{}); rerr != nil {
 				t.Fatalf("re-encoded %+v does not decode: %v", v, rerr)
+			}
+		}
+	})
+}
+
+// FuzzFileReader feeds arbitrary bytes, seeded with valid files, to the container file reader:
+// it must read records or return an error naming the file, never panic or hang.
+func FuzzFileReader(f *testing.F) {
+	for _, codec := range []string{"null", "deflate", "snappy", "zstandard"} {
+		var buf bytes.Buffer
+		w, err := avro.NewFileWriter[Bid](&buf, avro.FileOptions{Codec: codec, BlockLength: 3})
+		if err != nil {
+			f.Fatal(err)
+		}
+		for i := range 7 {
+			_ = w.WriteOne(Bid{Auction: int64(i), Bidder: "b", Tags: []string{"t"}})
+		}
+		_ = w.Close()
+		f.Add(buf.Bytes())
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		r, err := avro.NewFileReader[Bid](bytes.NewReader(raw), "fuzz.avro")
+		if err != nil {
+			if !strings.Contains(err.Error(), "fuzz.avro") {
+				t.Fatalf("error %v does not name the file", err)
+			}
+			return
+		}
+		defer r.Close()
+		rows := make([]Bid, 4)
+		for range 1000 {
+			_, err := r.Read(rows)
+			if err != nil {
+				if !errors.Is(err, io.EOF) && !strings.Contains(err.Error(), "fuzz.avro") {
+					t.Fatalf("error %v does not name the file", err)
+				}
+				return
 			}
 		}
 	})

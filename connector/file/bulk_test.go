@@ -13,28 +13,46 @@ import (
 
 	"github.com/runnel-io/runnel/connector/file"
 	"github.com/runnel-io/runnel/eventtime"
+	"github.com/runnel-io/runnel/format/avro"
 	"github.com/runnel-io/runnel/format/parquet"
 	"github.com/runnel-io/runnel/internal/checkpoint"
 	"github.com/runnel-io/runnel/internal/restart"
 	"github.com/runnel-io/runnel/stream"
 )
 
-// TestParquetSinkExactlyOnce copies Parquet files through a job with failures and checkpoints
-// into a ParquetSink, bucketed, then reads the committed parts back with the Parquet source:
-// every record exactly once, and every committed part a complete Parquet file.
-func TestParquetSinkExactlyOnce(t *testing.T) {
+// TestBulkSinkExactlyOnce copies Parquet files into a Parquet sink, and Avro files into an
+// Avro sink, through a job with failures and checkpoints, bucketed, then reads the committed
+// parts back with the source of the format: every record exactly once, and every committed
+// part a complete file.
+func TestBulkSinkExactlyOnce(t *testing.T) {
+	bucket := file.BucketBy(func(r rec, _ int64) string { return fmt.Sprintf("file=%d", r.File) })
+	for _, tc := range []struct {
+		kind kind
+		sink func(dir string) (*file.BulkSink[rec], error)
+	}{
+		{kinds[6], func(dir string) (*file.BulkSink[rec], error) {
+			return file.NewParquetSink[rec](dir, parquet.WriterOptions{Compression: parquet.Zstd, RowGroupRows: 100}, bucket)
+		}},
+		{kinds[7], func(dir string) (*file.BulkSink[rec], error) {
+			return file.NewAvroSink[rec](dir, avro.FileOptions{Codec: "deflate", BlockLength: 100}, bucket)
+		}},
+	} {
+		t.Run(tc.kind.name, func(t *testing.T) { testBulkSinkExactlyOnce(t, tc.kind, tc.sink) })
+	}
+}
+
+func testBulkSinkExactlyOnce(t *testing.T, k kind, newSink func(string) (*file.BulkSink[rec], error)) {
 	in := t.TempDir()
 	var want []rec
-	for _, recs := range writeFiles(t, in, kinds[6], 4, 3000) {
+	for _, recs := range writeFiles(t, in, k, 4, 3000) {
 		want = append(want, recs...)
 	}
-	src, err := file.NewSource(in, file.Parquet[rec](), file.ReadBatch(16))
+	src, err := file.NewSource(in, k.fmt, file.ReadBatch(16))
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	sink, err := file.NewParquetSink[rec](out, parquet.WriterOptions{Compression: parquet.Zstd, RowGroupRows: 100},
-		file.BucketBy(func(r rec, _ int64) string { return fmt.Sprintf("file=%d", r.File) }))
+	sink, err := newSink(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +66,7 @@ func TestParquetSinkExactlyOnce(t *testing.T) {
 		Restart:     restart.FixedDelay(1000, 0),
 	}}
 	var seen, failures atomic.Int64
-	env := stream.New("parquet-copy", cfg)
+	env := stream.New(k.name+"-copy", cfg)
 	recs := stream.FromSource(env, src, eventtime.Monotonous(func(r rec) int64 { return r.N })).Uid("files")
 	stream.Map(recs, func(r rec) rec {
 		n := seen.Add(1)
@@ -70,14 +88,14 @@ func TestParquetSinkExactlyOnce(t *testing.T) {
 	var parts []string
 	_ = filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
-			if strings.HasPrefix(d.Name(), ".") || !strings.HasSuffix(p, ".parquet") {
+			if strings.HasPrefix(d.Name(), ".") || !strings.HasSuffix(p, k.ext) {
 				t.Errorf("unexpected file %s", p)
 			}
 			parts = append(parts, p)
 		}
 		return err
 	})
-	back, err := file.NewSource(out, file.Parquet[rec]())
+	back, err := file.NewSource(out, k.fmt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +120,7 @@ func TestParquetSinkExactlyOnce(t *testing.T) {
 	t.Logf("%d records in %d committed parts", len(got), len(parts))
 }
 
-func TestParquetSinkOptions(t *testing.T) {
+func TestBulkSinkOptions(t *testing.T) {
 	dir := t.TempDir()
 	if _, err := file.NewParquetSink[int](dir, parquet.WriterOptions{}); err == nil {
 		t.Error("a Parquet sink of ints: no error")
@@ -112,5 +130,14 @@ func TestParquetSinkOptions(t *testing.T) {
 	}
 	if _, err := file.NewParquetSink[rec](dir, parquet.WriterOptions{RowGroupRows: -1}); err == nil {
 		t.Error("negative row group: no error")
+	}
+	if _, err := file.NewAvroSink[int](dir, avro.FileOptions{}); err == nil || !strings.Contains(err.Error(), "file: avro sink") {
+		t.Errorf("an Avro sink of ints: %v", err)
+	}
+	if _, err := file.NewAvroSink[rec](dir, avro.FileOptions{Codec: "lz4"}); err == nil || !strings.Contains(err.Error(), `unknown file codec "lz4"`) {
+		t.Errorf("an Avro sink with an unknown codec: %v", err)
+	}
+	if _, err := file.NewAvroSink[rec](dir, avro.FileOptions{}, file.Gzip(1)); err == nil || !strings.Contains(err.Error(), "do not apply to avro files") {
+		t.Errorf("a gzip Avro sink: %v", err)
 	}
 }
