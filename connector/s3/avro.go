@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/runnel-io/runnel/connector"
 	"github.com/runnel-io/runnel/format/avro"
 )
 
@@ -95,27 +94,4 @@ func (r *reader[T]) openAvro(ctx context.Context, o *openObject) error {
 	o.pq = ar
 	o.closer = func() { _ = ar.Close() }
 	return nil
-}
-
-// readAvro emits up to max records of the current Avro object; done reports its end.
-func (r *reader[T]) readAvro(out connector.SplitOutput[T], max int) (n int, done bool, err error) {
-	o := r.cur
-	ar := o.pq.(*avro.FileReader[T])
-	if cap(r.rows) < max {
-		r.rows = make([]T, max)
-	}
-	rows := r.rows[:max]
-	k, err := ar.Read(rows)
-	for _, v := range rows[:k] {
-		out.Collect(v, 0)
-	}
-	clear(rows[:k])
-	o.sp.Line += int64(k)
-	if errors.Is(err, io.EOF) {
-		return k, true, nil
-	}
-	if err != nil {
-		return k, false, fmt.Errorf("s3: source subtask %d: %w", r.rc.Subtask, err)
-	}
-	return k, false, nil
 }

@@ -53,10 +53,16 @@ func (r *reader[T]) openParquet(ctx context.Context, o *openObject) error {
 	return nil
 }
 
-// readRows emits up to max rows of the current Parquet object; done reports its end.
+// rowReader reads the records of a Parquet or Avro object: *parquet.Reader[T],
+// *avro.FileReader[T].
+type rowReader[T any] interface {
+	Read(rows []T) (int, error)
+}
+
+// readRows emits up to max records of the current Parquet or Avro object; done reports its end.
 func (r *reader[T]) readRows(out connector.SplitOutput[T], max int) (n int, done bool, err error) {
 	o := r.cur
-	pr := o.pq.(*parquet.Reader[T])
+	pr := o.pq.(rowReader[T])
 	if cap(r.rows) < max {
 		r.rows = make([]T, max)
 	}

@@ -15,8 +15,8 @@ import (
 )
 
 type pqRow struct {
-	ID   int64  `parquet:"id"`
-	Name string `parquet:"name"`
+	ID   int64  `parquet:"id" json:"id"`
+	Name string `parquet:"name" json:"name"`
 }
 
 // TestParquetSink writes rows through two checkpoints into hourly partitions, with a part

@@ -103,7 +103,7 @@ func (r *reader[T]) Read(ctx context.Context, out connector.ReaderOutput[T]) (co
 			read = r.readRows
 			r.cur.ra.ctx = ctx
 		case r.src.avro:
-			read = r.readAvro
+			read = r.readRows
 		}
 		n, done, err := read(out.Split(r.cur.sp.Key), budget)
 		budget -= n
