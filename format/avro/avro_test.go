@@ -86,6 +86,28 @@ func TestSchemaOfRejects(t *testing.T) {
 	type BadUint struct {
 		N uint64
 	}
+	type NoName struct {
+		N int `json:",omitempty"`
+	}
+	type Base struct {
+		ID int64 `json:"id"`
+	}
+	type TaggedEmbed struct {
+		Base `json:"base"`
+	}
+	type PtrEmbed struct {
+		*Base
+	}
+	type Code int
+	type KindEmbed struct {
+		Code
+	}
+	type Left struct{ At int64 }
+	type Right struct{ At int64 }
+	type Twice struct {
+		Left
+		Right
+	}
 	for _, tc := range []struct {
 		f    func() (string, error)
 		want string
@@ -95,11 +117,61 @@ func TestSchemaOfRejects(t *testing.T) {
 		{avro.SchemaOf[BadKind], "BadKind.Inner.C: type chan int has no Avro type"},
 		{avro.SchemaOf[BadUint], "BadUint.N: type uint64 has no Avro type"},
 		{avro.SchemaOf[int], "a record must be a struct"},
+		{avro.SchemaOf[NoName], `NoName.N: the json tag ",omitempty" has no name`},
+		{avro.SchemaOf[TaggedEmbed], "TaggedEmbed.Base: an embedded field with a json tag"},
+		{avro.SchemaOf[PtrEmbed], "PtrEmbed.Base: an embedded pointer"},
+		{avro.SchemaOf[KindEmbed], "KindEmbed.Code: an embedded avro_test.Code"},
+		{avro.SchemaOf[Twice], `Twice.Left.At and Twice.Right.At are both named "At"`},
 	} {
 		_, err := tc.f()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("error %v, want it to contain %q", err, tc.want)
 		}
+	}
+}
+
+// Stamped is embedded in the records of TestSchemaOfEmbedded: as in encoding/json, its fields
+// become the record's, and a field of the record itself hides one of the same name.
+type Stamped struct {
+	Source string `json:"source"`
+	Seq    int64  `json:"seq"`
+}
+
+type stampedBid struct {
+	Stamped
+	Auction int64 `json:"auction"`
+	Seq     int32 `json:"seq"` // hides Stamped.Seq
+}
+
+func TestSchemaOfEmbedded(t *testing.T) {
+	got, err := avro.SchemaOf[stampedBid]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"type":"record","name":"stampedBid","fields":[
+		{"name":"source","type":"string","default":""},
+		{"name":"auction","type":"long","default":0},
+		{"name":"seq","type":"int","default":0}]}`
+	if !jsonEqual(t, got, want) {
+		t.Fatalf("SchemaOf[stampedBid]() = %s\nwant %s", got, want)
+	}
+	enc, err := avro.NewEncoder[stampedBid](avro.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := avro.NewDecoder[stampedBid](avro.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := stampedBid{Stamped: Stamped{Source: "web", Seq: 99}, Auction: 7, Seq: 3}
+	raw, err := enc.Append(nil, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, rerr := dec.Decode(raw, format.Position{})
+	in.Stamped.Seq = 0 // hidden, so not in the record
+	if rerr != nil || out != in {
+		t.Fatalf("decoded %+v, %v; want %+v", out, rerr, in)
 	}
 }
 
@@ -276,9 +348,13 @@ func TestMalformed(t *testing.T) {
 		{"empty", plain, nil, "ends early"},
 		{"truncated", plain, good[:8], "ends early"},
 		{"trailing bytes", plain, append(append([]byte{}, good...), 7), "bytes are left after the record"},
-		{"negative length", plain, []byte{0x02, 0x03}, "invalid string length"},
-		{"huge length", plain, []byte{0x02, 0xfe, 0xff, 0xff, 0xff, 0x0f}, "MaxByteSliceSize"},
-		{"bad union branch", plain, []byte{0x02, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x08}, "union"},
+		{"negative length", plain, []byte{0x02, 0x03}, `field "bidder": negative length -2`},
+		{"huge length", plain, []byte{0x02, 0xfe, 0xff, 0xff, 0xff, 0x0f}, `field "bidder": length 2147483647 is more than MaxBytes (1024)`},
+		{"length past the end", plain, []byte{0x02, 0x10, 'a'}, `field "bidder": the record ends early after 3 bytes`},
+		{"bad union branch", plain, []byte{0x02, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x08}, `field "extra": union branch 4 of 2`},
+		{"array past the end", plain, []byte{0x02, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0xfe, 0xff, 0x7f}, `field "tags": block of 1048575 items, 0 bytes left`},
+		{"item past the end", plain, []byte{0x02, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x04, 0x00, 0x08}, `field "tags[1]": the record ends early`},
+		{"varint too long", plain, bytes.Repeat([]byte{0xff}, 11), `field "auction": varint longer than 10 bytes`},
 		{"short header", confluent, []byte{0, 0, 1}, "5-byte header, got 3 bytes"},
 		{"magic byte", confluent, append([]byte{1}, framed[1:]...), "magic byte 1, want 0"},
 		{"unknown id", confluent, append([]byte{0, 0, 0, 0, 9}, good...), "schema ID 9: avro: unknown schema ID 9"},
@@ -314,6 +390,10 @@ func TestNewRejects(t *testing.T) {
 		{"no registry", second(avro.NewDecoder[Bid](avro.Options{Framing: avro.Confluent})), "needs a Registry"},
 		{"no id", second(avro.NewEncoder[Bid](avro.Options{Framing: avro.Confluent, Schema: schema})), "needs the schema's SchemaID"},
 		{"framing", second(avro.NewEncoder[Bid](avro.Options{Framing: 9})), "invalid framing 9"},
+		{"negative id", second(avro.NewEncoder[Bid](avro.Options{Framing: avro.Confluent, SchemaID: -1})), "SchemaID -1 is not a Schema Registry ID"},
+		{"wide id", second(avro.NewEncoder[Bid](avro.Options{Framing: avro.Confluent, SchemaID: 1 << 31})), "SchemaID 2147483648 is not"},
+		{"negative limit", avro.Options{MaxItems: -1}.Validate(), "negative MaxBytes 0 or MaxItems -1"},
+		{"negative timeout", avro.Options{RegistryTimeout: -time.Second}.Validate(), "negative RegistryTimeout -1s"},
 	} {
 		if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want it to contain %q", tc.name, tc.err, tc.want)
@@ -322,3 +402,24 @@ func TestNewRejects(t *testing.T) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+// TestProjection reads records into a type with fewer fields than the schema, as the JSON
+// decoder ignores keys that match no field; writing such a type fails, since the record would
+// lack a field without a default.
+func TestProjection(t *testing.T) {
+	type idOnly struct {
+		ID int64 `json:"id"`
+	}
+	schema := `{"type":"record","name":"Bid","fields":[{"name":"id","type":"long"},{"name":"who","type":"string"}]}`
+	dec, err := avro.NewDecoder[idOnly](avro.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, rerr := dec.Decode([]byte{0x0e, 0x04, 'a', 'b'}, format.Position{})
+	if rerr != nil || v.ID != 7 {
+		t.Fatalf("decoded %+v, %v", v, rerr)
+	}
+	if _, err := avro.NewEncoder[idOnly](avro.Options{Schema: schema}); err == nil || !strings.Contains(err.Error(), `missing required field "who"`) {
+		t.Fatalf("error %v, want one about the missing field", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"sync"
 	"time"
@@ -53,9 +54,27 @@ type Options struct {
 	SchemaID int
 	// RegistryTimeout bounds one registry lookup; 0 means 10 s.
 	RegistryTimeout time.Duration
-	// MaxBytes caps one bytes or string value and MaxItems one array, so that a corrupt length
-	// cannot make the decoder allocate without bound; 0 means 16 MiB and 1,048,576 items.
+	// MaxBytes caps one bytes or string value and MaxItems one array or map; 0 means 16 MiB
+	// and 1,048,576 items. A longer value makes the record malformed. Whatever they are set to,
+	// the decoder allocates no more for a value than the record's bytes can hold (check.go).
 	MaxBytes, MaxItems int
+}
+
+// Validate reports whether o is usable: a known Framing, no negative timeout or limit, and a
+// SchemaID that fits the wire format's four bytes. Whether the schema parses and fits T is
+// known only with T: NewDecoder and NewEncoder check that.
+func (o Options) Validate() error {
+	switch {
+	case o.Framing > Confluent:
+		return fmt.Errorf("avro: invalid framing %d", uint8(o.Framing))
+	case o.SchemaID < 0 || o.SchemaID > math.MaxInt32:
+		return fmt.Errorf("avro: SchemaID %d is not a Schema Registry ID (1 to %d)", o.SchemaID, math.MaxInt32)
+	case o.RegistryTimeout < 0:
+		return fmt.Errorf("avro: negative RegistryTimeout %v", o.RegistryTimeout)
+	case o.MaxBytes < 0 || o.MaxItems < 0:
+		return fmt.Errorf("avro: negative MaxBytes %d or MaxItems %d", o.MaxBytes, o.MaxItems)
+	}
+	return nil
 }
 
 const (
@@ -64,24 +83,30 @@ const (
 	defaultTimeout = 10 * time.Second
 )
 
-// resolved is how records of one writer schema are read: with schema, or not at all (err, which
-// is the record's fault: an unknown ID or a schema that does not resolve against the reader's).
+// resolved is how records of one writer schema are read: with schema, after check has walked
+// them by writer, or not at all (err, which is the record's fault: an unknown ID or a schema that
+// does not resolve against the reader's).
 type resolved struct {
 	schema hamba.Schema
+	writer *shape
 	err    error
 }
 
 // codec holds what a Decoder and an Encoder share.
 type codec[T any] struct {
-	opts    Options
-	api     hamba.API
-	schema  hamba.Schema // T's: the reader schema, and the one the Encoder writes
-	derived bool         // schema came from SchemaOf, so its top name may follow the writer's
+	opts     Options
+	api      hamba.API
+	schema   hamba.Schema // T's: the reader schema, and the one the Encoder writes
+	derived  bool         // schema came from SchemaOf, so its top name may follow the writer's
+	maxBytes int          // opts.MaxBytes, or its default
+	maxItems int          // opts.MaxItems, or its default
+	shape    *shape       // schema's, to check Plain records by
+	sample   T            // the smallest record's value
 }
 
 func newCodec[T any](opts Options) (*codec[T], error) {
-	if opts.Framing > Confluent {
-		return nil, fmt.Errorf("avro: invalid framing %d", uint8(opts.Framing))
+	if err := opts.Validate(); err != nil {
+		return nil, err
 	}
 	c := &codec[T]{opts: opts}
 	text := opts.Schema
@@ -97,12 +122,12 @@ func newCodec[T any](opts Options) (*codec[T], error) {
 		return nil, fmt.Errorf("avro: schema of %s: %w", reflect.TypeFor[T](), err)
 	}
 	c.schema = s
-	maxBytes, maxItems := opts.MaxBytes, opts.MaxItems
-	if maxBytes <= 0 {
-		maxBytes = 16 << 20
+	c.maxBytes, c.maxItems = opts.MaxBytes, opts.MaxItems
+	if c.maxBytes == 0 {
+		c.maxBytes = 16 << 20
 	}
-	if maxItems <= 0 {
-		maxItems = 1 << 20
+	if c.maxItems == 0 {
+		c.maxItems = 1 << 20
 	}
 	c.api = hamba.Config{
 		TagKey:               "json",
@@ -110,20 +135,25 @@ func newCodec[T any](opts Options) (*codec[T], error) {
 		// Blocks of arrays and maps as plain item counts, as Avro's Java encoder writes them:
 		// the byte-size form is valid too, and read, but not every reader takes it.
 		DisableBlockSizeHeader: true,
-		MaxByteSliceSize:       maxBytes,
-		MaxSliceAllocSize:      maxItems,
+		MaxByteSliceSize:       c.maxBytes,
+		MaxSliceAllocSize:      c.maxItems,
 	}.Freeze()
-	// Round-trip T's zero value, so that a T the schema does not fit fails here, not on the
-	// first record.
-	var zero T
-	b, err := c.api.Marshal(c.schema, zero)
-	if err == nil {
-		err = c.api.Unmarshal(c.schema, b, &zero)
+	if c.shape, err = compile(c.schema); err != nil {
+		return nil, fmt.Errorf("avro: schema of %s: %w", reflect.TypeFor[T](), err)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("avro: %s does not fit the schema %s: %w", reflect.TypeFor[T](), c.schema.String(), err)
+	// Decode the smallest record of the schema, so that a T the schema does not fit fails
+	// here, not on the first record.
+	if body, ok := c.shape.smallest(nil, 0); ok {
+		if err := c.api.Unmarshal(c.schema, body, &c.sample); err != nil {
+			return nil, c.misfit(err)
+		}
 	}
 	return c, nil
+}
+
+// misfit is the error for a T that the schema does not fit.
+func (c *codec[T]) misfit(err error) error {
+	return fmt.Errorf("avro: %s does not fit the schema %s: %w", reflect.TypeFor[T](), c.schema.String(), err)
 }
 
 // parse parses a schema with a cache of its own: hamba's default cache is global, and two
@@ -139,8 +169,9 @@ type Decoder[T any] struct {
 	readers sync.Pool
 }
 
-// NewDecoder returns a Decoder for T. It fails if the schema does not parse, if T does not fit
-// it, or if a Confluent Decoder has no Registry.
+// NewDecoder returns a Decoder for T. It fails if opts are invalid, if the schema does not parse,
+// if T does not fit it (a field of another type), or if a Confluent Decoder has no Registry.
+// Schema fields that T lacks are skipped, and T's fields that the schema lacks stay zero.
 func NewDecoder[T any](opts Options) (*Decoder[T], error) {
 	c, err := newCodec[T](opts)
 	if err != nil {
@@ -155,13 +186,18 @@ func NewDecoder[T any](opts Options) (*Decoder[T], error) {
 }
 
 // Decode decodes one record. On failure it returns the zero T and a *format.RecordError at pos
-// holding a copy of raw, whose reason names the schema ID of a Confluent record when it is at
+// holding a copy of raw, whose Field is the path of the field at fault when it is known
+// ("lines[2].sku") and whose reason names the schema ID of a Confluent record when it is at
 // fault; it wraps format.ErrUnavailable when the registry could not be reached. Decode does not
 // keep raw.
 func (d *Decoder[T]) Decode(raw []byte, pos format.Position) (T, *format.RecordError) {
 	var v T
 	if err := d.Unmarshal(raw, &v); err != nil {
 		var zero T
+		var ce *checkError
+		if errors.As(err, &ce) && ce.field != "" {
+			return zero, format.NewRecordError("avro", pos, ce.field, raw, ce.err)
+		}
 		return zero, format.NewRecordError("avro", pos, "", raw, err)
 	}
 	return v, nil
@@ -179,8 +215,11 @@ func (d *Decoder[T]) Unmarshal(raw []byte, v *T) (err error) {
 			err = fmt.Errorf("avro: decoder panic: %v", p)
 		}
 	}()
-	schema, body, err := d.schemaOf(raw)
+	schema, writer, body, err := d.schemaOf(raw)
 	if err != nil {
+		return err
+	}
+	if err := check(writer, body, d.maxBytes, d.maxItems); err != nil {
 		return err
 	}
 	return d.unmarshal(schema, body, v)
@@ -189,7 +228,10 @@ func (d *Decoder[T]) Unmarshal(raw []byte, v *T) (err error) {
 // unmarshal reads exactly one record of schema from body into v.
 func (d *Decoder[T]) unmarshal(schema hamba.Schema, body []byte, v *T) error {
 	r := d.readers.Get().(*hamba.Reader)
-	defer d.readers.Put(r)
+	defer func() {
+		r.Reset(nil) // not to keep body
+		d.readers.Put(r)
+	}()
 	r.Reset(body)
 	r.Error = nil
 	r.ReadVal(schema, v)
@@ -207,30 +249,30 @@ func (d *Decoder[T]) unmarshal(schema hamba.Schema, body []byte, v *T) error {
 	return nil
 }
 
-// schemaOf returns the schema to read raw's body with, and the body.
-func (d *Decoder[T]) schemaOf(raw []byte) (hamba.Schema, []byte, error) {
+// schemaOf returns the schema to read raw's body with, the writer's shape and the body.
+func (d *Decoder[T]) schemaOf(raw []byte) (hamba.Schema, *shape, []byte, error) {
 	if d.opts.Framing == Plain {
-		return d.schema, raw, nil
+		return d.schema, d.shape, raw, nil
 	}
 	if len(raw) < headerSize {
-		return nil, nil, fmt.Errorf("a Confluent record needs a 5-byte header, got %d bytes", len(raw))
+		return nil, nil, nil, fmt.Errorf("a Confluent record needs a 5-byte header, got %d bytes", len(raw))
 	}
 	if raw[0] != magicByte {
-		return nil, nil, fmt.Errorf("magic byte %d, want 0: not in the Confluent wire format", raw[0])
+		return nil, nil, nil, fmt.Errorf("magic byte %d, want 0: not in the Confluent wire format", raw[0])
 	}
 	id := int(int32(binary.BigEndian.Uint32(raw[1:headerSize])))
 	r, ok := d.ids.get(id)
 	if !ok {
 		var err error
 		if r, err = d.resolve(id); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		d.ids.put(id, r)
 	}
 	if r.err != nil {
-		return nil, nil, r.err
+		return nil, nil, nil, r.err
 	}
-	return r.schema, raw[headerSize:], nil
+	return r.schema, r.writer, raw[headerSize:], nil
 }
 
 // resolve looks id up in the registry and resolves its schema against T's. It returns an error
@@ -253,6 +295,10 @@ func (d *Decoder[T]) resolve(id int) (*resolved, error) {
 	if err != nil {
 		return &resolved{err: fmt.Errorf("schema ID %d does not parse: %w", id, err)}, nil
 	}
+	shape, err := compile(writer)
+	if err != nil {
+		return &resolved{err: fmt.Errorf("schema ID %d: %w", id, err)}, nil
+	}
 	reader := d.schema
 	if d.derived && reader.Type() == hamba.Record && writer.Type() == hamba.Record {
 		// A schema derived from T is named after the Go type; take the writer's name instead, as
@@ -269,13 +315,13 @@ func (d *Decoder[T]) resolve(id int) (*resolved, error) {
 		}
 	}
 	if writer.Fingerprint() == reader.Fingerprint() {
-		return &resolved{schema: reader}, nil
+		return &resolved{schema: reader, writer: shape}, nil
 	}
 	s, err := hamba.NewSchemaCompatibility().Resolve(reader, writer)
 	if err != nil {
 		return &resolved{err: fmt.Errorf("schema ID %d cannot be read as %s: %w", id, reflect.TypeFor[T](), err)}, nil
 	}
-	return &resolved{schema: s}, nil
+	return &resolved{schema: s, writer: shape}, nil
 }
 
 // Encoder encodes T as single Avro records. It is safe for concurrent use.
@@ -285,16 +331,23 @@ type Encoder[T any] struct {
 	writers sync.Pool
 }
 
-// NewEncoder returns an Encoder for T. It fails if the schema does not parse, if T does not fit
-// it, or if a Confluent Encoder has no SchemaID.
+// NewEncoder returns an Encoder for T. It fails if opts are invalid, if the schema does not parse,
+// if T does not fit it (a field of another type, or a schema field without a default that T
+// lacks), or if a Confluent Encoder has no SchemaID.
 func NewEncoder[T any](opts Options) (*Encoder[T], error) {
 	c, err := newCodec[T](opts)
 	if err != nil {
 		return nil, err
 	}
+	// Encode the sample, which, unlike T's zero value, holds a valid symbol for an enum and a
+	// value for a union without null. A schema field that T lacks fails here unless it has a
+	// default.
+	if _, err := c.api.Marshal(c.schema, c.sample); err != nil {
+		return nil, c.misfit(err)
+	}
 	e := &Encoder[T]{codec: c}
 	if opts.Framing == Confluent {
-		if opts.SchemaID <= 0 {
+		if opts.SchemaID == 0 {
 			return nil, errors.New("avro: a Confluent encoder needs the schema's SchemaID")
 		}
 		binary.BigEndian.PutUint32(e.header[1:], uint32(opts.SchemaID))

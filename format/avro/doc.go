@@ -22,12 +22,20 @@
 // (array), maps with string keys (map) and structs (records, named after their Go type).
 // Primitive, array and map fields get their type's zero value as default and pointers get null,
 // so a reader schema derived from T reads records written before a field was added, as
-// encoding/json would leave the missing field at its zero value.
+// encoding/json would leave the missing field at its zero value. The fields of an embedded
+// struct become the record's, and a field hides a deeper one of the same name, as in
+// encoding/json. Where hamba/avro would map a struct otherwise than encoding/json, SchemaOf
+// returns an error naming the field rather than a schema that loses data: a json tag without
+// a name (`json:",omitempty"`, which hamba/avro reads as the name ""), an embedded field with a
+// tag or of pointer or non-struct type, two fields of one name at one depth.
 //
-// A Decoder turns one record into a T or a *format.RecordError naming the source, position and
-// reason, with a copy of the raw bytes; the connector then applies its format.Policy.
-// Truncated bodies, bytes left over after the record, a wrong magic byte, an ID the registry does
-// not know and a writer schema that cannot be resolved against T's are such errors. A registry
+// A Decoder turns one record into a T or a *format.RecordError naming the source, position,
+// field path and reason, with a copy of the raw bytes; the connector then applies its
+// format.Policy. Truncated bodies, bytes left over after the record, a wrong magic byte, an ID
+// the registry does not know and a writer schema that cannot be resolved against T's are such
+// errors. Before the library reads a body, the Decoder walks it by the writer schema (check.go),
+// so that a corrupt length or count cannot make the library allocate more than the body can
+// hold or loop over items that are not there, and nesting cannot overflow the stack. A registry
 // that cannot be reached is not the record's fault: that error wraps format.ErrUnavailable, which
 // fails the job under every policy (a restart retries the record) instead of sending good
 // records to the dead letter.

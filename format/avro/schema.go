@@ -143,38 +143,104 @@ func (d *deriver) record(t reflect.Type, path string) (any, error) {
 	}
 	d.named[t] = name
 	d.names[name] = t
+	members, err := membersOf(t, path)
+	if err != nil {
+		return nil, err
+	}
 	fields := []field{}
-	for i := range t.NumField() {
-		sf := t.Field(i)
-		if !sf.IsExported() || sf.Anonymous {
-			if sf.Anonymous {
-				return nil, fmt.Errorf("%s.%s: embedded structs are not supported; name the field", path, sf.Name)
-			}
-			continue
+	for _, m := range members {
+		if !validName.MatchString(m.name) {
+			return nil, fmt.Errorf("%s: %q is not a valid Avro field name (letters, digits and _, not starting with a digit)", m.path, m.name)
 		}
-		fname := sf.Name
-		if tag, ok := sf.Tag.Lookup("json"); ok {
-			n, _, _ := strings.Cut(tag, ",")
-			if n == "-" && !strings.HasPrefix(tag, "-,") {
-				continue
-			}
-			if n != "" {
-				fname = n
-			}
-		}
-		fpath := path + "." + sf.Name
-		if !validName.MatchString(fname) {
-			return nil, fmt.Errorf("%s: %q is not a valid Avro field name (letters, digits and _, not starting with a digit)", fpath, fname)
-		}
-		ft, err := d.of(sf.Type, fpath)
+		ft, err := d.of(m.typ, m.path)
 		if err != nil {
 			return nil, err
 		}
-		f := field{Name: fname, Type: ft}
-		f.Default, f.hasDefault = zeroDefault(sf.Type)
+		f := field{Name: m.name, Type: ft}
+		f.Default, f.hasDefault = zeroDefault(m.typ)
 		fields = append(fields, f)
 	}
 	return map[string]any{"type": "record", "name": name, "fields": fields}, nil
+}
+
+// member is a field of a record as derived from a struct: a field of the struct or of a struct
+// embedded in it.
+type member struct {
+	name  string       // the Avro field name
+	typ   reflect.Type // the Go field's type
+	path  string       // "Order.Base.ID", for errors
+	depth int          // how many embedded structs down
+}
+
+// membersOf returns the fields of struct type t as hamba/avro maps them with the "json" tag
+// key, in encoding/json's order, or an error where the two libraries would map t differently:
+//
+//   - A tag without a name (json:",omitempty") makes encoding/json use the Go name and
+//     hamba/avro the empty name, so such a field would never be written or read.
+//   - Both promote the fields of an embedded struct. hamba/avro does so whatever the embedded
+//     field's tag and fails to encode through a nil embedded pointer, and it leaves out an
+//     embedded type that is not a struct, which encoding/json names after the type; none of
+//     these is accepted.
+//   - A name that two fields share at one depth is left out by encoding/json and taken from
+//     the first by hamba/avro, so it is an error; at different depths both take the shallower.
+func membersOf(t reflect.Type, path string) ([]member, error) {
+	var all []member
+	if err := collect(t, path, 0, &all); err != nil {
+		return nil, err
+	}
+	first := map[string]int{} // name → index in all of the shallowest field so named
+	for i, m := range all {
+		j, ok := first[m.name]
+		switch {
+		case !ok || m.depth < all[j].depth:
+			first[m.name] = i
+		case m.depth == all[j].depth:
+			return nil, fmt.Errorf("%s and %s are both named %q; rename one in its json tag", all[j].path, m.path, m.name)
+		}
+	}
+	out := make([]member, 0, len(first))
+	for i, m := range all {
+		if first[m.name] == i {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// collect appends the fields of struct type t, depth embedded structs down, to all.
+func collect(t reflect.Type, path string, depth int, all *[]member) error {
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		fpath := path + "." + sf.Name
+		tag, tagged := sf.Tag.Lookup("json")
+		name, _, _ := strings.Cut(tag, ",")
+		if sf.Anonymous {
+			ft := sf.Type
+			switch {
+			case tagged:
+				return fmt.Errorf("%s: an embedded field with a json tag: hamba/avro promotes its fields whatever the tag says; remove the tag or name the field", fpath)
+			case ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct:
+				return fmt.Errorf("%s: an embedded pointer: a nil one cannot be encoded; embed the struct itself or name the field", fpath)
+			case ft.Kind() == reflect.Struct:
+				if err := collect(ft, fpath, depth+1, all); err != nil {
+					return err
+				}
+			case sf.IsExported():
+				return fmt.Errorf("%s: an embedded %s: hamba/avro leaves out embedded types that are not structs; name the field", fpath, ft)
+			}
+			continue
+		}
+		if !sf.IsExported() || tagged && tag == "-" {
+			continue
+		}
+		if !tagged {
+			name = sf.Name
+		} else if name == "" {
+			return fmt.Errorf("%s: the json tag %q has no name, which hamba/avro reads as the name \"\"; write json:\"%s%s\"", fpath, tag, sf.Name, tag)
+		}
+		*all = append(*all, member{name: name, typ: sf.Type, path: fpath, depth: depth})
+	}
+	return nil
 }
 
 // zeroDefault returns the Avro default that decodes to the zero value of t, for the types that
