@@ -41,6 +41,8 @@ type FanOut struct {
 		length    time.Duration        // of a subscription
 		activate  time.Duration        // CREATING → ACTIVE
 		subscribe int                  // SubscribeToShard calls answered with a stream
+		behind    int64                // MillisBehindLatest of events with records; 0: kinesalite's
+		perEvent  int                  // most records in one event
 	}
 }
 
@@ -49,8 +51,14 @@ type consumer struct {
 	created                      time.Time
 }
 
+// idleEvery is how often a subscription to a shard with no new records sends an event without
+// records. Kinesis sends such events too, so that a consumer learns its continuation and that it
+// caught up (MillisBehindLatest 0).
+const idleEvery = time.Second
+
 // StartFanOut starts a FanOut in front of the kinesalite at s.Endpoint. Subscriptions last 5
-// minutes and consumers take 100 ms to become ACTIVE unless set otherwise.
+// minutes, consumers take 100 ms to become ACTIVE and events carry up to 1000 records unless
+// set otherwise.
 func StartFanOut(t testing.TB, s *Server) *FanOut {
 	t.Helper()
 	if s.External {
@@ -66,6 +74,7 @@ func StartFanOut(t testing.TB, s *Server) *FanOut {
 	f.mu.active = map[string]bool{}
 	f.mu.length = 5 * time.Minute
 	f.mu.activate = 100 * time.Millisecond
+	f.mu.perEvent = 1000
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	f.Endpoint = srv.URL
@@ -79,15 +88,34 @@ func (f *FanOut) SetSubscriptionLength(d time.Duration) {
 	f.mu.length = d
 }
 
+// SetMillisBehindLatest makes later events that carry records report ms as their
+// MillisBehindLatest instead of kinesalite's figure, which is always 0; events without records
+// still report 0. It stands for a consumer behind the tip of a busy shard.
+func (f *FanOut) SetMillisBehindLatest(ms int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mu.behind = ms
+}
+
+// SetEventRecords sets the most records one event of a later subscription carries (the Limit of
+// the GetRecords calls the events are made of), from 1 to 10000.
+func (f *FanOut) SetEventRecords(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mu.perEvent = min(max(n, 1), 10000)
+}
+
 // FailSubscribe makes the next len(codes) SubscribeToShard calls fail with these error codes
-// ("ResourceInUseException", "LimitExceededException", ...), in order.
+// ("ResourceInUseException", "LimitExceededException", ...), in order, in place of those of an
+// earlier FailSubscribe not used yet.
 func (f *FanOut) FailSubscribe(codes ...string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.mu.fail = append(f.mu.fail, codes...)
+	f.mu.fail = append([]string(nil), codes...)
 }
 
-// Subscriptions returns how many subscriptions the server has opened.
+// Subscriptions returns how many subscriptions the server has opened: answered with an event
+// stream, positioned in the shard.
 func (f *FanOut) Subscriptions() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -244,8 +272,12 @@ func (f *FanOut) deregister(w http.ResponseWriter, _ *http.Request, body []byte)
 }
 
 // subscribe serves SubscribeToShard: an initial-response event, then a SubscribeToShardEvent
-// for each GetRecords call that found records (or, once, for a shard read to its end), until
-// the subscription's length is up or the client goes away.
+// for each GetRecords call that found records, for the end of a closed shard (with its
+// ChildShards and no continuation), and, once a continuation is known, for a call that found
+// none after one that found some and every idleEvery while the shard has none, until the
+// subscription's length is up or the client goes away. With no continuation known (a start
+// at LATEST, or an empty shard) it sends nothing until records come: kinesalite gives no
+// sequence number to continue from.
 func (f *FanOut) subscribe(w http.ResponseWriter, r *http.Request, body []byte) {
 	var in struct {
 		ConsumerARN, ShardId string
@@ -278,8 +310,7 @@ func (f *FanOut) subscribe(w http.ResponseWriter, r *http.Request, body []byte) 
 		return
 	}
 	f.mu.active[key] = true
-	f.mu.subscribe++
-	length := f.mu.length
+	length, behind, perEvent := f.mu.length, f.mu.behind, f.mu.perEvent
 	f.mu.Unlock()
 	defer func() {
 		f.mu.Lock()
@@ -300,6 +331,9 @@ func (f *FanOut) subscribe(w http.ResponseWriter, r *http.Request, body []byte) 
 		apiError(w, http.StatusBadRequest, code, msg)
 		return
 	}
+	f.mu.Lock()
+	f.mu.subscribe++
+	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
 	w.WriteHeader(http.StatusOK)
 	flush := func() {
@@ -314,13 +348,15 @@ func (f *FanOut) subscribe(w http.ResponseWriter, r *http.Request, body []byte) 
 	flush()
 	deadline := time.Now().Add(length)
 	continuation := in.StartingPosition.SequenceNumber
+	var lastEvent time.Time // zero: the first idle call sends one at once, as Kinesis does
+	found := false          // the last call found records
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		var out struct {
 			Records            []json.RawMessage
 			NextShardIterator  *string
 			MillisBehindLatest int64
 		}
-		if code, msg := f.call(ctx, r, "GetRecords", map[string]any{"ShardIterator": iter.ShardIterator, "Limit": 1000}, &out); code != "" {
+		if code, msg := f.call(ctx, r, "GetRecords", map[string]any{"ShardIterator": iter.ShardIterator, "Limit": perEvent}, &out); code != "" {
 			exception(enc, w, code, msg)
 			return
 		}
@@ -330,8 +366,10 @@ func (f *FanOut) subscribe(w http.ResponseWriter, r *http.Request, body []byte) 
 			continuation = last.SequenceNumber
 		}
 		ev := map[string]any{"Records": out.Records, "MillisBehindLatest": out.MillisBehindLatest}
-		if out.Records == nil {
+		if len(out.Records) == 0 {
 			ev["Records"] = []json.RawMessage{}
+		} else if behind > 0 {
+			ev["MillisBehindLatest"] = behind
 		}
 		end := out.NextShardIterator == nil
 		if end {
@@ -339,12 +377,15 @@ func (f *FanOut) subscribe(w http.ResponseWriter, r *http.Request, body []byte) 
 		} else {
 			ev["ContinuationSequenceNumber"] = continuation
 		}
-		if len(out.Records) > 0 || end {
+		idle := len(out.Records) == 0 && continuation != "" && (found || time.Since(lastEvent) >= idleEvery)
+		found = len(out.Records) > 0
+		if found || end || idle {
 			payload, _ := json.Marshal(ev)
 			if event(enc, w, "SubscribeToShardEvent", payload) != nil {
 				return
 			}
 			flush()
+			lastEvent = time.Now()
 		}
 		if end {
 			return
@@ -388,7 +429,7 @@ func event(enc *eventstream.Encoder, w io.Writer, eventType string, payload []by
 	var msg eventstream.Message
 	msg.Headers.Set(eventstream.MessageTypeHeader, eventstream.StringValue(eventstream.EventMessageType))
 	msg.Headers.Set(eventstream.EventTypeHeader, eventstream.StringValue(eventType))
-	msg.Headers.Set(eventstream.ContentTypeHeader, eventstream.StringValue("application/x-amz-json-1.1"))
+	msg.Headers.Set(eventstream.ContentTypeHeader, eventstream.StringValue("application/json"))
 	msg.Payload = payload
 	return enc.Encode(w, msg)
 }
@@ -399,7 +440,7 @@ func exception(enc *eventstream.Encoder, w io.Writer, code, msg string) {
 	var m eventstream.Message
 	m.Headers.Set(eventstream.MessageTypeHeader, eventstream.StringValue(eventstream.ExceptionMessageType))
 	m.Headers.Set(eventstream.ExceptionTypeHeader, eventstream.StringValue(code))
-	m.Headers.Set(eventstream.ContentTypeHeader, eventstream.StringValue("application/x-amz-json-1.1"))
+	m.Headers.Set(eventstream.ContentTypeHeader, eventstream.StringValue("application/json"))
 	m.Payload, _ = json.Marshal(map[string]string{"message": msg})
 	_ = enc.Encode(w, m)
 }
