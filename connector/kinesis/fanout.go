@@ -214,13 +214,20 @@ func (f *fetcher) consume(ctx context.Context, es *kinesis.SubscribeToShardEvent
 }
 
 // startingPosition is where the next subscription starts: after the last continuation or
-// record, or at the split's start position.
+// record, or at the split's start position. A shard started at LATEST is subscribed at LATEST
+// once, and the time of that (by the reader's clock) is kept: should the subscription end
+// before an event gave a continuation, the next one starts AT_TIMESTAMP of it, so that the
+// records put in between are read.
 func (f *fetcher) startingPosition() *types.StartingPosition {
 	switch {
 	case f.after != "":
 		return &types.StartingPosition{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: &f.after}
-	case f.start.Kind == Latest:
+	case f.start.Kind == Latest && f.latestAt.IsZero():
+		f.latestAt = f.clock.Now()
 		return &types.StartingPosition{Type: types.ShardIteratorTypeLatest}
+	case f.start.Kind == Latest:
+		ts := f.latestAt
+		return &types.StartingPosition{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: &ts}
 	case f.start.Kind == AtTimestamp:
 		ts := f.start.Timestamp
 		return &types.StartingPosition{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: &ts}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	awskinesis "github.com/aws/aws-sdk-go-v2/service/kinesis"
 
+	"github.com/runnel-io/runnel/connector"
 	"github.com/runnel-io/runnel/connector/kinesis"
 	"github.com/runnel-io/runnel/eventtime"
 	"github.com/runnel-io/runnel/internal/testing/kinesistest"
@@ -31,18 +33,26 @@ var readModes = []readMode{{"polling", false}, {"fan-out", true}}
 // external server it is the server's own, and the consumer is deregistered at the end.
 func (m readMode) client(t *testing.T, srv *kinesistest.Server, cfg *kinesis.SourceConfig) kinesis.SourceAPI {
 	t.Helper()
+	api, _ := m.clientAndProxy(t, srv, cfg)
+	return api
+}
+
+// clientAndProxy is client, also returning the fan-out emulation it goes through; nil when
+// polling or against an external server.
+func (m readMode) clientAndProxy(t *testing.T, srv *kinesistest.Server, cfg *kinesis.SourceConfig) (kinesis.SourceAPI, *kinesistest.FanOut) {
+	t.Helper()
 	if !m.fanOut {
-		return srv.Client()
+		return srv.Client(), nil
 	}
 	name := fmt.Sprintf("runnel-test-%d", time.Now().UnixNano())
 	cfg.FanOut = &kinesis.FanOut{ConsumerName: name}
 	if srv.External {
 		t.Cleanup(func() { deregister(t, srv.Client(), cfg.Stream, name) })
-		return srv.Client()
+		return srv.Client(), nil
 	}
 	fo := kinesistest.StartFanOut(t, srv)
 	fo.SetSubscriptionLength(300 * time.Millisecond)
-	return srv.ClientAt(fo.Endpoint)
+	return srv.ClientAt(fo.Endpoint), fo
 }
 
 func deregister(t *testing.T, api *awskinesis.Client, stream, consumer string) {
@@ -201,6 +211,75 @@ func TestFanOutSubscribeFailures(t *testing.T) {
 		t.Fatalf("job error %v, want the refused subscription named", err)
 	}
 	t.Log(err)
+}
+
+// TestFanOutLatestResubscribes: a shard read from LATEST whose first subscription ends before
+// an event gave a position is subscribed to again from the moment of the first, not at LATEST
+// again, so the records put while no subscription was open are read.
+func TestFanOutLatestResubscribes(t *testing.T) {
+	t.Parallel()
+	srv := kinesistest.Start(t)
+	name := srv.CreateStream(t, 1)
+	putAll(t, srv.Client(), name, 0, 50, 5) // before the start: not read
+	fo := kinesistest.StartFanOut(t, srv)
+	fo.SetSubscriptionLength(200 * time.Millisecond)
+	refused := make(chan struct{}, 1)
+	src, err := kinesis.NewSource(srv.ClientAt(fo.Endpoint), kinesis.SourceConfig{Stream: name,
+		Start: kinesis.StartPosition{Kind: kinesis.Latest}, FanOut: &kinesis.FanOut{ConsumerName: "latest"},
+		BaseBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+		OnRetry: func(string, int, error) {
+			select {
+			case refused <- struct{}{}:
+			default:
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec := &enumCtx{p: 1, assigned: map[int][]connector.Split{}}
+	enum, err := src.NewEnumerator(ec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := enum.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := enum.AddReader(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	r, err := src.NewReader(connector.ReaderContext{Parallelism: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.AddSplits(ec.take(0))
+	for deadline := time.Now().Add(10 * time.Second); fo.Subscriptions() < 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no subscription within 10s")
+		}
+	}
+	// The first subscription brings no event (nothing is put) and ends after 200 ms; the next
+	// ones are refused for a while, and the records are put meanwhile.
+	fo.FailSubscribe(slices.Repeat([]string{"ResourceInUseException"}, 8)...)
+	select {
+	case <-refused:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no refused re-subscription within 10s")
+	}
+	putAll(t, srv.Client(), name, 50, 30, 5)
+	out := &collector{}
+	drain(t, []connector.Reader[kinesis.Record]{r}, out, func() bool { return out.len() >= 30 }, 30*time.Second)
+	time.Sleep(100 * time.Millisecond) // not synchronization: time for a duplicate to show
+	drain(t, []connector.Reader[kinesis.Record]{r}, out, func() bool { return true }, time.Second)
+	if out.len() != 30 {
+		t.Fatalf("read %d records, want the 30 put after the start", out.len())
+	}
+	for i, rec := range out.recs {
+		if want := fmt.Sprint(50 + i); string(rec.Data) != want {
+			t.Fatalf("record %d is %s, want %s", i, rec.Data, want)
+		}
+	}
 }
 
 func TestFanOutConfig(t *testing.T) {

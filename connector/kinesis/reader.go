@@ -250,8 +250,10 @@ type fetcher struct {
 	shard string
 	start StartPosition
 	after string // the last sequence number fetched; empty: from start
-	out   chan<- fetched
-	avail chan struct{}
+	// latestAt is when a fan-out fetcher starting at LATEST first subscribed (fanout.go).
+	latestAt time.Time
+	out      chan<- fetched
+	avail    chan struct{}
 }
 
 func (f *fetcher) run(ctx context.Context) {

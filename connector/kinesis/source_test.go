@@ -295,8 +295,19 @@ func testSourceRestoresExactly(t *testing.T, before, after readMode) {
 	checkExactly(t, append(slices.Clone(first.recs), rest.recs...), n+100, true)
 }
 
+// TestSourceStartPositions reads a stream from TRIM_HORIZON, AT_TIMESTAMP and LATEST, polling
+// and with fan-out (the subscriptions' StartingPosition).
 func TestSourceStartPositions(t *testing.T) {
 	t.Parallel()
+	for _, m := range readModes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			testSourceStartPositions(t, m)
+		})
+	}
+}
+
+func testSourceStartPositions(t *testing.T, m readMode) {
 	srv := kinesistest.Start(t)
 	stream := srv.CreateStream(t, 2)
 	putAll(t, srv.Client(), stream, 0, 100, 10)
@@ -306,7 +317,9 @@ func TestSourceStartPositions(t *testing.T) {
 	putAll(t, srv.Client(), stream, 100, 50, 10)
 
 	read := func(start kinesis.StartPosition, want int, putMore bool) []kinesis.Record {
-		src, err := kinesis.NewSource(srv.Client(), kinesis.SourceConfig{Stream: stream, Start: start, PollInterval: 20 * time.Millisecond})
+		cfg := kinesis.SourceConfig{Stream: stream, Start: start, PollInterval: 20 * time.Millisecond}
+		api, fo := m.clientAndProxy(t, srv, &cfg)
+		src, err := kinesis.NewSource(api, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -327,10 +340,15 @@ func TestSourceStartPositions(t *testing.T) {
 		r.AddSplits(ec.take(0))
 		out := &collector{}
 		if putMore {
-			// Once both shards report their lag, the fetchers have their LATEST iterators.
-			for deadline := time.Now().Add(10 * time.Second); len(src.Lag()) < 2; time.Sleep(10 * time.Millisecond) {
+			// Once both shards report their lag, the fetchers have their LATEST iterators; once
+			// the emulation opened a subscription to each, they are positioned.
+			positioned := func() bool { return len(src.Lag()) >= 2 }
+			if fo != nil {
+				positioned = func() bool { return fo.Subscriptions() >= 2 }
+			}
+			for deadline := time.Now().Add(10 * time.Second); !positioned(); time.Sleep(10 * time.Millisecond) {
 				if time.Now().After(deadline) {
-					t.Fatal("no GetRecords call within 10s")
+					t.Fatal("the readers were not positioned at LATEST within 10s")
 				}
 			}
 			putAll(t, srv.Client(), stream, 150, 30, 10)
