@@ -17,30 +17,37 @@ import (
 	"github.com/runnel-io/runnel/internal/testing/kinesistest"
 )
 
-// TestConformance runs the connector conformance suite on the Kinesis source, over a stream
-// with a shard split between its records, and on the at-least-once sink, against kinesalite.
+// TestConformance runs the connector conformance suite on the Kinesis source, polling and with
+// enhanced fan-out, over a stream with a shard split between its records, and on the
+// at-least-once sink, against kinesalite.
 func TestConformance(t *testing.T) {
 	srv := kinesistest.Start(t)
-	t.Run("Source", func(t *testing.T) {
-		connectortest.Source(t, connectortest.SourceHarness[kinesis.Record]{
-			Setup: func(t *testing.T) connectortest.SourceFixture[kinesis.Record] {
-				name := srv.CreateStream(t, 2)
-				var want []string
-				want = append(want, conformancePut(t, srv, name, 0, 150)...)
-				conformanceSplit(t, srv, name)
-				want = append(want, conformancePut(t, srv, name, 150, 300)...)
-				return connectortest.SourceFixture[kinesis.Record]{Want: want, New: func() connector.Source[kinesis.Record] {
-					src, err := kinesis.NewSource(srv.Client(), kinesis.SourceConfig{Stream: name,
-						MaxRecordsPerCall: 16, PollInterval: 20 * time.Millisecond, BaseBackoff: 20 * time.Millisecond})
-					if err != nil {
-						t.Fatal(err)
-					}
-					return src
-				}}
-			},
-			Key: func(r kinesis.Record) string { return string(r.Data) },
+	for _, m := range readModes {
+		t.Run("Source/"+m.name, func(t *testing.T) {
+			connectortest.Source(t, connectortest.SourceHarness[kinesis.Record]{
+				Setup: func(t *testing.T) connectortest.SourceFixture[kinesis.Record] {
+					name := srv.CreateStream(t, 2)
+					var want []string
+					want = append(want, conformancePut(t, srv, name, 0, 150)...)
+					conformanceSplit(t, srv, name)
+					want = append(want, conformancePut(t, srv, name, 150, 300)...)
+					// One consumer (and emulation) per stream, shared by the runs of a check as
+					// by the restarts of a job.
+					cfg := kinesis.SourceConfig{Stream: name,
+						MaxRecordsPerCall: 16, PollInterval: 20 * time.Millisecond, BaseBackoff: 20 * time.Millisecond}
+					api := m.client(t, srv, &cfg)
+					return connectortest.SourceFixture[kinesis.Record]{Want: want, New: func() connector.Source[kinesis.Record] {
+						src, err := kinesis.NewSource(api, cfg)
+						if err != nil {
+							t.Fatal(err)
+						}
+						return src
+					}}
+				},
+				Key: func(r kinesis.Record) string { return string(r.Data) },
+			})
 		})
-	})
+	}
 	t.Run("Sink", func(t *testing.T) {
 		connectortest.Sink(t, connectortest.SinkHarness[int]{
 			Setup: func(t *testing.T) connectortest.SinkFixture[int] {

@@ -158,28 +158,34 @@ func TestFanOutReadsAndResubscribes(t *testing.T) {
 	}
 }
 
-// TestFanOutSubscribeFailures: refusals a subscription meets in normal operation are retried
-// with backoff, and nothing is lost; a refusal that no retry mends fails the job with an error
-// naming the stream, the shard and the call.
+// TestFanOutSubscribeFailures: refusals a subscription meets in normal operation
+// (ResourceInUse, LimitExceeded) are retried with backoff, and nothing is lost; a refusal that
+// no retry mends fails the job with an error naming the stream, the shard and the call.
 func TestFanOutSubscribeFailures(t *testing.T) {
 	t.Parallel()
 	srv := kinesistest.Start(t)
 	name := srv.CreateStream(t, 2)
 	fo := kinesistest.StartFanOut(t, srv)
 	putAll(t, srv.Client(), name, 0, 500, 20)
-	// The SDK retries LimitExceededException itself; ResourceInUseException is the source's to
-	// retry.
-	fo.FailSubscribe("ResourceInUseException", "ResourceInUseException", "ResourceInUseException")
+	fo.FailSubscribe("ResourceInUseException", "ResourceInUseException", "ResourceInUseException",
+		"LimitExceededException", "LimitExceededException", "LimitExceededException")
+	// The SDK would retry LimitExceededException itself (three attempts, seconds apart): a
+	// client that tries each call once lets every refusal reach the source, whose retries are
+	// under test. The two shards' calls take the refusals in turn, so either may get up to six
+	// in a row.
+	opts := srv.ClientAt(fo.Endpoint).Options()
+	opts.RetryMaxAttempts = 1
+	api := awskinesis.New(opts)
 	var mu sync.Mutex
 	var retried []error
 	cfg := kinesis.SourceConfig{Stream: name, FanOut: &kinesis.FanOut{ConsumerName: "alerts"},
-		BaseBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, MaxRetries: 4,
+		BaseBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, MaxRetries: 6,
 		OnRetry: func(_ string, _ int, err error) {
 			mu.Lock()
 			retried = append(retried, err)
 			mu.Unlock()
 		}}
-	src, err := kinesis.NewSource(srv.ClientAt(fo.Endpoint), cfg)
+	src, err := kinesis.NewSource(api, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,28 +195,41 @@ func TestFanOutSubscribeFailures(t *testing.T) {
 	}
 	checkExactly(t, recs, 500, true)
 	mu.Lock()
-	refused := 0
+	inUse, limited := 0, 0
 	for _, err := range retried {
-		if strings.Contains(err.Error(), "SubscribeToShard (attempt") && strings.Contains(err.Error(), "ResourceInUseException") {
-			refused++
+		if !strings.Contains(err.Error(), "SubscribeToShard (attempt") {
+			continue
+		}
+		switch {
+		case strings.Contains(err.Error(), "ResourceInUseException"):
+			inUse++
+		case strings.Contains(err.Error(), "LimitExceededException"):
+			limited++
 		}
 	}
-	if refused != 3 {
-		t.Fatalf("retries %v, want the three refusals among them", retried)
+	if inUse != 3 || limited != 3 {
+		t.Fatalf("retries %v, want the three refusals of each kind", retried)
 	}
 	mu.Unlock()
 
-	fo.FailSubscribe(strings.Split(strings.Repeat("AccessDeniedException,", 4), ",")[:4]...)
-	src, err = kinesis.NewSource(srv.ClientAt(fo.Endpoint), cfg)
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		code, attempts string
+	}{
+		{"LimitExceededException", "(7 attempts)"}, // retried until MaxRetries is spent
+		{"AccessDeniedException", "(1 attempts)"},  // not worth retrying
+	} {
+		fo.FailSubscribe(slices.Repeat([]string{tc.code}, 2*(cfg.MaxRetries+1))...)
+		src, err = kinesis.NewSource(api, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = runJob(t, src, func([]kinesis.Record) bool { return false })
+		if err == nil || !strings.Contains(err.Error(), "stream "+name+", shard shardId-") ||
+			!strings.Contains(err.Error(), "SubscribeToShard "+tc.attempts) || !strings.Contains(err.Error(), tc.code) {
+			t.Fatalf("job error %v, want the refused subscription named", err)
+		}
+		t.Log(err)
 	}
-	_, err = runJob(t, src, func([]kinesis.Record) bool { return false })
-	if err == nil || !strings.Contains(err.Error(), "stream "+name+", shard shardId-") ||
-		!strings.Contains(err.Error(), "SubscribeToShard (1 attempts)") || !strings.Contains(err.Error(), "AccessDenied") {
-		t.Fatalf("job error %v, want the refused subscription named", err)
-	}
-	t.Log(err)
 }
 
 // TestFanOutLatestResubscribes: a shard read from LATEST whose first subscription ends before
