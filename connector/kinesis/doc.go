@@ -22,8 +22,9 @@
 // restores it). MillisBehindLatest of every shard is reported to SourceConfig.OnLag and kept
 // for Source.Lag; the largest over a reader's unfinished shards is its millisBehindLatest gauge
 // (metrics.MillisBehindLatest) in the job's metrics snapshots, as Managed Service for Apache
-// Flink names it in CloudWatch. It is the figure of each shard's last GetRecords, so it falls
-// to 0 once a poll finds a shard's tip (TestSourceLagMetric).
+// Flink names it in CloudWatch. It is the figure of each shard's last GetRecords (or, with
+// enhanced fan-out, its last event), so it falls to 0 once a shard's tip is reached
+// (TestSourceLagMetric).
 //
 // # Resharding
 //
@@ -57,31 +58,53 @@
 //
 // # Enhanced fan-out
 //
-// With SourceConfig.FanOut set, the readers subscribe to their shards (SubscribeToShard) through
-// a registered stream consumer instead of polling, and each gets its shard's records pushed at
-// up to 2 MB/s of its own, with no GetRecords limits shared with other consumers. The source
-// registers the consumer named FanOut.ConsumerName if the stream has none of that name (and
-// reuses it if it does, so restarts keep one consumer), waits until it is ACTIVE, and never
-// deregisters it. Two jobs must not share a consumer name: a shard takes one subscription per
-// consumer at a time, so the second job's readers are refused (ResourceInUseException) until
-// their retries run out. Delete the consumer with DeregisterStreamConsumer when the application
-// is retired, as with any AWS resource (a registered consumer counts against the stream's
-// consumer limit and is billed as AWS's enhanced fan-out pricing says). FanOut.ConsumerARN uses
-// a consumer made beforehand. A subscription ends after five minutes, or on a failure; the next
-// one starts after the last continuation sequence number, so nothing is read twice. Refusals
-// (ResourceInUse while the last subscription closes, throttling) back off and retry under the
-// same MaxRetries as polling. A closed shard's last event carries no continuation: that is its
-// end, and the shard is finished as with polling, so resharding keeps each key's order. The
-// checkpointed positions are the same sequence numbers, so a job can move between polling and
-// fan-out across a restore. Each subscription gets a protocol object of its own (ownProtocol in
-// fanout.go) to work around a data race in smithy-go v1.28.9's event-stream decoding.
+// With SourceConfig.FanOut set, the readers subscribe to their shards (SubscribeToShard) through a
+// registered stream consumer instead of polling, and each gets its shard's records pushed at up to
+// 2 MB/s of its own, with no GetRecords limits shared with other consumers.
 //
-// kinesalite has no enhanced fan-out, so the tests put kinesistest.FanOut in front of it: it
-// keeps consumers in memory and serves SubscribeToShard as an AWS event stream built from
-// GetRecords calls, so the SDK's real event-stream decoding runs (over HTTP/1.1 there; to AWS
-// the SDK's client negotiates HTTP/2); its subscriptions last 300 ms in the tests to exercise
-// re-subscription, and the outage test cuts open subscriptions. With RUNNEL_KINESIS_ENDPOINT=aws
-// the fan-out tests use real enhanced fan-out and deregister their consumers at the end.
+// The consumer is registered lazily, as Flink's default LAZY strategy does: the first subscription
+// of a Source asks for it, registers FanOut.ConsumerName if the stream has no consumer of that name
+// and reuses it if it has one, and waits (backing off up to 5s between DescribeStreamConsumer
+// calls) until it is ACTIVE, for at most FanOut.RegisterTimeout; the other readers wait for that
+// one ARN. FanOut.ConsumerARN instead names a consumer made beforehand, and nothing is registered
+// (Flink's NONE). Nothing is deregistered on its own: a run's end does not say whether the job is
+// retired or about to restart, and restarts, failovers and redeploys should keep their consumer
+// rather than wait for a new one. Source.DeregisterConsumer, called after the job ended for good,
+// deregisters the consumer if that Source registered it, never one it found or was given. A
+// registered consumer counts against the stream's consumer limit and is billed as AWS's enhanced
+// fan-out pricing says, so delete the leftovers of crashed runs with DeregisterStreamConsumer. Two
+// jobs must not share a consumer name: a shard takes one subscription per consumer at a time, so
+// the second job's readers are refused (ResourceInUseException) until their retries run out.
+//
+// A subscription starts after the last continuation sequence number (or the checkpointed sequence
+// number of a restored split), else at SourceConfig.Start; a shard started at LATEST whose first
+// subscription ended before any event gave a continuation is subscribed to again AT_TIMESTAMP of
+// that first subscription, so records put in between are not skipped. Each SubscribeToShardEvent's
+// records go to the same per-shard queue as polling's batches, and its MillisBehindLatest to the
+// same OnLag, Lag and millisBehindLatest gauge (Kinesis also sends events without records while a
+// shard is idle, which bring the gauge back to 0). A subscription ends after five minutes, or on a
+// failure; the next one starts after the last continuation, so nothing is read twice, and a
+// subscription that brought no event is followed by a pause of BaseBackoff. Refusals (ResourceInUse
+// while the last subscription closes, LimitExceeded, service failures, a broken connection) back
+// off with jitter under the same MaxRetries as polling; a failure not worth retrying (access
+// denied, say), or the last one MaxRetries allows, fails the job with an error naming the stream,
+// the shard and SubscribeToShard. A closed shard's last event carries its ChildShards and no
+// continuation: that is its end, and the shard is finished as with polling, so resharding keeps
+// each key's order. The checkpointed positions are the same sequence numbers either way, so a job
+// can move between polling and fan-out across a restore. Each subscription gets a protocol object
+// of its own (ownProtocol in fanout.go) to work around a data race in smithy-go v1.28.9's
+// event-stream decoding.
+//
+// kinesalite has no enhanced fan-out, so the tests put kinesistest.FanOut in front of it: it keeps
+// consumers in memory (CREATING for 100 ms, then ACTIVE) and serves SubscribeToShard as an AWS
+// event stream made from GetRecords calls (records, continuations, idle events, ChildShards at a
+// shard's end, injected refusals and made-up MillisBehindLatest figures), so the SDK's real
+// event-stream decoding runs (over HTTP/1.1 there; to AWS the SDK's client negotiates HTTP/2). Its
+// subscriptions last 300 ms in most tests to exercise re-subscription, and the outage test cuts
+// open subscriptions. The restore (switching modes too), resharding, checkpointed job, outage, lag
+// and start-position tests and the conformance suite run in both modes. This is an emulation, not
+// AWS: with RUNNEL_KINESIS_ENDPOINT=aws the fan-out tests that need no emulation use real enhanced
+// fan-out and deregister their consumers at the end.
 //
 // # Sink
 //

@@ -20,8 +20,9 @@ import (
 // 2 MB/s per shard of its own instead of a share of the shard's polling limits.
 type FanOut struct {
 	// ConsumerName names the stream consumer the job reads through. The source registers it on
-	// the stream if it is not registered yet and reuses it if it is, so restarts and restored
-	// jobs keep one consumer. Required unless ConsumerARN is set.
+	// the stream, at the first subscription, if it is not registered yet and reuses it if it
+	// is, so restarts and restored jobs keep one consumer. It never deregisters it on its own;
+	// see Source.DeregisterConsumer. Required unless ConsumerARN is set.
 	ConsumerName string
 	// ConsumerARN names a consumer registered beforehand (by Terraform, say); the source then
 	// registers nothing and needs no DescribeStreamSummary or RegisterStreamConsumer
@@ -33,11 +34,12 @@ type FanOut struct {
 }
 
 // FanOutAPI is what enhanced fan-out needs of the client beyond SourceAPI; *kinesis.Client has
-// it.
+// it. DeregisterStreamConsumer is called only by Source.DeregisterConsumer.
 type FanOutAPI interface {
 	DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, opts ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
 	RegisterStreamConsumer(ctx context.Context, in *kinesis.RegisterStreamConsumerInput, opts ...func(*kinesis.Options)) (*kinesis.RegisterStreamConsumerOutput, error)
 	DescribeStreamConsumer(ctx context.Context, in *kinesis.DescribeStreamConsumerInput, opts ...func(*kinesis.Options)) (*kinesis.DescribeStreamConsumerOutput, error)
+	DeregisterStreamConsumer(ctx context.Context, in *kinesis.DeregisterStreamConsumerInput, opts ...func(*kinesis.Options)) (*kinesis.DeregisterStreamConsumerOutput, error)
 	SubscribeToShard(ctx context.Context, in *kinesis.SubscribeToShardInput, opts ...func(*kinesis.Options)) (*kinesis.SubscribeToShardOutput, error)
 }
 
@@ -64,19 +66,23 @@ func (s *Source) consumer(ctx context.Context, clock eventtime.Clock, log *slog.
 	}
 	streamARN := sum.StreamDescriptionSummary.StreamARN
 	deadline := clock.Now().Add(fo.RegisterTimeout)
-	registered := false
+	asked := false // RegisterStreamConsumer was called
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		d, err := api.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{StreamARN: streamARN, ConsumerName: &fo.ConsumerName})
 		var notFound *types.ResourceNotFoundException
 		switch {
-		case errors.As(err, &notFound) && !registered:
+		case errors.As(err, &notFound) && !asked:
 			_, err := api.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: streamARN, ConsumerName: &fo.ConsumerName})
 			var inUse *types.ResourceInUseException
-			if err != nil && !errors.As(err, &inUse) { // in use: another process registered it meanwhile
+			switch {
+			case errors.As(err, &inUse): // another process registered it meanwhile: not ours
+			case err != nil:
 				return "", fmt.Errorf("RegisterStreamConsumer %s: %w", fo.ConsumerName, err)
+			default:
+				s.registered, s.streamARN = true, *streamARN
+				log.Info("kinesis: registered an enhanced fan-out consumer", "stream", s.cfg.Stream, "consumer", fo.ConsumerName)
 			}
-			registered = true
-			log.Info("kinesis: registered an enhanced fan-out consumer", "stream", s.cfg.Stream, "consumer", fo.ConsumerName)
+			asked = true
 			continue
 		case err != nil && !errors.As(err, &notFound):
 			return "", fmt.Errorf("DescribeStreamConsumer %s: %w", fo.ConsumerName, err)
@@ -99,6 +105,32 @@ func (s *Source) consumer(ctx context.Context, clock eventtime.Clock, log *slog.
 			return "", ctx.Err()
 		}
 	}
+}
+
+// DeregisterConsumer deregisters the enhanced fan-out consumer if this Source registered it (see
+// FanOut), and does nothing if it did not: without FanOut, with FanOut.ConsumerARN, or when the
+// consumer was registered already when the source first asked for it (by an earlier run of the
+// application, say, or another process reading through it). Call it once the job has ended for
+// good, after its Execute returned: readers still running would register the consumer again.
+// It returns the error of DeregisterStreamConsumer; a consumer already gone is not an error. It
+// is safe for concurrent use.
+func (s *Source) DeregisterConsumer(ctx context.Context) error {
+	if s.cfg.FanOut == nil {
+		return nil
+	}
+	s.consumerMu.Lock()
+	defer s.consumerMu.Unlock()
+	if !s.registered {
+		return nil
+	}
+	name := s.cfg.FanOut.ConsumerName
+	_, err := s.api.(FanOutAPI).DeregisterStreamConsumer(ctx, &kinesis.DeregisterStreamConsumerInput{StreamARN: &s.streamARN, ConsumerName: &name})
+	var notFound *types.ResourceNotFoundException
+	if err != nil && !errors.As(err, &notFound) {
+		return fmt.Errorf("kinesis: stream %s: DeregisterStreamConsumer %s: %w", s.cfg.Stream, name, err)
+	}
+	s.registered, s.consumerARN = false, ""
+	return nil
 }
 
 // forgetConsumer drops the cached consumer ARN if it is arn.

@@ -98,7 +98,8 @@ func runJob(t *testing.T, src *kinesis.Source, cond func([]kinesis.Record) bool)
 
 // TestFanOutReadsAndResubscribes reads a stream of four shards with enhanced fan-out while
 // records keep coming, through subscriptions that end every 300 ms: every record arrives once
-// and each key's in order, and the consumer is registered once.
+// and each key's in order, and the consumer is registered once. Only the source that registered
+// it deregisters it.
 func TestFanOutReadsAndResubscribes(t *testing.T) {
 	t.Parallel()
 	srv := kinesistest.Start(t)
@@ -155,6 +156,22 @@ func TestFanOutReadsAndResubscribes(t *testing.T) {
 	}
 	if got := fo.Consumers(); len(got) != 1 {
 		t.Fatalf("consumers %v after a second job, want one", got)
+	}
+	ctx := context.Background()
+	if err := src2.DeregisterConsumer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := fo.Consumers(); len(got) != 1 {
+		t.Fatalf("consumers %v after the second source deregistered, want the first's still there", got)
+	}
+	if err := src.DeregisterConsumer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := fo.Consumers(); len(got) != 0 {
+		t.Fatalf("consumers %v after the registering source deregistered, want none", got)
+	}
+	if err := src.DeregisterConsumer(ctx); err != nil {
+		t.Fatalf("deregistering twice: %v", err)
 	}
 }
 

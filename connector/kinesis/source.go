@@ -138,10 +138,14 @@ type Source struct {
 		lin *lineage // of the current run: made by NewEnumerator, taken by NewReader
 		lag map[string]int64
 	}
-	// consumerMu serializes the registration of the fan-out consumer, whose ARN consumerARN
-	// keeps once it is ACTIVE. It is held across calls to the service, so it is not mu.
+	// consumerMu serializes the registration of the fan-out consumer and guards the fields
+	// after it: consumerARN once the consumer is ACTIVE, the ARN of the stream, and whether this
+	// Source registered the consumer (for DeregisterConsumer). It is held across calls to the
+	// service, so it is not mu.
 	consumerMu  sync.Mutex
 	consumerARN string
+	streamARN   string
+	registered  bool
 }
 
 var _ connector.Source[Record] = (*Source)(nil)
