@@ -3,17 +3,10 @@ package file
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 
 	"github.com/runnel-io/runnel/connector"
@@ -83,9 +76,6 @@ func NewAvroSink[T any](dir string, aopts avro.FileOptions, opts ...Option) (*Bu
 }
 
 func newBulkSink[T any](dir, format, suffix string, newBulk func(io.Writer) (bulkWriter[T], error), opts []Option) (*BulkSink[T], error) {
-	if dir == "" {
-		return nil, errors.New("file: empty output directory")
-	}
 	cfg := defaultConfig()
 	cfg.suffix = suffix
 	for _, o := range opts {
@@ -98,12 +88,9 @@ func newBulkSink[T any](dir, format, suffix string, newBulk func(io.Writer) (bul
 	if err != nil {
 		return nil, err
 	}
-	abs, err := filepath.Abs(dir)
+	abs, err := makeRoot(dir)
 	if err != nil {
-		return nil, fmt.Errorf("file: output directory %s: %w", dir, err)
-	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
-		return nil, fmt.Errorf("file: creating output directory %s: %w", abs, err)
+		return nil, err
 	}
 	return &BulkSink[T]{dir: abs, format: format, newBulk: newBulk, bucket: bucket, cfg: cfg, run: newRunToken()}, nil
 }
@@ -114,24 +101,11 @@ func (s *BulkSink[T]) Dir() string { return s.dir }
 // NewWriter returns the writer of subtask sc.Subtask, after deleting the in-progress files this
 // subtask left in earlier attempts, as Sink.NewWriter does.
 func (s *BulkSink[T]) NewWriter(ctx context.Context, sc connector.SinkContext) (connector.Writer[T], error) {
-	log := sc.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	removed, err := removeLeftovers(ctx, s.dir, func(n partName) bool {
-		return n.state == stateInProgress && n.subtask == sc.Subtask && n.attempt < sc.Attempt
-	}, nil)
-	for _, p := range removed {
-		log.Info("file sink: removed in-progress file of an earlier attempt", "path", p, "subtask", sc.Subtask)
-	}
+	base, _, err := startWriter(ctx, s.dir, s.run, sc)
 	if err != nil {
-		return nil, fmt.Errorf("file: subtask %d: removing in-progress files of earlier attempts: %w", sc.Subtask, err)
+		return nil, err
 	}
-	var token [4]byte
-	_, _ = rand.Read(token[:])
-	return &bulkFileWriter[T]{s: s, sc: sc,
-		base: fmt.Sprintf("part-%d-%d-%s%s-", sc.Subtask, sc.Attempt, s.run, hex.EncodeToString(token[:])),
-		open: map[string]*bulkPart[T]{}}, nil
+	return &bulkFileWriter[T]{s: s, sc: sc, base: base, open: map[string]*bulkPart[T]{}}, nil
 }
 
 // NewCommitter returns the Committer of this sink's committables, the same as Sink's.
@@ -222,45 +196,17 @@ func (w *bulkFileWriter[T]) roll(p *bulkPart[T]) error {
 // PreCommit rolls every open part and returns one committable per pending file since the
 // previous PreCommit, after syncing their directories.
 func (w *bulkFileWriter[T]) PreCommit(ctx context.Context, checkpointID int64) ([]connector.Committable, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("file: subtask %d: pre-commit of checkpoint %d: %w", w.sc.Subtask, checkpointID, err)
-	}
-	var errs []error
-	for _, b := range slices.Sorted(maps.Keys(w.open)) {
-		p := w.open[b]
-		delete(w.open, b)
-		errs = append(errs, w.roll(p))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("file: pre-commit of checkpoint %d: %w", checkpointID, err)
-	}
-	cs, err := handOut(w.rolled, w.s.dir)
-	if err != nil {
-		return nil, fmt.Errorf("file: subtask %d: pre-commit of checkpoint %d: %w", w.sc.Subtask, checkpointID, err)
-	}
-	w.rolled = w.rolled[:0]
-	return cs, nil
+	return preCommitParts(ctx, w.sc.Subtask, checkpointID, w.s.dir, w.open, w.roll, &w.rolled)
 }
 
 // Close deletes the open in-progress files and the pending files no PreCommit handed out.
 func (w *bulkFileWriter[T]) Close() error {
-	var errs []error
-	remove := func(path string) {
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, err)
-		}
+	open := make([]*partFile, 0, len(w.open))
+	for _, p := range w.open {
+		open = append(open, &p.p)
 	}
-	for b, p := range w.open {
-		_ = p.p.f.Close()
-		remove(p.p.inProgressPath())
-		delete(w.open, b)
-	}
-	for _, r := range w.rolled {
-		remove(r.Pending)
-	}
+	err := discard(w.sc.Subtask, open, w.rolled)
+	clear(w.open)
 	w.rolled = nil
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("file: subtask %d: removing uncommitted files: %w", w.sc.Subtask, err)
-	}
-	return nil
+	return err
 }

@@ -5,9 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
 
 	"github.com/runnel-io/runnel/connector"
 )
@@ -45,9 +42,6 @@ var (
 //
 // NewSink returns an error if an option is invalid (see each option) or dir cannot be created.
 func NewSink[T any](dir string, encode func(dst []byte, v T) []byte, opts ...Option) (*Sink[T], error) {
-	if dir == "" {
-		return nil, fmt.Errorf("file: empty output directory")
-	}
 	if encode == nil {
 		return nil, fmt.Errorf("file: nil encode function")
 	}
@@ -59,12 +53,9 @@ func NewSink[T any](dir string, encode func(dst []byte, v T) []byte, opts ...Opt
 	if err != nil {
 		return nil, err
 	}
-	abs, err := filepath.Abs(dir)
+	abs, err := makeRoot(dir)
 	if err != nil {
-		return nil, fmt.Errorf("file: output directory %s: %w", dir, err)
-	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
-		return nil, fmt.Errorf("file: creating output directory %s: %w", abs, err)
+		return nil, err
 	}
 	suffix := cfg.suffix
 	if cfg.gzip {
@@ -80,28 +71,11 @@ func (s *Sink[T]) Dir() string { return s.dir }
 // this subtask left in earlier attempts (sc.Attempt lower than now); see the package
 // documentation. It returns an error if that clean-up fails.
 func (s *Sink[T]) NewWriter(ctx context.Context, sc connector.SinkContext) (connector.Writer[T], error) {
-	log := sc.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	removed, err := removeLeftovers(ctx, s.dir, func(n partName) bool {
-		return n.state == stateInProgress && n.subtask == sc.Subtask && n.attempt < sc.Attempt
-	}, nil)
-	for _, p := range removed {
-		log.Info("file sink: removed in-progress file of an earlier attempt", "path", p, "subtask", sc.Subtask)
-	}
+	base, log, err := startWriter(ctx, s.dir, s.run, sc)
 	if err != nil {
-		return nil, fmt.Errorf("file: subtask %d: removing in-progress files of earlier attempts: %w", sc.Subtask, err)
+		return nil, err
 	}
-	var token [4]byte
-	_, _ = rand.Read(token[:]) // never fails (crypto/rand crashes the program instead)
-	return &writer[T]{
-		s:    s,
-		sc:   sc,
-		log:  log,
-		base: fmt.Sprintf("part-%d-%d-%s%s-", sc.Subtask, sc.Attempt, s.run, hex.EncodeToString(token[:])),
-		open: map[string]*partFile{},
-	}, nil
+	return &writer[T]{s: s, sc: sc, log: log, base: base, open: map[string]*partFile{}}, nil
 }
 
 // NewCommitter returns a Committer for the committables of this sink's writers. Besides

@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -168,91 +166,13 @@ func (p *partFile) finish() error {
 // the previous PreCommit, after syncing their directories. It returns nil if nothing was
 // written.
 func (w *writer[T]) PreCommit(ctx context.Context, checkpointID int64) ([]connector.Committable, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("file: subtask %d: pre-commit of checkpoint %d: %w", w.sc.Subtask, checkpointID, err)
-	}
-	var errs []error
-	for _, b := range slices.Sorted(maps.Keys(w.open)) {
-		p := w.open[b]
-		delete(w.open, b)
-		if err := w.roll(p); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("file: pre-commit of checkpoint %d: %w", checkpointID, err)
-	}
-	cs, err := handOut(w.rolled, w.s.dir)
-	if err != nil {
-		return nil, fmt.Errorf("file: subtask %d: pre-commit of checkpoint %d: %w", w.sc.Subtask, checkpointID, err)
-	}
-	w.rolled = w.rolled[:0]
-	return cs, nil
+	return preCommitParts(ctx, w.sc.Subtask, checkpointID, w.s.dir, w.open, w.roll, &w.rolled)
 }
 
 // Close deletes the open in-progress files and the pending files no PreCommit handed out.
 func (w *writer[T]) Close() error {
-	var errs []error
-	remove := func(path string) {
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	}
-	for b, p := range w.open {
-		_ = p.f.Close() // abandoned: its content does not matter
-		remove(p.inProgressPath())
-		delete(w.open, b)
-	}
-	for _, r := range w.rolled {
-		remove(r.Pending)
-	}
+	err := discard(w.sc.Subtask, slices.Collect(maps.Values(w.open)), w.rolled)
+	clear(w.open)
 	w.rolled = nil
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("file: subtask %d: removing uncommitted files: %w", w.sc.Subtask, err)
-	}
-	return nil
-}
-
-// handOut makes the rolled pending files durable and returns their committables: it syncs every
-// bucket directory holding one and that directory's parents up to root, so the pending names and
-// the bucket directories themselves survive a crash.
-func handOut(rolled []record, root string) ([]connector.Committable, error) {
-	if len(rolled) == 0 {
-		return nil, nil
-	}
-	dirs := map[string]bool{}
-	cs := make([]connector.Committable, 0, len(rolled))
-	for _, r := range rolled {
-		dirs[filepath.Dir(r.Pending)] = true
-		cs = append(cs, r.marshal())
-	}
-	synced := map[string]bool{}
-	for _, d := range slices.Sorted(maps.Keys(dirs)) {
-		for ; !synced[d]; d = filepath.Dir(d) {
-			synced[d] = true
-			if err := syncDir(d); err != nil {
-				return nil, err
-			}
-			if d == root || filepath.Dir(d) == d {
-				break
-			}
-		}
-	}
-	return cs, nil
-}
-
-// syncDir fsyncs a directory, making the names created or renamed in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("syncing directory: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("syncing directory %s: %w", dir, err)
-	}
-	return nil
+	return err
 }
