@@ -91,7 +91,7 @@ func (r *reader[T]) openAvro(ctx context.Context, o *openObject) error {
 		_ = res.Body.Close()
 		return fmt.Errorf("s3: source subtask %d: %w", r.rc.Subtask, err)
 	}
-	o.pq = ar
+	o.records = ar
 	o.closer = func() { _ = ar.Close() }
 	return nil
 }

@@ -48,7 +48,7 @@ func (r *reader[T]) openParquet(ctx context.Context, o *openObject) error {
 		_ = pr.Close()
 		return fmt.Errorf("s3: source subtask %d: resuming: %w", r.rc.Subtask, err)
 	}
-	o.pq, o.ra = pr, ra
+	o.records, o.ra = pr, ra
 	o.closer = func() { _ = pr.Close() }
 	return nil
 }
@@ -62,7 +62,7 @@ type rowReader[T any] interface {
 // readRows emits up to max records of the current Parquet or Avro object; done reports its end.
 func (r *reader[T]) readRows(out connector.SplitOutput[T], max int) (n int, done bool, err error) {
 	o := r.cur
-	pr := o.pq.(rowReader[T])
+	pr := o.records.(rowReader[T])
 	if cap(r.rows) < max {
 		r.rows = make([]T, max)
 	}

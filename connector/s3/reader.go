@@ -42,15 +42,15 @@ type reader[T any] struct {
 
 // openObject is the object being read.
 type openObject struct {
-	sp     *Split
-	where  string // "s3://bucket/key", the Source of positions
-	comp   compression
-	body   io.ReadCloser
-	dec    io.Reader // decompressed stream (body itself for plain objects)
-	closer func()    // closes the decompressor, if any
-	br     *bufio.Reader
-	pq     any             // *parquet.Reader[T] of a Parquet source, *avro.FileReader[T] of an Avro one
-	ra     *objectReaderAt // its input, given each Read's context
+	sp      *Split
+	where   string // "s3://bucket/key", the Source of positions
+	comp    compression
+	body    io.ReadCloser
+	dec     io.Reader // decompressed stream (body itself for plain objects)
+	closer  func()    // closes the decompressor, if any
+	br      *bufio.Reader
+	records any             // the rowReader[T] of a Parquet or Avro object: *parquet.Reader[T], *avro.FileReader[T]
+	ra      *objectReaderAt // the Parquet reader's input, given each Read's context
 }
 
 func (o *openObject) close() {
