@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runnel-io/runnel/connector"
+	"github.com/runnel-io/runnel/connector/datagen"
 	"github.com/runnel-io/runnel/eventtime"
 	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/stream"
@@ -255,3 +257,65 @@ func TestStatusLogsSourceLag(t *testing.T) {
 		t.Fatalf("progress line %q, want records=10 and records_lag_max=42 and no other gauge", line)
 	}
 }
+
+// TestDurationRunWithoutCheckpoints: a job asked for checkpoints whose every checkpoint failed
+// did not do what was asked: Execute fails, naming the last failure, even though --duration
+// stopped it.
+func TestDurationRunWithoutCheckpoints(t *testing.T) {
+	var logs syncBuffer
+	o := DefaultOptions()
+	o.CheckpointDir, o.CheckpointInterval, o.RESTAddress = t.TempDir(), 10*time.Millisecond, ""
+	o.TolerableFailures = 1000
+	o.Duration = 500 * time.Millisecond
+	o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	err := Execute(context.Background(), "refusing", func(env *stream.Env) error {
+		src, err := datagen.New(func(n int64) int64 { return n }, datagen.Rate(1000))
+		if err != nil {
+			return err
+		}
+		stream.FromSource[int64](env, src, eventtime.Monotonous(func(n int64) int64 { return n })).SinkTo(refusingSink{})
+		return nil
+	}, o)
+	if err == nil || !strings.Contains(err.Error(), "none of its") || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("Execute = %v, want a failure saying no snapshot completed and why\n%s", err, logs.String())
+	}
+}
+
+// TestUnusableCheckpointDirFailsAtStart: a checkpoint location the job cannot write fails the
+// job when it starts, not at its first checkpoint.
+func TestUnusableCheckpointDirFailsAtStart(t *testing.T) {
+	dir := t.TempDir()
+	// The lineage file's name taken by a directory: nothing can be written there.
+	if err := os.Mkdir(filepath.Join(dir, "_lineage"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	o := DefaultOptions()
+	o.CheckpointDir, o.CheckpointInterval, o.RESTAddress = dir, time.Hour, ""
+	start := time.Now()
+	err := Execute(context.Background(), "unwritable", func(env *stream.Env) error {
+		src, err := datagen.New(func(n int64) int64 { return n }, datagen.Rate(10))
+		if err != nil {
+			return err
+		}
+		stream.FromSource[int64](env, src, eventtime.Monotonous(func(n int64) int64 { return n })).Discard()
+		return nil
+	}, o)
+	if err == nil || !strings.Contains(err.Error(), "lineage") {
+		t.Fatalf("Execute = %v, want a failure about the checkpoint location", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the failure took %v", d)
+	}
+}
+
+// refusingSink's writers fail every pre-commit: no checkpoint completes.
+type refusingSink struct{}
+
+func (refusingSink) NewWriter(context.Context, connector.SinkContext) (connector.Writer[int64], error) {
+	return refusingSink{}, nil
+}
+func (refusingSink) Write(context.Context, int64, int64) error { return nil }
+func (refusingSink) PreCommit(context.Context, int64) ([]connector.Committable, error) {
+	return nil, errors.New("disk full")
+}
+func (refusingSink) Close() error { return nil }

@@ -67,8 +67,9 @@ type Options struct {
 	SavepointDir string
 	// FromSavepoint is a savepoint (or checkpoint) directory to start from.
 	FromSavepoint string
-	// Restore is "latest" (the newest complete checkpoint in CheckpointDir; fresh if there is
-	// none) or a snapshot directory, like FromSavepoint. Empty starts fresh.
+	// Restore is "latest" (the latest snapshot of CheckpointDir's lineage: the newest
+	// checkpoint or stop-with-savepoint of the run that last used it; fresh if there is none)
+	// or a snapshot directory, like FromSavepoint. Empty starts fresh.
 	Restore string
 	// AllowNonRestoredState lets the job start from a snapshot holding state of operators it
 	// no longer has (by UID), dropping that state.
@@ -121,7 +122,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.StateDir, "state-dir", o.StateDir, "scratch `directory` of the pebble backend (empty: a temporary directory, removed at the end)")
 	fs.StringVar(&o.SavepointDir, "savepoint-dir", o.SavepointDir, "default `location` of savepoints requested without one (runnel savepoint)")
 	fs.StringVar(&o.FromSavepoint, "from-savepoint", o.FromSavepoint, "start from the savepoint or checkpoint in this `directory`")
-	fs.StringVar(&o.Restore, "restore", o.Restore, "start from `latest` (the newest complete checkpoint in --checkpoint-dir, or fresh if none) or from a snapshot directory")
+	fs.StringVar(&o.Restore, "restore", o.Restore, "start from `latest` (the newest checkpoint or stop-with-savepoint of the last run on --checkpoint-dir, or fresh if none) or from a snapshot directory")
 	fs.BoolVar(&o.AllowNonRestoredState, "allow-non-restored-state", o.AllowNonRestoredState, "start even if the snapshot holds state of operators the job no longer has (that state is dropped)")
 	fs.StringVar(&o.RestartStrategy, "restart-strategy", o.RestartStrategy, "restart after failures: none, fixed-delay:attempts=N,delay=D, exponential:initial=D,max=D, failure-rate:max=N,interval=D,delay=D (empty: "+DefaultRestartWithCheckpoints+" with --checkpoint-dir, else none)")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "stop after this long (0: when the input ends, or at Ctrl-C)")

@@ -127,11 +127,19 @@ func Execute(ctx context.Context, name string, build func(env *stream.Env) error
 	if spec != "none" {
 		log.Info("restart strategy", "strategy", ck.Restart.String())
 	}
-	if ck.Restore, err = restoreFrom(ctx, o, log); err != nil {
+	if ck.Restore, err = restoreFrom(ctx, o); err != nil {
 		return err
 	}
-	if ck.Restore != nil {
-		st.setRestored(ck.Restore.Dir)
+	ck.RestoreLatest = o.Restore == "latest"
+	ck.AllowNonRestoredState = o.AllowNonRestoredState
+	ck.OnStart = func(r *stream.Restore) {
+		if r == nil {
+			st.setRestored("")
+			return
+		}
+		st.setRestored(r.Location)
+		log.Info("restoring", "snapshot", r.Location, "id", r.Metadata.ID, "savepoint", r.Metadata.Savepoint,
+			"taken", r.Metadata.Timestamp)
 	}
 
 	if o.RESTAddress != "" {
@@ -187,11 +195,17 @@ func Execute(ctx context.Context, name string, build func(env *stream.Env) error
 		log.Info("job finished", "elapsed", time.Since(start).Round(time.Millisecond))
 		return nil
 	case runCtx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errDuration)):
-		st.set(StatusCanceled, nil)
 		why := "stopped"
 		if errors.Is(context.Cause(runCtx), errDuration) {
 			why = "stopped after --duration"
 		}
+		if c := st.checkpoints(); o.CheckpointDir != "" && c != nil && c.Completed == 0 && c.Failed > 0 {
+			// Asked for checkpoints, got none: the job did not do what it was asked.
+			err := fmt.Errorf("app: the job %s, but none of its %d snapshots completed; the last failed: %s", why, c.Failed, c.LastFailure)
+			st.set(StatusFailed, err)
+			return err
+		}
+		st.set(StatusCanceled, nil)
 		log.Info("job "+why, "elapsed", time.Since(start).Round(time.Millisecond))
 		return nil
 	}
@@ -202,33 +216,21 @@ func Execute(ctx context.Context, name string, build func(env *stream.Env) error
 // errDuration is the cause of the stop after Options.Duration.
 var errDuration = errors.New("app: --duration passed")
 
-// restoreFrom returns the snapshot o says the job starts from, or nil.
-func restoreFrom(ctx context.Context, o Options, log *slog.Logger) (*stream.Restore, error) {
-	var (
-		r   *stream.Restore
-		err error
-	)
-	switch loc := o.FromSavepoint + o.Restore; {
-	case loc == "":
+// restoreFrom returns the snapshot of --from-savepoint, or nil. --restore latest is looked up
+// by the runtime, under the checkpoint location's lease (Checkpoints.RestoreLatest).
+func restoreFrom(ctx context.Context, o Options) (*stream.Restore, error) {
+	loc := o.FromSavepoint
+	if o.Restore != "latest" {
+		loc += o.Restore
+	}
+	if loc == "" {
 		return nil, nil
-	case o.Restore == "latest":
-		r, err = stream.RestoreLatest(ctx, o.CheckpointDir)
-		if err != nil {
-			return nil, fmt.Errorf("app: --restore latest from %s: %w", o.CheckpointDir, err)
-		}
-		if r == nil {
-			log.Info("no complete checkpoint to restore; starting fresh", "checkpoint_dir", o.CheckpointDir)
-			return nil, nil
-		}
-	default:
-		r, err = stream.RestoreFrom(ctx, loc)
-		if err != nil {
-			return nil, fmt.Errorf("app: %w", err)
-		}
+	}
+	r, err := stream.RestoreFrom(ctx, loc)
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
 	}
 	r.AllowNonRestoredState = o.AllowNonRestoredState
-	log.Info("restoring", "snapshot", r.Dir, "id", r.Metadata.ID, "savepoint", r.Metadata.Savepoint,
-		"taken", r.Metadata.Timestamp)
 	return r, nil
 }
 

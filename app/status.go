@@ -63,6 +63,13 @@ func (s *status) setRestored(dir string) {
 	s.mu.restored = dir
 }
 
+// checkpoints returns the job's latest checkpoint figures, nil if it has none.
+func (s *status) checkpoints() *metrics.Checkpoints {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.ckpt
+}
+
 // Report is the job's metrics listener: it keeps the figures for GET /v1/job and logs a progress
 // line every s.every.
 func (s *status) Report(snap metrics.Snapshot) {

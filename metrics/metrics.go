@@ -76,6 +76,9 @@ type Checkpoints struct {
 	LastPause time.Duration
 	// Restored is the ID of the snapshot the current run started from, 0 if none.
 	Restored int64
+	// LastFailure says why the last snapshot that failed failed ("" if none did); snapshots
+	// subsumed by newer ones are not failures.
+	LastFailure string
 }
 
 // Listener receives snapshots periodically and once more when the job ends. Report is called

@@ -35,12 +35,13 @@ func TestCrashChild(t *testing.T) {
 	}
 	out, ckpt := os.Getenv("RUNNEL_CRASH_OUT"), os.Getenv("RUNNEL_CRASH_CKPT")
 	ctx := context.Background()
-	r, err := stream.RestoreLatest(ctx, ckpt)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := checkpointConfig(t, ckpt, 5*time.Millisecond)
-	cfg.Checkpoints.Restore = r
+	cfg.Checkpoints.RestoreLatest = true
+	cfg.Checkpoints.OnStart = func(r *stream.Restore) {
+		if r != nil {
+			fmt.Fprintf(os.Stderr, "restored %s\n", r.Dir)
+		}
+	}
 	// Tell the parent when this run completed its first checkpoint.
 	var told atomic.Bool
 	cfg.MetricsInterval = time.Millisecond
@@ -49,9 +50,6 @@ func TestCrashChild(t *testing.T) {
 			fmt.Fprintln(os.Stderr, "checkpointed")
 		}
 	})
-	if r != nil {
-		fmt.Fprintf(os.Stderr, "restored %s\n", r.Dir)
-	}
 	if err := crashJob().build(t, out, cfg).Execute(ctx); err != nil {
 		t.Fatal(err)
 	}

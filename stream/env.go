@@ -28,9 +28,12 @@ func RestoreFrom(ctx context.Context, location string) (*Restore, error) {
 	return runtime.RestoreFrom(ctx, location)
 }
 
-// RestoreLatest returns the Restore of the newest complete checkpoint in the checkpoint
-// storage at location (a path or storage URL), or nil if there is none: what a job restarted
-// after a crash continues from (runnel run --restore latest).
+// RestoreLatest returns the Restore of the latest snapshot of the lineage of the checkpoint
+// location at location (a path or storage URL), or nil if it has none: the newest checkpoint
+// or stop-with-savepoint of the run that last used the location, or the snapshot that run
+// started from (see docs/CHECKPOINTS.md, "Lineage"). It is for looking; a job that resumes
+// the lineage sets Checkpoints.RestoreLatest instead, which looks the snapshot up once the job
+// holds the location's lease (runnel run --restore latest).
 func RestoreLatest(ctx context.Context, location string) (*Restore, error) {
 	st, err := checkpoint.Open(ctx, location)
 	if err != nil {

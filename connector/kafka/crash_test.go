@@ -34,12 +34,13 @@ func TestKafkaCrashChild(t *testing.T) {
 	}
 	brokers, ckpt := os.Getenv("RUNNEL_KAFKA_BROKERS"), os.Getenv("RUNNEL_KAFKA_CKPT")
 	ctx := context.Background()
-	r, err := stream.RestoreLatest(ctx, ckpt)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := checkpointConfig(t, ckpt, 10*time.Millisecond)
-	cfg.Checkpoints.Restore = r
+	cfg.Checkpoints.RestoreLatest = true
+	cfg.Checkpoints.OnStart = func(r *stream.Restore) {
+		if r != nil {
+			fmt.Fprintf(os.Stderr, "restored %s\n", r.Dir)
+		}
+	}
 	var told atomic.Bool
 	cfg.MetricsInterval = time.Millisecond
 	cfg.Metrics = metrics.ListenerFunc(func(s metrics.Snapshot) {
@@ -47,9 +48,6 @@ func TestKafkaCrashChild(t *testing.T) {
 			fmt.Fprintln(os.Stderr, "checkpointed")
 		}
 	})
-	if r != nil {
-		fmt.Fprintf(os.Stderr, "restored %s\n", r.Dir)
-	}
 	// Pace the job (a millisecond every 20 records) so that it runs long enough to be killed.
 	var seen atomic.Int64
 	p := pipeline{

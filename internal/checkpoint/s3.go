@@ -64,10 +64,16 @@ type S3Options struct {
 	// DialTimeout bounds each TCP connect, so an unreachable endpoint fails instead of
 	// hanging. Default 10 s.
 	DialTimeout time.Duration
+	// LeaseTTL is how long the location's lease (see S3.Lease) lasts without a renewal; the
+	// holder renews it every third of it. A job killed without releasing it keeps the
+	// location from jobs of other hosts for up to this long. Default DefaultS3LeaseTTL
+	// (30 s); at least 3 s.
+	LeaseTTL time.Duration
 }
 
 // Validate reports whether o is usable: an Endpoint must be an absolute http(s) URL,
-// PartSize 0 or at least 5 MiB, MaxAttempts and DialTimeout not negative, and the static
+// PartSize 0 or at least 5 MiB, MaxAttempts and DialTimeout not negative, LeaseTTL 0 or at
+// least 3 s, and the static
 // credentials both set or both empty.
 func (o S3Options) Validate() error {
 	if o.Endpoint != "" {
@@ -84,6 +90,9 @@ func (o S3Options) Validate() error {
 	}
 	if o.DialTimeout < 0 {
 		return fmt.Errorf("checkpoint: s3 dial timeout %v is negative", o.DialTimeout)
+	}
+	if o.LeaseTTL != 0 && o.LeaseTTL < 3*time.Second {
+		return fmt.Errorf("checkpoint: s3 lease TTL %v is below 3s", o.LeaseTTL)
 	}
 	if (o.AccessKeyID == "") != (o.SecretAccessKey == "") {
 		return errors.New("checkpoint: s3 static credentials need both an access key ID and a secret access key")
@@ -106,6 +115,7 @@ type S3 struct {
 	prefix   string // "" or ending in "/"
 	endpoint string // for messages: the configured endpoint, or "" for AWS
 	partSize int64
+	leaseTTL time.Duration
 }
 
 var (
@@ -143,6 +153,9 @@ func NewS3(ctx context.Context, bucket, prefix string, o S3Options) (*S3, error)
 	}
 	if o.DialTimeout == 0 {
 		o.DialTimeout = 10 * time.Second
+	}
+	if o.LeaseTTL == 0 {
+		o.LeaseTTL = DefaultS3LeaseTTL
 	}
 
 	httpClient := awshttp.NewBuildableClient().
@@ -190,7 +203,7 @@ func NewS3(ctx context.Context, bucket, prefix string, o S3Options) (*S3, error)
 			so.UsePathStyle = true
 		}
 	})
-	s := &S3{client: client, bucket: bucket, prefix: prefix, endpoint: endpoint, partSize: o.PartSize}
+	s := &S3{client: client, bucket: bucket, prefix: prefix, endpoint: endpoint, partSize: o.PartSize, leaseTTL: o.LeaseTTL}
 	if _, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
 		Bucket:  aws.String(bucket),
 		Prefix:  aws.String(prefix),

@@ -102,17 +102,7 @@ func runChild(job, rawConfig string) error {
 	if err != nil {
 		return err
 	}
-	r, err := stream.RestoreLatest(ctx, c.Checkpoints)
-	if err != nil {
-		return err
-	}
-	var restored int64
-	if r != nil {
-		restored = r.Metadata.ID
-		fmt.Fprintf(os.Stderr, "restored %d\n", restored)
-	}
 	var reported atomic.Int64
-	reported.Store(restored)
 	cfg := stream.Config{
 		Parallelism:     c.Parallelism,
 		MetricsInterval: time.Millisecond,
@@ -123,10 +113,15 @@ func runChild(job, rawConfig string) error {
 			}
 		}),
 		Checkpoints: stream.Checkpoints{
-			Storage:     st,
-			Coordinator: checkpoint.Config{Interval: c.Interval, TolerableFailures: 1000},
-			Restart:     restart.FixedDelay(1000, 0),
-			Restore:     r,
+			Storage:       st,
+			Coordinator:   checkpoint.Config{Interval: c.Interval, TolerableFailures: 1000},
+			Restart:       restart.FixedDelay(1000, 0),
+			RestoreLatest: true,
+			OnStart: func(r *stream.Restore) {
+				if r != nil {
+					fmt.Fprintf(os.Stderr, "restored %d\n", r.Metadata.ID)
+				}
+			},
 		},
 	}
 	env := stream.New(job, cfg)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"github.com/runnel-io/runnel/internal/checkpoint"
@@ -21,10 +22,25 @@ type Checkpoints struct {
 	Retain int
 	// Restart says whether and when a failed job restarts; nil means never.
 	Restart restart.Strategy
-	// Restore is the snapshot the job starts from; nil starts fresh.
+	// Restore is the snapshot the job starts from; nil starts fresh, or from the latest
+	// snapshot with RestoreLatest.
 	Restore *Restore
+	// RestoreLatest, when Restore is nil, starts the job from the latest snapshot of
+	// Storage's lineage: the newest checkpoint or stop-with-savepoint of the run that last
+	// used the location, or the snapshot that run started from if it completed none (see
+	// docs/CHECKPOINTS.md, "Lineage"). It is looked up once the job holds the location's
+	// lease, so no other job can move it in between. A location whose lineage has no snapshot
+	// starts fresh.
+	RestoreLatest bool
+	// AllowNonRestoredState lets the job start from a snapshot holding state of operators it
+	// does not have (by UID), whichever snapshot that is; Restore.AllowNonRestoredState does
+	// the same for that snapshot.
+	AllowNonRestoredState bool
 	// Handle, if set, takes savepoints of the running job.
 	Handle *Handle
+	// OnStart, if set, is called before each run of the job starts its tasks, with the
+	// snapshot the run starts from (nil for a fresh start).
+	OnStart func(from *Restore)
 }
 
 // Restore names the snapshot a job starts from.
@@ -33,6 +49,9 @@ type Restore struct {
 	Storage  checkpoint.Storage
 	Dir      string
 	Metadata *checkpoint.Metadata
+	// Location is where the snapshot is, as the lineage records it: the absolute path or
+	// storage URL of its directory. Empty means checkpoint.SnapshotLocation(Storage, Dir).
+	Location string
 	// AllowNonRestoredState lets the job start when the snapshot has state for operators
 	// the job does not have (by UID); otherwise that is an error.
 	AllowNonRestoredState bool
@@ -64,18 +83,58 @@ func RestoreFrom(ctx context.Context, location string) (*Restore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runtime: restoring %s: %w", location, err)
 	}
-	return &Restore{Storage: st, Dir: dir, Metadata: md}, nil
+	return &Restore{Storage: st, Dir: dir, Metadata: md, Location: checkpoint.SnapshotLocation(st, dir)}, nil
 }
 
-// RestoreLatest returns the Restore of the newest complete checkpoint in st, or nil and no
-// error if there is none.
+// RestoreLatest returns the Restore of the latest snapshot of the lineage of the checkpoint
+// location st (see Checkpoints.RestoreLatest), or nil and no error if the lineage has none. A
+// location without a lineage record (written before lineages) gives its newest complete
+// checkpoint. It fails, never falling back to an older snapshot, when the latest cannot be
+// read.
+//
+// It reads without holding the location's lease: a job resuming the lineage sets
+// Checkpoints.RestoreLatest instead, which looks the snapshot up under the lease.
 func RestoreLatest(ctx context.Context, st checkpoint.Storage) (*Restore, error) {
-	id, md, err := checkpoint.Latest(ctx, st)
-	if errors.Is(err, checkpoint.ErrNoCheckpoint) {
+	lin, err := checkpoint.ReadLineage(ctx, st)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		id, md, err := checkpoint.Latest(ctx, st)
+		if errors.Is(err, checkpoint.ErrNoCheckpoint) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		dir := checkpoint.CheckpointDir(id)
+		return &Restore{Storage: st, Dir: dir, Metadata: md, Location: checkpoint.SnapshotLocation(st, dir)}, nil
+	case err != nil:
+		return nil, fmt.Errorf("runtime: the latest snapshot: %w", err)
+	case lin.Latest == nil:
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
+	return resolveRef(ctx, st, lin.Latest)
+}
+
+// resolveRef returns the Restore of the snapshot ref of the location st names.
+func resolveRef(ctx context.Context, st checkpoint.Storage, ref *checkpoint.SnapshotRef) (*Restore, error) {
+	var (
+		r   *Restore
+		err error
+	)
+	if ref.Local() {
+		var md *checkpoint.Metadata
+		if md, err = checkpoint.ReadMetadata(ctx, st, ref.Location); err == nil {
+			r = &Restore{Storage: st, Dir: ref.Location, Metadata: md, Location: checkpoint.SnapshotLocation(st, ref.Location)}
+		}
+	} else {
+		r, err = RestoreFrom(ctx, ref.Location)
 	}
-	return &Restore{Storage: st, Dir: checkpoint.CheckpointDir(id), Metadata: md}, nil
+	if err == nil && (r.Metadata.ID != ref.ID || r.Metadata.Savepoint != ref.Savepoint) {
+		err = fmt.Errorf("%w: the metadata describes snapshot %d (savepoint %t)", checkpoint.ErrCorrupt, r.Metadata.ID, r.Metadata.Savepoint)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("runtime: the latest snapshot of %s, %s, cannot be restored (restore another with --from-savepoint, or start fresh without --restore): %w",
+			checkpoint.SnapshotLocation(st, ""), ref, err)
+	}
+	return r, nil
 }

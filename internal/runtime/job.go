@@ -121,24 +121,62 @@ func Run(ctx context.Context, g *Graph, cfg Config) error {
 	}
 	ck := cfg.Checkpoints
 	restore := ck.Restore
+	if restore != nil && restore.Metadata == nil {
+		return errors.New("runtime: restore without metadata")
+	}
 	nextID := int64(1)
 	if restore != nil {
-		if restore.Metadata == nil {
-			return errors.New("runtime: restore without metadata")
-		}
 		nextID = restore.Metadata.ID + 1
 	}
-	stats := &atomic.Pointer[metrics.Checkpoints]{}
-	restarts := 0
+	var loc *location
 	if ck.Storage != nil {
+		// The location is the job's alone from here: its lease keeps other jobs off, and
+		// its lineage says where the job starts and which IDs its snapshots take.
+		var err error
+		if loc, err = takeLocation(ctx, &cfg, g.Name, checkpoint.NewRunID()); err != nil {
+			return err
+		}
+		defer loc.release()
+		if restore, nextID, err = loc.start(ctx, restore, ck.RestoreLatest, cfg.Clock.Now()); err != nil {
+			return err
+		}
+		if restore != nil && ck.AllowNonRestoredState {
+			restore.AllowNonRestoredState = true
+		}
 		// No checkpoint of this job is in progress after its last run, so that may delete
 		// what checkpoints that never completed uploaded (in this process or in one that
 		// crashed), which retention after each checkpoint must leave alone. Not before the
-		// first run: the checkpoint being restored may be one retention would delete.
-		defer deleteUnreferenced(ctx, &cfg)
+		// first run: the checkpoint being restored may be one retention would delete. Not
+		// after losing the lease either: another job's checkpoint may be in progress then.
+		defer func() {
+			if loc.held() {
+				deleteUnreferenced(ctx, &cfg)
+			}
+		}()
+		if loc.lease != nil {
+			// A lost lease ends the job for good: another job may run on the location now.
+			var watch sync.WaitGroup
+			defer watch.Wait()
+			var cancel context.CancelCauseFunc
+			ctx, cancel = context.WithCancelCause(ctx)
+			defer cancel(nil)
+			watch.Go(func() {
+				select {
+				case <-loc.lease.Done():
+					if err := loc.lease.Err(); err != nil {
+						cancel(fmt.Errorf("runtime: the job stops: %w", err))
+					}
+				case <-ctx.Done():
+				}
+			})
+		}
+	} else if ck.RestoreLatest && restore == nil {
+		return errors.New("runtime: restoring the latest snapshot needs checkpoint storage")
 	}
+	stats := &atomic.Pointer[metrics.Checkpoints]{}
+	restarts := 0
 	for attempt := 0; ; attempt++ {
-		r := runOnce(ctx, g, &cfg, attempt, restore, nextID, restarts, stats)
+		r := runOnce(ctx, g, &cfg, attempt, restore, nextID, restarts, stats, loc)
 		err := r.err
 		if err == nil || ctx.Err() != nil || ck.Restart == nil || errors.Is(err, restart.ErrUnrecoverable) || r.setup {
 			return err
@@ -196,7 +234,7 @@ type result struct {
 }
 
 // runOnce runs the job once, from restore if set.
-func runOnce(parent context.Context, g *Graph, cfg *Config, attempt int, restore *Restore, nextID int64, restarts int, stats *atomic.Pointer[metrics.Checkpoints]) result {
+func runOnce(parent context.Context, g *Graph, cfg *Config, attempt int, restore *Restore, nextID int64, restarts int, stats *atomic.Pointer[metrics.Checkpoints], loc *location) result {
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
 
@@ -247,7 +285,7 @@ func runOnce(parent context.Context, g *Graph, cfg *Config, attempt int, restore
 		if restore != nil {
 			figures.Restored = restore.Metadata.ID
 		}
-		loop = &ckLoop{j: j, cfg: ck, coord: coord, handle: ck.Handle, fail: fail, stats: stats, figures: figures,
+		loop = &ckLoop{j: j, cfg: ck, loc: loc, coord: coord, handle: ck.Handle, fail: fail, stats: stats, figures: figures,
 			tasks: j.tasks, globals: map[int64]map[string][][]byte{}, savepoints: map[int64]savepointReq{},
 			finished: map[checkpoint.TaskID]bool{}, committed: map[checkpoint.TaskID]bool{}, nextID: nextID,
 			done: func() { cancel(errJobDone) }}
@@ -256,6 +294,9 @@ func runOnce(parent context.Context, g *Graph, cfg *Config, attempt int, restore
 		wg.Go(loop.run)
 	}
 	j.warnDerivedUIDs()
+	if ck.OnStart != nil {
+		ck.OnStart(restore)
+	}
 	for _, t := range j.tasks {
 		wg.Go(func() {
 			if err := t.run(); err != nil {

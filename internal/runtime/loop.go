@@ -93,6 +93,7 @@ var errJobDone = errors.New("runtime: job done")
 type ckLoop struct {
 	j       *job
 	cfg     Checkpoints
+	loc     *location // the checkpoint location; nil without checkpoint storage
 	coord   *checkpoint.Coordinator
 	handle  *Handle
 	fail    func(error)
@@ -302,6 +303,20 @@ func (l *ckLoop) finalize(a checkpoint.Finalize) []checkpoint.Action {
 	if err != nil {
 		return l.coord.FinalizeFailed(a.ID, err)
 	}
+	if l.loc != nil {
+		// The lineage names the snapshot before any sink commits what it recorded; a snapshot
+		// the lineage could not record must not exist.
+		ref := &checkpoint.SnapshotRef{ID: a.ID, Savepoint: a.Savepoint, Location: trig.dir, Timestamp: a.Timestamp}
+		if a.Savepoint {
+			ref.Location = checkpoint.SnapshotLocation(trig.storage, trig.dir)
+		}
+		if err := l.loc.completed(j.ctx, ref, !a.Savepoint || a.Terminate, l.now()); err != nil {
+			if derr := checkpoint.DeleteSnapshot(j.ctx, trig.storage, trig.dir); derr != nil {
+				j.cfg.Logger.Warn("deleting a snapshot the lineage does not record", "dir", trig.dir, "err", derr)
+			}
+			return l.coord.FinalizeFailed(a.ID, err)
+		}
+	}
 	var size int64
 	for _, h := range a.Acks {
 		if s, ok := h.(*taskSnapshot); ok {
@@ -355,6 +370,8 @@ func (l *ckLoop) abort(a checkpoint.Abort) {
 	}
 	if !errors.Is(a.Reason, checkpoint.ErrSubsumed) {
 		j.cfg.Logger.Warn("snapshot aborted", "id", a.ID, "savepoint", a.Savepoint, "reason", a.Reason)
+		l.figures.LastFailure = fmt.Sprintf("snapshot %d: %v", a.ID, a.Reason)
+		l.publish()
 	}
 	if req, ok := l.savepoints[a.ID]; ok {
 		delete(l.savepoints, a.ID)

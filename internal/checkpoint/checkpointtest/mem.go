@@ -27,6 +27,7 @@ type Mem struct {
 	files map[string]memFile
 	seq   int64
 	fault func(op, name string) error
+	lease *memLease // the lease held now, if any
 }
 
 type memFile struct {

@@ -10,3 +10,10 @@ import (
 func TestMem(t *testing.T) {
 	checkpointtest.StorageSuite(t, func(t *testing.T) checkpoint.Storage { return checkpointtest.NewMem() })
 }
+
+func TestMemLease(t *testing.T) {
+	checkpointtest.LeaseSuite(t, func(t *testing.T) func() checkpoint.Storage {
+		m := checkpointtest.NewMem()
+		return func() checkpoint.Storage { return m }
+	})
+}
