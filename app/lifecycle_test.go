@@ -493,4 +493,3 @@ func diffCounts(got, want map[string]int) string {
 	slices.Sort(extra)
 	return fmt.Sprintf("%d missing (first %v), %d extra (first %v)", len(missing), missing[:min(5, len(missing))], len(extra), extra[:min(5, len(extra))])
 }
-
