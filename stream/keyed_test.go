@@ -89,7 +89,7 @@ func TestEventTimeTimers(t *testing.T) {
 		{Key: "c", TS: 40, Reg: []int64{45}},
 		{Key: "b", TS: 200, Del: []int64{70}}, // deleted before the watermark reached it
 		{Key: "d", TS: 300, Reg: []int64{250}},
-		{Key: "e", TS: 400, Reg: []int64{5}}, // already behind the watermark: fires at the next one
+		{Key: "e", TS: 400, Reg: []int64{5, 450}}, // e@5 already behind the watermark: fires at the next one
 	}
 	want := []string{
 		"rec a@10 wm=-inf",
@@ -105,7 +105,10 @@ func TestEventTimeTimers(t *testing.T) {
 		"timer d@250 wm=299",
 		"timer d@260 wm=299",
 		"rec e@400 wm=299",
-		"timer e@5 wm=+inf", // the last record and the end of input come in one read
+		// The last record and the end of input come in one read: the watermark the data
+		// reached comes before MaxTime, and only the timer past it fires at MaxTime.
+		"timer e@5 wm=399",
+		"timer e@450 wm=+inf",
 	}
 	// One record per read, so the source emits a watermark after every record.
 	src, err := datagen.New(func(n int64) ktCmd { return cmds[n] }, datagen.Count(int64(len(cmds))), datagen.BatchSize(1))
