@@ -127,3 +127,32 @@ func TestReaderEndOfInputWatermark(t *testing.T) {
 		})
 	}
 }
+
+// TestRunEndOfInputWatermark runs two readers, read within one watermark interval, into one
+// consumer: whichever reader ends last, the consumer sees the watermark the whole input
+// reached (999 is the largest timestamp; reader 0 reaches only 997) before MaxTime.
+func TestRunEndOfInputWatermark(t *testing.T) {
+	const n = 1000
+	for range 5 {
+		g := &Graph{Name: "end of input"}
+		src := addSource(g, "src", 2, n)
+		r := &results[int]{}
+		e := connect(g, src, addSink(g, "sink", 1, r), Rebalance)
+		e.Explicit = true
+		if err := Run(testCtx(t), g, Config{Clock: clockwork.NewFakeClock()}); err != nil {
+			t.Fatal(err)
+		}
+		wms := r.wms[0]
+		if len(wms) < 2 || wms[len(wms)-2] != n-2 || wms[len(wms)-1] != eventtime.MaxTime {
+			t.Fatalf("watermarks %v: want them to end with %d, MaxTime", wms, n-2)
+		}
+		for _, wm := range wms[:len(wms)-2] {
+			if wm != n-3 {
+				t.Fatalf("watermarks %v: want at most %d (reader 0's end) before %d", wms, n-3, n-2)
+			}
+		}
+		if len(r.bySubtask()[0]) != n {
+			t.Fatalf("%d records arrived, want %d", len(r.bySubtask()[0]), n)
+		}
+	}
+}
