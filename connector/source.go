@@ -167,7 +167,9 @@ type ReaderOutput[T any] interface {
 	// Split returns the output for the split with this id, creating it on first use. The reader
 	// may keep the result for as long as the split is assigned.
 	Split(id string) SplitOutput[T]
-	// ReleaseSplit says a split is finished: its watermark no longer holds the reader back.
+	// ReleaseSplit says a split is finished: its watermark no longer holds the reader back,
+	// and the watermark its records reached counts for the one the reader emits at end of
+	// input, before the final one.
 	ReleaseSplit(id string)
 }
 

@@ -89,7 +89,7 @@ func TestEventTimeTimers(t *testing.T) {
 		{Key: "c", TS: 40, Reg: []int64{45}},
 		{Key: "b", TS: 200, Del: []int64{70}}, // deleted before the watermark reached it
 		{Key: "d", TS: 300, Reg: []int64{250}},
-		{Key: "e", TS: 400, Reg: []int64{5}}, // already behind the watermark: fires at the next one
+		{Key: "e", TS: 400, Reg: []int64{5, 450}}, // e@5 already behind the watermark: fires at the next one
 	}
 	want := []string{
 		"rec a@10 wm=-inf",
@@ -105,7 +105,10 @@ func TestEventTimeTimers(t *testing.T) {
 		"timer d@250 wm=299",
 		"timer d@260 wm=299",
 		"rec e@400 wm=299",
-		"timer e@5 wm=+inf", // the last record and the end of input come in one read
+		// The last record and the end of input come in one read: the watermark the data
+		// reached comes before MaxTime, and only the timer past it fires at MaxTime.
+		"timer e@5 wm=399",
+		"timer e@450 wm=+inf",
 	}
 	// One record per read, so the source emits a watermark after every record.
 	src, err := datagen.New(func(n int64) ktCmd { return cmds[n] }, datagen.Count(int64(len(cmds))), datagen.BatchSize(1))
@@ -129,6 +132,66 @@ func TestEventTimeTimers(t *testing.T) {
 	})
 	if !slices.Equal(got, want) {
 		t.Fatalf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+// ktDue is an event-time timer that fired and the watermark it fired at.
+type ktDue struct{ At, WM int64 }
+
+// ktAfter registers an event-time timer a fixed time after every record and reports, for each
+// firing, the watermark it fired at.
+type ktAfter struct{ after int64 }
+
+func (f *ktAfter) ProcessElement(ctx *stream.KeyedContext[string], v ktCmd, _ stream.Collector[ktDue]) error {
+	ctx.RegisterEventTimeTimer(v.TS + f.after)
+	return nil
+}
+
+func (f *ktAfter) OnTimer(ctx *stream.KeyedContext[string], at int64, out stream.Collector[ktDue]) error {
+	out.Collect(ktDue{At: at, WM: ctx.CurrentWatermark()})
+	return nil
+}
+
+// TestEndOfInputFiresTimersWithinTheDataFirst reads a bounded input within one watermark
+// interval (the fake clock never lets one pass), so no periodic watermark is emitted. Event-time
+// timers due within the data must still fire at a real watermark, at most the one the data
+// reached (largest timestamp - 1 for a monotonous source), and only the timers past that at
+// MaxTime: a function can then tell a timeout within the data from the end of input, whatever
+// the pace of reading. At parallelism above 1 each reader reads a contiguous part of the input,
+// so the readers end at different event times and in no fixed order; the keyed operator must
+// still see the watermark the whole input reached before MaxTime.
+func TestEndOfInputFiresTimersWithinTheDataFirst(t *testing.T) {
+	const n, step, after = 200, 10, 15
+	reached := int64((n-1)*step - 1)
+	var cmds []ktCmd
+	for i := range int64(n) {
+		cmds = append(cmds, ktCmd{Key: fmt.Sprintf("k%d", i%5), TS: i * step})
+	}
+	for _, p := range []int{1, 2, 4} {
+		env := stream.New("end of input", stream.Config{Parallelism: p, Clock: clockwork.NewFakeClock()})
+		in := stream.FromSlice(env, cmds, eventtime.Monotonous(func(c ktCmd) int64 { return c.TS }))
+		fired := stream.Collect(stream.KeyedProcess[ktCmd, string, ktDue](stream.KeyBy(in, func(c ktCmd) string { return c.Key }), &ktAfter{after: after}))
+		if err := env.Execute(rtCtx(t)); err != nil {
+			t.Fatalf("p=%d: %v", p, err)
+		}
+		got := fired.Values()
+		if len(got) != n {
+			t.Fatalf("p=%d: %d timers fired, want %d", p, len(got), n)
+		}
+		within := 0
+		for _, d := range got {
+			switch {
+			case d.At <= reached && (d.WM < d.At || d.WM > reached):
+				t.Errorf("p=%d: timer %d, due within the data, fired at watermark %s, want one in [%d, %d]", p, d.At, ktWM(d.WM), d.At, reached)
+			case d.At > reached && d.WM != eventtime.MaxTime:
+				t.Errorf("p=%d: timer %d, due after the data, fired at watermark %s, want +inf", p, d.At, ktWM(d.WM))
+			case d.At <= reached:
+				within++
+			}
+		}
+		if want := int((reached-after)/step) + 1; within != want {
+			t.Errorf("p=%d: %d timers fired within the data, want %d", p, within, want)
+		}
 	}
 }
 

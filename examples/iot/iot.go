@@ -296,8 +296,12 @@ func Alerts(readings stream.Stream[Reading]) stream.Stream[Alert] {
 // (buffered until the watermark passes them, so results do not depend on arrival order or
 // parallelism) against the sensor's Baseline, with Baseline.Check. A sensor whose last reading is
 // followed by d.Timeout of event time without another raises one Silent alert, when the
-// watermark passes that point; the end of a bounded stream is not silence. Readings behind the
-// watermark on arrival are dropped and counted in the operator's "late" counter.
+// watermark passes that point; the end of a bounded stream is not silence. At the end of a
+// bounded stream the engine first brings the watermark to where the readings reached (the
+// latest reading's time less the disorder bound) and only then to eventtime.MaxTime, so a
+// sensor silent for d.Timeout before that point raises its alert and one whose timeout runs
+// past it does not, however fast the readings were produced. Readings behind the watermark on
+// arrival are dropped and counted in the operator's "late" counter.
 func (d Detector) Alerts(readings stream.Stream[Reading]) stream.Stream[Alert] {
 	d = d.withDefaults()
 	k := stream.KeyBy(readings, func(r Reading) string { return r.Sensor })
@@ -353,6 +357,8 @@ func (f *detect) OnTimer(ctx *stream.KeyedContext[string], at int64, out stream.
 		ctx.RegisterEventTimeTimer(at + f.d.Timeout.Milliseconds())
 		return nil
 	}
+	// At MaxTime the timer lies past the watermark the readings reached (the engine emits that
+	// one before the end of input): the stream ended before the sensor could fall silent.
 	if ctx.CurrentWatermark() == eventtime.MaxTime || s.Last+f.d.Timeout.Milliseconds() != at {
 		return nil // end of input, or a later reading reset the timeout
 	}

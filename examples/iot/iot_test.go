@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/runnel-io/runnel/examples/iot"
 	"github.com/runnel-io/runnel/stream"
 )
@@ -26,17 +27,50 @@ var testOptions = iot.Options{
 
 const timeout = 30 * time.Second
 
+// pacing is how fast the readings are produced and how often the source emits watermarks.
+type pacing int
+
+const (
+	// everyRead emits a watermark after every read of the source.
+	everyRead pacing = iota
+	// unpaced reads as fast as it can within one watermark interval: a fake clock that never
+	// moves lets no periodic watermark out, so the only watermarks are those at end of input.
+	unpaced
+	// paced produces the readings at a fixed rate on the wall clock, with the default
+	// watermark interval: a few periodic watermarks, wherever the clock puts them.
+	paced
+)
+
+func (pc pacing) String() string { return [...]string{"every read", "unpaced", "paced"}[pc] }
+
+// pacedRate is the rate of a paced run: the test input in about half a second.
+const pacedRate = 50_000
+
 func run(t *testing.T, p int) ([]iot.Alert, []iot.SensorMax) {
 	t.Helper()
-	env := stream.New("iot", stream.Config{Parallelism: p, WatermarkInterval: -1})
-	readings, err := iot.Source(env, testOptions)
+	return runPaced(t, p, everyRead)
+}
+
+func runPaced(t *testing.T, p int, pc pacing) ([]iot.Alert, []iot.SensorMax) {
+	t.Helper()
+	cfg, o := stream.Config{Parallelism: p}, testOptions
+	switch pc {
+	case everyRead:
+		cfg.WatermarkInterval = -1
+	case unpaced:
+		cfg.Clock = clockwork.NewFakeClock()
+	case paced:
+		o.Rate = pacedRate
+	}
+	env := stream.New("iot", cfg)
+	readings, err := iot.Source(env, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	alerts := stream.Collect(iot.Detector{Timeout: timeout}.Alerts(readings))
 	maxes := stream.Collect(iot.Summary(readings, time.Minute))
 	if err := env.Execute(context.Background()); err != nil {
-		t.Fatalf("p=%d: %v", p, err)
+		t.Fatalf("p=%d, %v: %v", p, pc, err)
 	}
 	a, m := alerts.Values(), maxes.Values()
 	slices.SortFunc(a, func(x, y iot.Alert) int {
@@ -164,6 +198,48 @@ func TestAlerts(t *testing.T) {
 			t.Errorf("p=%d alerts differ from p=1:\n%v\n%v", p, alerts, first)
 		}
 	}
+}
+
+// TestOutputIndependentOfPacing runs the job unpaced, paced and with a watermark after every
+// read, at parallelism 1, 2 and 4, and wants the same alerts and maxima every time, those of
+// TestAlerts and TestSummary. The silent sensors' alerts are due 30 seconds of event time before
+// the end of the readings: they must not depend on whether a periodic watermark passed them
+// before the input ended (before the source emitted the watermark its data reached at end of
+// input, an unpaced run raised none).
+func TestOutputIndependentOfPacing(t *testing.T) {
+	wantAlerts, wantMaxes := run(t, 1)
+	silent := 0
+	for _, a := range wantAlerts {
+		if a.Kind == iot.Silent {
+			silent++
+		}
+	}
+	if silent != len(iot.SilentSensors(testOptions)) {
+		t.Fatalf("%d silent alerts with a watermark after every read, want %d", silent, len(iot.SilentSensors(testOptions)))
+	}
+	for _, p := range []int{1, 2, 4} {
+		for _, pc := range []pacing{unpaced, paced} {
+			alerts, maxes := runPaced(t, p, pc)
+			if !slices.Equal(alerts, wantAlerts) {
+				t.Errorf("p=%d, %v: alerts differ from p=1 with a watermark after every read: missing %v, extra %v",
+					p, pc, without(wantAlerts, alerts), without(alerts, wantAlerts))
+			}
+			if !slices.Equal(maxes, wantMaxes) {
+				t.Errorf("p=%d, %v: %d window maxima differ from the %d of p=1 with a watermark after every read", p, pc, len(maxes), len(wantMaxes))
+			}
+		}
+	}
+}
+
+// without returns the alerts of a that b lacks.
+func without(a, b []iot.Alert) []iot.Alert {
+	var out []iot.Alert
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func TestSummary(t *testing.T) {

@@ -9,7 +9,10 @@ import (
 
 // gate merges a task's input channels: it delivers record batches to the input they belong to
 // and turns per-channel watermarks, idleness and end markers into the task's own: the
-// watermark is the minimum over the channels that are neither idle nor ended.
+// watermark is the minimum over the channels that are neither idle nor ended. When that
+// minimum becomes MaxTime (the inputs have ended), the gate first passes on the highest real
+// watermark any channel reached, so the task sees how far the whole input went in event time
+// whichever channel ended last (see advance).
 //
 // The gate also aligns checkpoint barriers (Flink's aligned checkpoints): once barrier n
 // arrived on a channel, what follows on that channel is held back in the channel's queue
@@ -41,6 +44,7 @@ type gate struct {
 type chanState struct {
 	input   int
 	wm      int64
+	last    int64 // the highest watermark below MaxTime the channel delivered
 	idle    bool
 	ended   bool
 	blocked bool       // barrier `aligning` arrived on this channel
@@ -50,7 +54,7 @@ type chanState struct {
 func newGate(inputs []int) *gate {
 	g := &gate{chans: make([]chanState, len(inputs)), wm: eventtime.MinTime}
 	for i, in := range inputs {
-		g.chans[i] = chanState{input: in, wm: eventtime.MinTime}
+		g.chans[i] = chanState{input: in, wm: eventtime.MinTime, last: eventtime.MinTime}
 	}
 	return g
 }
@@ -77,6 +81,9 @@ func (g *gate) handle(e envelope) int {
 	case kindWatermark:
 		if e.wm > c.wm {
 			c.wm = e.wm
+			if e.wm != eventtime.MaxTime {
+				c.last = e.wm
+			}
 			g.update()
 		}
 	case kindIdle:
@@ -92,10 +99,7 @@ func (g *gate) handle(e envelope) int {
 			return g.aligned()
 		}
 		if g.done() {
-			if g.wm != eventtime.MaxTime {
-				g.wm = eventtime.MaxTime
-				g.control.Watermark(eventtime.MaxTime)
-			}
+			g.advance(eventtime.MaxTime)
 			g.control.Finish()
 			return 0
 		}
@@ -198,8 +202,28 @@ func (g *gate) update() {
 		g.idle = false
 		g.control.Idle(false)
 	}
-	if lo > g.wm {
-		g.wm = lo
-		g.control.Watermark(lo)
+	g.advance(lo)
+}
+
+// advance raises the task's watermark to wm, if that is higher. Before MaxTime it passes on
+// the highest real watermark any channel delivered, if that is above the task's: the channels
+// end one by one, and the minimum rule alone would leave the task at the last real watermark
+// of whichever channel ended last, which depends on timing. With it, event-time timers due
+// within the whole input fire while the watermark is a real time, not MaxTime.
+func (g *gate) advance(wm int64) {
+	if wm <= g.wm {
+		return
 	}
+	if wm == eventtime.MaxTime {
+		reached := eventtime.MinTime
+		for _, c := range g.chans {
+			reached = max(reached, c.last)
+		}
+		if reached > g.wm {
+			g.wm = reached
+			g.control.Watermark(reached)
+		}
+	}
+	g.wm = wm
+	g.control.Watermark(wm)
 }

@@ -65,9 +65,13 @@ func parseStep(t *testing.T, s string) envelope {
 	return e
 }
 
+// maxTime is eventtime.MaxTime in a step.
+var maxTime = fmt.Sprint(eventtime.MaxTime)
+
 // TestGate feeds envelopes to a gate of a task with several input channels and checks the
 // watermark, idleness and end of input it passes on: the minimum over channels that are
-// neither idle nor ended, never going back, MaxTime then Finish when all have ended.
+// neither idle nor ended, never going back; when all have ended, the highest watermark any
+// channel reached, MaxTime, then Finish.
 func TestGate(t *testing.T) {
 	for _, c := range []struct {
 		name     string
@@ -107,13 +111,28 @@ func TestGate(t *testing.T) {
 			want:  []string{"wm 10", "wm 20"},
 		},
 		{
-			name: "end of all channels is MaxTime then Finish", channels: 2,
+			name: "end of all channels is the highest watermark reached, MaxTime, then Finish", channels: 2,
 			steps: []string{"0 wm 10", "1 wm 3", "0 end", "1 end"},
-			want:  []string{"wm 3", "wm +inf", "finish"},
+			want:  []string{"wm 3", "wm 10", "wm +inf", "finish"},
+		},
+		{
+			name: "before MaxTime, the highest watermark any channel reached", channels: 2,
+			steps: []string{"0 wm 100", "1 wm 10", "0 wm " + maxTime, "0 end", "1 wm 20", "1 wm " + maxTime, "1 end"},
+			want:  []string{"wm 10", "wm 20", "wm 100", "wm +inf", "finish"},
+		},
+		{
+			name: "the channel that ended last reached the most", channels: 2,
+			steps: []string{"0 wm 10", "0 wm " + maxTime, "0 end", "1 wm 100", "1 wm " + maxTime, "1 end"},
+			want:  []string{"wm 100", "wm +inf", "finish"},
+		},
+		{
+			name: "an idle channel's watermark counts at the end", channels: 2,
+			steps: []string{"0 wm 50", "0 idle", "1 wm 10", "1 wm " + maxTime, "1 end", "0 end"},
+			want:  []string{"wm 10", "wm 50", "wm +inf", "idle", "finish"},
 		},
 		{
 			name: "MaxTime is not repeated at the end", channels: 1,
-			steps: []string{"0 wm " + fmt.Sprint(eventtime.MaxTime), "0 end"},
+			steps: []string{"0 wm " + maxTime, "0 end"},
 			want:  []string{"wm +inf", "finish"},
 		},
 		{

@@ -50,7 +50,8 @@ func (s sourceSpec[T]) newRunner(t *task, out any, rc connector.ReaderContext, r
 		return nil, err
 	}
 	rd := &reader[T]{t: t, reader: r, out: out.(Output[T]), queue: t.ctrl, codec: s.codec(),
-		strategy: s.strategy, splits: map[string]*splitOut[T]{}, wm: eventtime.MinTime}
+		strategy: s.strategy, splits: map[string]*splitOut[T]{}, wm: eventtime.MinTime,
+		reached: eventtime.MinTime}
 	if len(splits) > 0 {
 		rd.addSplits(splits)
 	}
@@ -103,7 +104,8 @@ type sourceRunner interface {
 
 // reader runs a connector.Reader in a source task: it stamps records with event time, keeps a
 // watermark generator per split and emits the reader's watermark (the minimum over its active
-// splits) at most every Config.WatermarkInterval.
+// splits) at most every Config.WatermarkInterval. At end of input it emits the watermark its
+// data reached, then MaxTime (see end).
 type reader[T any] struct {
 	t        *task
 	reader   connector.Reader[T]
@@ -116,6 +118,9 @@ type reader[T any] struct {
 	wm       int64
 	idle     bool
 	lastWM   time.Time
+	// reached is the highest watermark the generators of released splits gave at their
+	// release: how far in event time the finished splits' data went.
+	reached int64
 }
 
 type splitOut[T any] struct {
@@ -151,8 +156,14 @@ func (r *reader[T]) Split(id string) connector.SplitOutput[T] {
 	return s
 }
 
-// ReleaseSplit implements connector.ReaderOutput.
-func (r *reader[T]) ReleaseSplit(id string) { delete(r.splits, id) }
+// ReleaseSplit implements connector.ReaderOutput: the split stops holding the reader's
+// watermark back, and the watermark its data reached counts for the end of input.
+func (r *reader[T]) ReleaseSplit(id string) {
+	if s, ok := r.splits[id]; ok && s.gen != nil {
+		r.reached = max(r.reached, s.gen.Watermark())
+	}
+	delete(r.splits, id)
+}
 
 func (r *reader[T]) Open() error     { return nil }
 func (r *reader[T]) Close() error    { return r.reader.Close() }
@@ -238,11 +249,7 @@ func (r *reader[T]) run(t *task) {
 			r.wait(tick, backoff)
 			backoff = min(2*backoff, 100*time.Millisecond)
 		case connector.EndOfInput:
-			if r.wm != eventtime.MaxTime {
-				r.wm = eventtime.MaxTime
-				r.out.Watermark(eventtime.MaxTime)
-			}
-			r.out.Finish()
+			r.end()
 			t.flushAll()
 			t.finished()
 			return
@@ -250,6 +257,34 @@ func (r *reader[T]) run(t *task) {
 			r.fail(fmt.Errorf("reader returned unknown status %d", st))
 		}
 	}
+}
+
+// end emits the end of input. First comes the watermark the data read reached, the highest a
+// split's generator gave (at the split's release, or now for splits still held), if it is
+// above the last one emitted: a periodic emit may not have come since the last records, or at
+// all when the input was read within one WatermarkInterval, and event-time timers due within
+// the data must fire while the watermark is still a real time, not at MaxTime, whatever the
+// pace of reading. The reader counts as active again for it. Then MaxTime, then Finish.
+func (r *reader[T]) end() {
+	reached := r.reached
+	for _, s := range r.splits {
+		if s.gen != nil {
+			reached = max(reached, s.gen.Watermark())
+		}
+	}
+	if reached > r.wm && reached < eventtime.MaxTime {
+		if r.idle {
+			r.idle = false
+			r.out.Idle(false)
+		}
+		r.wm = reached
+		r.out.Watermark(reached)
+	}
+	if r.wm != eventtime.MaxTime {
+		r.wm = eventtime.MaxTime
+		r.out.Watermark(eventtime.MaxTime)
+	}
+	r.out.Finish()
 }
 
 // wait blocks until the reader may have something: its availability signal, new splits, or the
