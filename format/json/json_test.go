@@ -96,6 +96,7 @@ func TestDecodeMalformed(t *testing.T) {
 	}{
 		{name: "empty", line: "", is: json.ErrEmpty},
 		{name: "blank", line: " \t\r\n", is: json.ErrEmpty},
+		{name: "blank is format.ErrBlank", line: "  \r\n", is: format.ErrBlank},
 		{name: "null", line: "null\n", is: json.ErrNull},
 		{name: "truncated", line: `{"auction":1,"bidder"`},
 		{name: "unterminated string", line: `{"channel":"abc}`},
@@ -111,6 +112,9 @@ func TestDecodeMalformed(t *testing.T) {
 		{name: "control char", line: "{\"channel\":\"a\x01b\"}"},
 		{name: "single quotes", line: `{'auction':1}`},
 		{name: "binary", line: "\x00\xff\xfe"},
+		{name: "no-break space only", line: "\u00a0", is: nil},
+		{name: "form feed only", line: "\f"},
+		{name: "no-break space before", line: "\u00a0{\"auction\":1}"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, rerr := dec.Decode([]byte(tc.line), pos)
@@ -125,6 +129,9 @@ func TestDecodeMalformed(t *testing.T) {
 			}
 			if tc.is != nil && !errors.Is(rerr, tc.is) {
 				t.Errorf("error %v is not %v", rerr, tc.is)
+			}
+			if tc.is == nil && errors.Is(rerr, format.ErrBlank) {
+				t.Errorf("error %v is format.ErrBlank: a line source would skip %q", rerr, tc.line)
 			}
 			if tc.field != "" && rerr.Field != tc.field {
 				t.Errorf("field %q, want %q (%v)", rerr.Field, tc.field, rerr)
