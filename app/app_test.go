@@ -158,6 +158,108 @@ func TestExecuteSavepointAndRestore(t *testing.T) {
 	}
 }
 
+// TestSavepointClientErrors checks, through a running job's REST API, that requests that cannot
+// succeed as they are get client errors with their codes, not 500: a target directory that
+// cannot hold a savepoint (400 invalid_target), and a second stop-with-savepoint while the
+// first is in progress (409 stop_in_progress), after which the first one completes.
+func TestSavepointClientErrors(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// The job's only task blocks in its map function on the first record until gate closes, so
+	// no savepoint can complete before then.
+	gate, blocked := make(chan struct{}), make(chan struct{})
+	var blockOnce, openOnce sync.Once
+	open := func() { openOnce.Do(func() { close(gate) }) }
+	defer open()
+	build := func(env *stream.Env) error {
+		src := stream.FromSlice(env, make([]int, 100_000), eventtime.Monotonous(func(int) int64 { return 0 })).Uid("numbers")
+		stream.Map(src, func(v int) int {
+			blockOnce.Do(func() { close(blocked) })
+			<-gate
+			return v
+		}).Uid("gate").Discard()
+		return nil
+	}
+	var logs syncBuffer
+	ready := make(chan string, 1)
+	o := DefaultOptions()
+	o.Parallelism, o.RESTAddress = 1, "127.0.0.1:0"
+	o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	o.Ready = func(addr string) { ready <- addr }
+	done := make(chan error, 1)
+	go func() { done <- Execute(ctx, "gated", build, o) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("Execute ended before listening: %v\n%s", err, logs.String())
+	}
+	select {
+	case <-blocked:
+	case err := <-done:
+		t.Fatalf("Execute ended before its first record: %v\n%s", err, logs.String())
+	}
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a-file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	readOnly := filepath.Join(dir, "read-only")
+	if err := os.Mkdir(readOnly, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	targets := []string{"ftp://host/savepoints", "s3:///no-bucket", file, filepath.Join(file, "sub")}
+	if f, err := os.CreateTemp(readOnly, "probe"); err == nil {
+		f.Close() // root writes anywhere: the directory is not read-only to this process
+	} else {
+		targets = append(targets, readOnly)
+	}
+	for _, target := range targets {
+		for _, stop := range []bool{false, true} {
+			_, err := Savepoint(ctx, addr, SavepointRequest{TargetDirectory: target, Stop: stop})
+			var apiErr *APIError
+			if !errors.As(err, &apiErr) || apiErr.Status != http.StatusBadRequest || apiErr.Code != ErrInvalidTarget ||
+				!strings.Contains(apiErr.Message, target) {
+				t.Errorf("savepoint (stop %t) into %s: %v, want 400 %s naming the target", stop, target, err, ErrInvalidTarget)
+			}
+		}
+	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != "x" {
+		t.Errorf("the file named as target: %q, %v", b, err)
+	}
+
+	// Two stop-with-savepoint requests at once: whichever the job takes second is refused
+	// while the first waits for the gate.
+	type answer struct {
+		loc string
+		err error
+	}
+	answers := make(chan answer, 2)
+	for range 2 {
+		go func() {
+			loc, err := Savepoint(ctx, addr, SavepointRequest{TargetDirectory: t.TempDir(), Stop: true})
+			answers <- answer{loc, err}
+		}()
+	}
+	first := <-answers
+	var apiErr *APIError
+	if !errors.As(first.err, &apiErr) || apiErr.Status != http.StatusConflict || apiErr.Code != ErrStopInProgress {
+		t.Errorf("second stop-with-savepoint: %q, %v; want 409 %s", first.loc, first.err, ErrStopInProgress)
+	}
+	open()
+	second := <-answers
+	if second.err != nil {
+		t.Fatalf("first stop-with-savepoint: %v\n%s", second.err, logs.String())
+	}
+	if _, err := os.Stat(filepath.Join(second.loc, "_metadata")); err != nil {
+		t.Errorf("savepoint without metadata: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("job stopped with a savepoint: %v\n%s", err, logs.String())
+	}
+}
+
 func TestRestoreLatestWithoutCheckpoints(t *testing.T) {
 	var logs syncBuffer
 	o := DefaultOptions()

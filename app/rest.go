@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/runnel-io/runnel/internal/checkpoint"
 	"github.com/runnel-io/runnel/stream"
 )
 
@@ -20,8 +21,10 @@ import (
 //	POST /v1/savepoints  {"targetDirectory": "/sp", "stop": false}  → 200 {"location": "/sp/savepoint-7-…"}
 //	GET  /v1/job         → 200 JobInfo
 //
-// Errors are {"error": {"code": "...", "message": "..."}} with the status of their code (see
-// apiErrors).
+// Errors are {"error": {"code": "...", "message": "..."}} with the status of their code (the
+// codes of APIError and apiStatus). A client error (4xx) says the request cannot succeed as it
+// is: a bad target directory (400 invalid_target), a stop-with-savepoint already in progress
+// (409 stop_in_progress), a job that is not running (409 not_running).
 
 // SavepointRequest is the body of POST /v1/savepoints.
 type SavepointRequest struct {
@@ -54,7 +57,9 @@ func (e *APIError) Error() string { return "app: " + e.Code + ": " + e.Message }
 // Codes of APIError.
 const (
 	ErrBadRequest       = "bad_request"        // 400: malformed body, no target directory
-	ErrNotRunning       = "not_running"        // 409: the job has ended
+	ErrInvalidTarget    = "invalid_target"     // 400: the target directory cannot hold a savepoint
+	ErrNotRunning       = "not_running"        // 409: the job has ended or is stopping
+	ErrStopInProgress   = "stop_in_progress"   // 409: a stop-with-savepoint is already in progress
 	ErrUnavailable      = "unavailable"        // 503: the job is not running yet
 	ErrSavepointFailed  = "savepoint_failed"   // 500: the savepoint was tried and failed
 	ErrNotFound         = "not_found"          // 404: no such endpoint
@@ -64,7 +69,9 @@ const (
 // apiStatus is the HTTP status of each code: the one table both sides read.
 var apiStatus = map[string]int{
 	ErrBadRequest:       http.StatusBadRequest,
+	ErrInvalidTarget:    http.StatusBadRequest,
 	ErrNotRunning:       http.StatusConflict,
+	ErrStopInProgress:   http.StatusConflict,
 	ErrUnavailable:      http.StatusServiceUnavailable,
 	ErrSavepointFailed:  http.StatusInternalServerError,
 	ErrNotFound:         http.StatusNotFound,
@@ -152,6 +159,12 @@ func (s *server) savepoint(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, SavepointResponse{Location: loc})
 	case errors.Is(context.Cause(ctx), errJobEnded):
 		writeError(w, apiError(ErrNotRunning, "the job ended before the savepoint completed: %v", err))
+	case errors.Is(err, checkpoint.ErrUnsupportedScheme), errors.Is(err, checkpoint.ErrUnusableLocation):
+		writeError(w, apiError(ErrInvalidTarget, "%v", err))
+	case errors.Is(err, checkpoint.ErrStopInProgress):
+		writeError(w, apiError(ErrStopInProgress, "the job is already stopping with a savepoint: %v", err))
+	case errors.Is(err, checkpoint.ErrStopped):
+		writeError(w, apiError(ErrNotRunning, "the job is stopping: %v", err))
 	default:
 		s.st.log.Warn("savepoint failed", "dir", dir, "err", err)
 		writeError(w, apiError(ErrSavepointFailed, "savepoint into %s: %v", dir, err))

@@ -133,6 +133,14 @@ const (
 // dead-letter output was given.
 var ErrNoDeadLetter = errors.New("format: dead-letter policy without a dead-letter output")
 
+// ErrBlank is wrapped by the Err of a RecordError for a record that holds no value at all, only
+// white space its format ignores: format/json's ErrEmpty, for a line of spaces, tabs and carriage
+// returns. A source of lines (connector/file, connector/s3) skips such a record as it skips an
+// empty line, without applying the Policy. A source of messages (connector/kafka,
+// connector/kinesis) has no lines: a blank message is a record that does not decode, and the
+// Policy applies to it as to any other.
+var ErrBlank = errors.New("format: blank record")
+
 // ErrUnavailable is wrapped by the Err of a RecordError when the decoder could not reach
 // something it needs to decode the record, such as a schema registry: the record is not at
 // fault, so Policy.Handle fails the job with it under every policy, and the restart that follows

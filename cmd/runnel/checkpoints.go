@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/runnel-io/runnel/internal/checkpoint"
 )
@@ -18,13 +19,19 @@ func runCheckpoints(ctx context.Context, args []string, stdout, stderr io.Writer
 	if len(args) == 0 || args[0] != "list" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			fmt.Fprintf(stderr, "Usage: runnel checkpoints list [--json] DIR\n\nSubcommands:\n  list   show the checkpoints and savepoints stored under DIR (a path or file:// URL)\n")
+			printStatusHelp(stderr)
 			return nil
 		}
 		fmt.Fprintf(stderr, "Usage: runnel checkpoints list [--json] DIR\n")
 		return errUsage
 	}
 	fs := newFlags("checkpoints list", "checkpoints list [--json] DIR", stderr)
-	asJSON := fs.Bool("json", false, "print one JSON object per snapshot")
+	asJSON := fs.Bool("json", false, "print one JSON object per snapshot: id, kind, status, timestamp, files, sizeBytes, dir, error")
+	usage := fs.Usage
+	fs.Usage = func() {
+		usage()
+		printStatusHelp(stderr)
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -52,15 +59,7 @@ func runCheckpoints(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		for _, in := range infos {
-			row := map[string]any{"dir": in.Dir, "id": in.ID, "savepoint": in.Savepoint, "complete": in.Complete,
-				"files": in.Files, "bytes": in.Size}
-			if !in.Timestamp.IsZero() {
-				row["timestamp"] = in.Timestamp
-			}
-			if in.Err != nil {
-				row["error"] = in.Err.Error()
-			}
-			if err := enc.Encode(row); err != nil {
+			if err := enc.Encode(newSnapshotRow(in)); err != nil {
 				return err
 			}
 		}
@@ -70,24 +69,96 @@ func runCheckpoints(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stdout, "no checkpoints or savepoints under %s\n", fs.Arg(0))
 		return nil
 	}
+	rows := make([]snapshotRow, len(infos))
+	withErrors := false
+	for i, in := range infos {
+		rows[i] = newSnapshotRow(in)
+		withErrors = withErrors || rows[i].Error != ""
+	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tSTATE\tTAKEN\tFILES\tBYTES\tDIR")
-	for _, in := range infos {
-		kind := "checkpoint"
-		if in.Savepoint {
-			kind = "savepoint"
+	header := "ID\tKIND\tSTATUS\tTAKEN\tFILES\tBYTES\tDIR"
+	if withErrors {
+		header += "\tERROR"
+	}
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		taken := "-"
+		if !r.Timestamp.IsZero() {
+			taken = r.Timestamp.UTC().Format("2006-01-02T15:04:05Z")
 		}
-		state, taken := "complete", "-"
-		switch {
-		case in.Err != nil:
-			state = "unreadable: " + in.Err.Error()
-		case !in.Complete:
-			state = "incomplete"
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%s", r.ID, r.Kind, r.Status, taken, r.Files, r.SizeBytes, r.Dir)
+		if withErrors {
+			fmt.Fprintf(tw, "\t%s", r.Error)
 		}
-		if !in.Timestamp.IsZero() {
-			taken = in.Timestamp.UTC().Format("2006-01-02T15:04:05Z")
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%s\n", in.ID, kind, state, taken, in.Files, in.Size, in.Dir)
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
+}
+
+// Statuses of a snapshot directory in `runnel checkpoints list`; statusHelp says what they mean.
+const (
+	statusComplete   = "complete"
+	statusIncomplete = "incomplete"
+	statusCorrupt    = "corrupt"
+	statusUnreadable = "unreadable"
+)
+
+// statusHelp is what each status means, for the help of `runnel checkpoints list`.
+var statusHelp = [...][2]string{
+	{statusComplete, "its metadata file reads and describes it: it can be restored"},
+	{statusIncomplete, "no metadata file: a checkpoint in progress, or left by one aborted or crashed"},
+	{statusCorrupt, "its metadata file fails its checksum, does not parse, or describes another snapshot"},
+	{statusUnreadable, "its metadata file cannot be read: a storage error, or a format this build does not read"},
+}
+
+// printStatusHelp prints statusHelp.
+func printStatusHelp(w io.Writer) {
+	fmt.Fprintf(w, "\nThe status of a snapshot directory (STATUS, or \"status\" with --json):\n")
+	for _, s := range statusHelp {
+		fmt.Fprintf(w, "  %-11s  %s\n", s[0], s[1])
+	}
+}
+
+// snapshotRow is one snapshot directory as `runnel checkpoints list` shows it: a row of the
+// table, or with --json one JSON object per line, named in lowerCamelCase as the REST API's
+// fields are.
+type snapshotRow struct {
+	// ID is the snapshot's ID.
+	ID int64 `json:"id"`
+	// Kind is "checkpoint" or "savepoint".
+	Kind string `json:"kind"`
+	// Status is "complete", "incomplete", "corrupt" or "unreadable" (statusHelp says what
+	// each means). Only a complete snapshot can be restored.
+	Status string `json:"status"`
+	// Timestamp is when the snapshot was triggered, from its metadata (RFC 3339); left out
+	// unless the status is complete.
+	Timestamp time.Time `json:"timestamp,omitzero"`
+	// Files and SizeBytes count the directory's files and their bytes (shared files not
+	// included).
+	Files     int   `json:"files"`
+	SizeBytes int64 `json:"sizeBytes"`
+	// Dir is the snapshot's directory below the listed location.
+	Dir string `json:"dir"`
+	// Error says why the metadata file cannot be used; left out unless the status is corrupt
+	// or unreadable.
+	Error string `json:"error,omitempty"`
+}
+
+func newSnapshotRow(in checkpoint.Info) snapshotRow {
+	r := snapshotRow{ID: in.ID, Kind: "checkpoint", Files: in.Files, SizeBytes: in.Size, Dir: in.Dir}
+	if in.Savepoint {
+		r.Kind = "savepoint"
+	}
+	switch {
+	case in.Err != nil:
+		r.Status, r.Error = statusUnreadable, in.Err.Error()
+		if errors.Is(in.Err, checkpoint.ErrCorrupt) {
+			r.Status = statusCorrupt
+		}
+	case in.Complete:
+		r.Status, r.Timestamp = statusComplete, in.Timestamp
+	default:
+		r.Status = statusIncomplete
+	}
+	return r
 }

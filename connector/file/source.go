@@ -53,7 +53,8 @@ import (
 // A line or CSV record that does not decode is a *format.RecordError naming the file, the
 // line (record number, a CSV header counting as line 1), the byte offset (in the decompressed
 // content) and the reason. By default it fails the job (format.Fail); with DeadLetter it goes to
-// the dead-letter function and reading goes on. Empty lines are skipped.
+// the dead-letter function and reading goes on. Empty lines are skipped, and so are JSON lines
+// of white space only (a decoder error wrapping format.ErrBlank); they still count as lines.
 type Source[T any] struct {
 	root    string // absolute directory, or absolute glob pattern
 	glob    bool

@@ -33,7 +33,8 @@ type lineDecoder[T any] interface {
 }
 
 // JSONLines reads one JSON value per line (format/json), mapped to T by `json` struct tags.
-// Empty lines are skipped; every other line that does not decode is a malformed record.
+// Blank lines, empty or of JSON white space only (spaces, tabs, carriage returns), are skipped;
+// every other line that does not decode is a malformed record.
 func JSONLines[T any]() Format[T] {
 	return Format[T]{
 		name:  "json",
@@ -51,7 +52,7 @@ func JSONLines[T any]() Format[T] {
 // CSV reads CSV records (format/csv) with opts, where a quoted field may span lines. With
 // header, the first record of every file is a header naming the columns (Decoder.WithHeader);
 // a header that does not match T fails the job. Without it, columns are T's fields in order.
-// Empty records are skipped.
+// Empty records are skipped; a record of spaces is a record (spaces are data in CSV).
 func CSV[T any](opts csv.Options, header bool) Format[T] {
 	f := Format[T]{
 		name:  "csv",
@@ -101,5 +102,7 @@ func Avro[T any]() Format[T] {
 	}
 }
 
-// blank reports whether a record is empty, after ScanLines removed its line end.
+// blank reports whether a record is empty, after ScanLines removed its line end. Lines of white
+// space are left to the decoder: format/json rejects them with an error wrapping
+// format.ErrBlank, which the reader skips too, and in CSV they are data.
 func blank(b []byte) bool { return len(bytes.TrimRight(b, "\r")) == 0 }

@@ -266,12 +266,14 @@ func (r *reader[T]) readLines(budget int) (n int, done bool, err error) {
 		}
 		v, rerr := o.dec.Decode(raw, format.Position{Source: sp.Path, Line: line, Offset: o.start})
 		if rerr != nil {
-			policy := format.Fail
-			if r.s.cfg.deadLetter != nil {
-				policy = format.DeadLetter
-			}
-			if err := policy.Handle(rerr, r.s.cfg.deadLetter); err != nil {
-				return n, false, fmt.Errorf("file: source: subtask %d: %w", r.rc.Subtask, err)
+			if !errors.Is(rerr.Err, format.ErrBlank) { // blank: a JSON line of white space, skipped
+				policy := format.Fail
+				if r.s.cfg.deadLetter != nil {
+					policy = format.DeadLetter
+				}
+				if err := policy.Handle(rerr, r.s.cfg.deadLetter); err != nil {
+					return n, false, fmt.Errorf("file: source: subtask %d: %w", r.rc.Subtask, err)
+				}
 			}
 			sp.Records, sp.Offset = line, o.consumed
 			continue

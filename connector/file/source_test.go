@@ -569,6 +569,55 @@ func TestSourceMalformed(t *testing.T) {
 	})
 }
 
+// TestSourceSkipsBlankLines checks that JSON lines of white space are skipped like empty lines
+// but still counted, so the position of a later malformed line is right, while a line of other
+// space (U+00A0) and a CSV record of spaces are malformed records, not skipped.
+func TestSourceSkipsBlankLines(t *testing.T) {
+	dir := t.TempDir()
+	line := func(n int) string { return fmt.Sprintf(`{"file":1,"n":%d,"text":"x"}`, n) + "\n" }
+	content := line(1) + "   \n" + "\t \r\n" + line(2) + "\n" + " \n" + line(3) + "\u00a0\n" + line(4)
+	if err := os.WriteFile(filepath.Join(dir, "blank.jsonl"), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	abs, _ := filepath.Abs(filepath.Join(dir, "blank.jsonl"))
+	var dead []*format.RecordError
+	src, err := file.NewSource(dir, file.JSONLines[rec](), file.DeadLetter(func(e *format.RecordError) error {
+		dead = append(dead, e)
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, rs := start(t, src, 1, nil, nil)
+	out := newOutput(t)
+	pump(t, rs, out, nil)
+	if got := out.got[abs]; len(got) != 4 || got[0].N != 1 || got[3].N != 4 {
+		t.Fatalf("read %+v, want records 1 to 4", got)
+	}
+	if len(dead) != 1 || dead[0].Line != 8 || string(dead[0].Raw) != "\u00a0" {
+		t.Fatalf("dead letters %+v, want only the no-break space at line 8", dead)
+	}
+
+	csvDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(csvDir, "blank.csv"), []byte("1,1,x\n\n  \n1,2,y\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dead = nil
+	src, err = file.NewSource(csvDir, file.CSV[rec](csv.Options{}, false), file.DeadLetter(func(e *format.RecordError) error {
+		dead = append(dead, e)
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, rs = start(t, src, 1, nil, nil)
+	out = newOutput(t)
+	pump(t, rs, out, nil)
+	if out.total() != 2 || len(dead) != 1 || dead[0].Line != 3 {
+		t.Fatalf("CSV: read %+v, dead letters %+v; want 2 records and the record of spaces (line 3) as malformed", out.got, dead)
+	}
+}
+
 func TestSourceErrors(t *testing.T) {
 	dir := t.TempDir()
 	for name, f := range map[string]func() error{

@@ -135,7 +135,9 @@ func NewSource(cfg SourceConfig) (*Source[Record], error) {
 // cfg.Policy applies: Fail ends the job with a *format.RecordError naming the topic, partition,
 // offset and reason; DeadLetter hands that error, holding the raw value, to cfg.DeadLetter and
 // goes on. decode may return a *format.RecordError itself (a format package's decoder does);
-// the source fills in its position.
+// the source fills in its position. A message is a record even when its value is empty or
+// blank: unlike the line sources of connector/file and connector/s3, this source skips nothing,
+// and format/json's ErrEmpty (format.ErrBlank) goes to the policy like any other error.
 func NewDecodedSource[T any](cfg SourceConfig, decode func(r *Record) (T, error)) (*Source[T], error) {
 	if decode == nil {
 		return nil, errors.New("kafka: source: nil decode function")

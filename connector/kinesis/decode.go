@@ -30,7 +30,10 @@ var (
 // *format.RecordError naming the stream, shard, sequence number and reason; format.DeadLetter
 // hands that error, holding the raw data, to deadLetter and goes on (an error deadLetter returns
 // fails the job). decode may return a *format.RecordError itself (a format package's decoder
-// does); the source fills in its position. NewDecodedSource returns an error if cfg or policy is
+// does); the source fills in its position. A record is never skipped, even with empty or
+// blank data: unlike the line sources of connector/file and connector/s3, this source lets
+// format/json's ErrEmpty (format.ErrBlank) go to the policy like any other error.
+// NewDecodedSource returns an error if cfg or policy is
 // invalid, decode is nil, or policy is DeadLetter without deadLetter (wrapping
 // format.ErrNoDeadLetter).
 func NewDecodedSource[T any](api SourceAPI, cfg SourceConfig, decode func(r *Record) (T, error),

@@ -73,7 +73,8 @@
 // Bounded sources list once; Monitor lists again every interval (the enumerator implements
 // connector.Discoverer) and remembers the keys it has seen, in checkpoints too, so each object
 // is read once. Objects ending in ".gz" are gzip, in ".zst" or ".zstd" zstd; others are read
-// as they are. Lines end in "\n" (a "\r" before it is dropped); empty lines are skipped.
+// as they are. Lines end in "\n" (a "\r" before it is dropped); empty lines are skipped, and so
+// are lines whose decoder error wraps format.ErrBlank (format/json's, for white space only).
 //
 // A split's position is the byte offset of the next line for plain objects: a restored
 // reader continues with a ranged GET from there. Compressed streams cannot be entered in the

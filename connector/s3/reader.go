@@ -258,6 +258,9 @@ func (r *reader[T]) readLines(out connector.SplitOutput[T], max int) (n int, don
 			out.Collect(v, 0)
 			continue
 		}
+		if errors.Is(derr, format.ErrBlank) { // a JSON line of white space: skipped like an empty one
+			continue
+		}
 		var rerr *format.RecordError
 		if errors.As(derr, &rerr) {
 			rerr.Position = pos

@@ -101,7 +101,8 @@ var (
 // line decoded by decode. decode gets the line without its line end and must not keep it; an
 // error it returns is a malformed line, handled by the OnMalformed policy (a
 // *format.RecordError is completed with the position, any other error is wrapped in one).
-// Empty lines are skipped.
+// Empty lines are skipped, and so are lines decode rejects with an error wrapping
+// format.ErrBlank: format/json's decoder does for lines of white space only.
 //
 // NewSource reads the AWS configuration (environment, shared files) but does not contact S3;
 // the enumerator's first listing does. It returns an error if url or an option is invalid.

@@ -12,6 +12,7 @@ import (
 	"github.com/runnel-io/runnel/connector"
 	"github.com/runnel-io/runnel/connector/s3"
 	"github.com/runnel-io/runnel/format"
+	"github.com/runnel-io/runnel/format/json"
 )
 
 func newSource(t *testing.T, e *testEnv, prefix string, opts ...s3.SourceOption) *s3.Source[string] {
@@ -213,6 +214,48 @@ func TestSourceMalformed(t *testing.T) {
 	}
 	if _, err := s3.NewSource(e.url("in"), decode, s3.OnMalformed(format.DeadLetter, nil)); !errors.Is(err, format.ErrNoDeadLetter) {
 		t.Fatalf("dead-letter policy without output: %v", err)
+	}
+}
+
+// TestSourceSkipsBlankLines reads JSON lines with format/json's decoder: lines of white space
+// are skipped like empty ones, and still counted in the position of a later malformed line.
+func TestSourceSkipsBlankLines(t *testing.T) {
+	e := newEnv(t)
+	e.put(t, "in/a.jsonl", []byte("{\"n\":1}\n  \n\t\r\n{\"n\":2}\r\n \r\n\n{\"n\":3}\n{\"n\":\n"))
+	dec, err := json.NewDecoder[struct{ N int }]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := s3.NewSource(e.url("in"), func(line []byte) (int, error) {
+		v, err := s3.Decode(dec)(line)
+		return v.N, err
+	}, s3.SourceConnection(e.conn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec := newEnumCtx(1)
+	en, _ := src.NewEnumerator(ec, nil)
+	if err := en.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	_ = en.AddReader(t.Context(), 0)
+	r, _ := src.NewReader(connector.ReaderContext{})
+	defer r.Close()
+	r.AddSplits(ec.take(0))
+	r.NoMoreSplits()
+	out := &intOutput{}
+	for err == nil {
+		var st connector.ReadStatus
+		if st, err = r.Read(t.Context(), out); st == connector.EndOfInput {
+			break
+		}
+	}
+	var rerr *format.RecordError
+	if !errors.As(err, &rerr) || rerr.Line != 8 || string(rerr.Raw) != `{"n":` {
+		t.Fatalf("Read: %v (%+v), want the malformed line 8", err, rerr)
+	}
+	if !slices.Equal(out.vals, []int{1, 2, 3}) {
+		t.Fatalf("read %v, want 1, 2, 3", out.vals)
 	}
 }
 

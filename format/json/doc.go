@@ -8,5 +8,9 @@
 // struct-tag rules, so a type that works with encoding/json works here.
 //
 // A Decoder turns one line into a T or a *format.RecordError naming the source, line, offset and
-// reason; the connector then applies its format.Policy. An Encoder appends a T as one line.
+// reason; the connector then applies its format.Policy. A line that is not valid UTF-8 is such
+// an error (ErrInvalidUTF8), never decoded with U+FFFD in place of its bad bytes. A blank line
+// (empty, or only JSON white space) is an error too, ErrEmpty, which wraps format.ErrBlank: the
+// line sources of connector/file and connector/s3 skip such lines. An Encoder appends a T as one
+// line.
 package json

@@ -3,6 +3,7 @@ package json_test
 import (
 	stdjson "encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +97,7 @@ func TestDecodeMalformed(t *testing.T) {
 	}{
 		{name: "empty", line: "", is: json.ErrEmpty},
 		{name: "blank", line: " \t\r\n", is: json.ErrEmpty},
+		{name: "blank is format.ErrBlank", line: "  \r\n", is: format.ErrBlank},
 		{name: "null", line: "null\n", is: json.ErrNull},
 		{name: "truncated", line: `{"auction":1,"bidder"`},
 		{name: "unterminated string", line: `{"channel":"abc}`},
@@ -111,6 +113,13 @@ func TestDecodeMalformed(t *testing.T) {
 		{name: "control char", line: "{\"channel\":\"a\x01b\"}"},
 		{name: "single quotes", line: `{'auction':1}`},
 		{name: "binary", line: "\x00\xff\xfe"},
+		{name: "invalid UTF-8 in a string", line: "{\"channel\":\"a\xffb\"}", is: json.ErrInvalidUTF8},
+		{name: "invalid UTF-8 in a key", line: "{\"chan\xffnel\":\"ab\"}", is: json.ErrInvalidUTF8},
+		{name: "invalid UTF-8 in a map", line: "{\"attrs\":{\"k\":\"\xc3\"}}", is: json.ErrInvalidUTF8},
+		{name: "UTF-8 surrogate", line: "{\"extra\":\"\xed\xa0\x80\"}", is: json.ErrInvalidUTF8},
+		{name: "no-break space only", line: "\u00a0", is: nil},
+		{name: "form feed only", line: "\f"},
+		{name: "no-break space before", line: "\u00a0{\"auction\":1}"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, rerr := dec.Decode([]byte(tc.line), pos)
@@ -126,6 +135,9 @@ func TestDecodeMalformed(t *testing.T) {
 			if tc.is != nil && !errors.Is(rerr, tc.is) {
 				t.Errorf("error %v is not %v", rerr, tc.is)
 			}
+			if tc.is == nil && errors.Is(rerr, format.ErrBlank) {
+				t.Errorf("error %v is format.ErrBlank: a line source would skip %q", rerr, tc.line)
+			}
 			if tc.field != "" && rerr.Field != tc.field {
 				t.Errorf("field %q, want %q (%v)", rerr.Field, tc.field, rerr)
 			}
@@ -136,6 +148,35 @@ func TestDecodeMalformed(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDecodeInvalidUTF8 checks that bytes that are not UTF-8 fail the line, naming the first
+// bad byte, instead of decoding as U+FFFD, and that valid non-ASCII text still decodes.
+func TestDecodeInvalidUTF8(t *testing.T) {
+	dec, _ := mustCodec[bid](t)
+	pos := format.Position{Source: "bids.jsonl", Line: 3, Offset: 99}
+	for _, tc := range []struct {
+		line string
+		at   int // index of the first bad byte
+	}{
+		{"{\"channel\":\"a\xffb\"}", 13},
+		{"{\"channel\":\"\u00e9\xe4\xb8\"}", 14}, // "é", then a truncated "世"
+		{"  {\"extra\":\"\xc0\xaf\"}", 12},       // an overlong "/", after white space
+	} {
+		got, rerr := dec.Decode([]byte(tc.line), pos)
+		if rerr == nil {
+			t.Errorf("%q decoded to %+v (channel %q), want an error", tc.line, got, got.Channel)
+			continue
+		}
+		want := fmt.Sprintf("format: malformed json record at bids.jsonl line 3 offset 99: json: invalid UTF-8 at byte %d of the line", tc.at)
+		if !errors.Is(rerr, json.ErrInvalidUTF8) || rerr.Error() != want {
+			t.Errorf("%q: error %q, want %q", tc.line, rerr, want)
+		}
+	}
+	v, rerr := dec.Decode([]byte("{\"channel\":\"caf\u00e9 \u4e16 \ufffd\"}"), pos)
+	if rerr != nil || v.Channel != "caf\u00e9 \u4e16 \ufffd" {
+		t.Errorf("valid UTF-8: %q, %v", v.Channel, rerr)
 	}
 }
 

@@ -10,35 +10,42 @@ import (
 	"time"
 )
 
-// Info describes one snapshot directory below a root, for listings.
+// Info describes one snapshot directory below a root, for listings. A directory is in one of
+// three states: complete (Complete), with a metadata file that cannot be used (Err), or
+// incomplete (neither).
 type Info struct {
 	// Dir is the directory, "chk-<id>" or "savepoint-<id>-<random>".
 	Dir       string
 	ID        int64
 	Savepoint bool
-	// Complete says the directory has its metadata file: the snapshot exists. Incomplete
-	// directories are checkpoints in progress, or leftovers of aborted or crashed ones.
+	// Complete says the snapshot exists and can be restored: the directory has its metadata
+	// file, which reads and describes this snapshot. Directories without a metadata file are
+	// checkpoints in progress, or leftovers of aborted or crashed ones.
 	Complete bool
-	// Timestamp is the trigger time from the metadata (zero when incomplete or unreadable).
+	// Timestamp is the trigger time from the metadata (zero unless Complete).
 	Timestamp time.Time
 	// Files and Size count the files in the directory and their bytes (shared files not
 	// included).
 	Files int
 	Size  int64
-	// Err is why the metadata of a complete snapshot could not be read, nil otherwise.
+	// Err is why the directory's metadata file cannot be used, which restoring it would fail
+	// on too: an error of ReadMetadata (wrapping ErrCorrupt, ErrUnsupportedVersion or the
+	// storage's error), or one wrapping ErrCorrupt when the metadata describes another snapshot.
+	// Complete is false when Err is set; Err is nil for directories without a metadata file.
 	Err error
 }
 
 // List returns the snapshot directories below the root of st, checkpoints ("chk-<id>") and
 // savepoints ("savepoint-<id>-<random>") alike, in increasing ID order (checkpoints first on a
-// tie), reading the metadata of the complete ones. Other files are ignored. It fails only if
-// listing fails; an unreadable metadata file is reported in its Info.
+// tie), reading the metadata files. Other files are ignored. It fails only if listing fails; a
+// metadata file that cannot be used is reported in its Info.
 func List(ctx context.Context, st Storage) ([]Info, error) {
 	files, err := st.List(ctx, "")
 	if err != nil {
 		return nil, err
 	}
 	byDir := map[string]*Info{}
+	hasMetadata := map[*Info]bool{}
 	var out []*Info
 	for _, f := range files {
 		dir, rest, ok := strings.Cut(f.Name, "/")
@@ -60,7 +67,7 @@ func List(ctx context.Context, st Storage) ([]Info, error) {
 		info.Files++
 		info.Size += f.Size
 		if rest == MetadataFile {
-			info.Complete = true
+			hasMetadata[info] = true
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -74,11 +81,15 @@ func List(ctx context.Context, st Storage) ([]Info, error) {
 	})
 	infos := make([]Info, len(out))
 	for i, info := range out {
-		if info.Complete {
-			if m, err := ReadMetadata(ctx, st, info.Dir); err != nil {
+		if hasMetadata[info] {
+			m, err := ReadMetadata(ctx, st, info.Dir)
+			if err == nil && (m.ID != info.ID || m.Savepoint != info.Savepoint) {
+				err = fmt.Errorf("checkpoint: %s: %w: metadata describes snapshot %d (savepoint %t)", info.Dir, ErrCorrupt, m.ID, m.Savepoint)
+			}
+			if err != nil {
 				info.Err = err
 			} else {
-				info.Timestamp = m.Timestamp
+				info.Complete, info.Timestamp = true, m.Timestamp
 			}
 		}
 		infos[i] = *info

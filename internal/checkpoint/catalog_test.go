@@ -100,6 +100,8 @@ func TestList(t *testing.T) {
 	st.Put("chk-11/count-per-page-0", []byte("in progress"))
 	st.Put("chk-3/_metadata", []byte("garbage"))
 	st.Put("savepoint-4-abc123/_metadata", mustEncode(t, sample(4, true)))
+	st.Put("chk-5/_metadata", mustEncode(t, sample(6, false)))              // copied from another checkpoint
+	st.Put("savepoint-7-def456/_metadata", mustEncode(t, sample(7, false))) // a checkpoint's metadata in a savepoint directory
 	st.Put("shared/x", []byte("x"))
 	st.Put("notes.txt", []byte("ignored"))
 	infos, err := checkpoint.List(ctx, st)
@@ -109,18 +111,23 @@ func TestList(t *testing.T) {
 	var got []string
 	for _, in := range infos {
 		s := in.Dir
-		if !in.Complete {
-			s += " incomplete"
-		}
-		if in.Err != nil {
+		switch {
+		case in.Complete && in.Err != nil:
+			t.Errorf("%s: complete with error %v", in.Dir, in.Err)
+		case in.Err != nil && errors.Is(in.Err, checkpoint.ErrCorrupt):
+			s += " corrupt"
+		case in.Err != nil:
 			s += " unreadable"
+		case !in.Complete:
+			s += " incomplete"
 		}
 		if !in.Timestamp.IsZero() {
 			s += " " + in.Timestamp.Format("15:04:05")
 		}
 		got = append(got, s)
 	}
-	want := []string{"chk-2 12:00:02", "chk-3 unreadable", "savepoint-4-abc123 12:00:04", "chk-10 12:00:10", "chk-11 incomplete"}
+	want := []string{"chk-2 12:00:02", "chk-3 corrupt", "savepoint-4-abc123 12:00:04", "chk-5 corrupt",
+		"savepoint-7-def456 corrupt", "chk-10 12:00:10", "chk-11 incomplete"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("List =\n%q\nwant\n%q", got, want)
 	}

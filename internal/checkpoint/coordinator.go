@@ -156,8 +156,8 @@ func (c *Coordinator) Tick(now time.Time) []Action {
 // MaxConcurrent snapshots are in flight, else it waits in a queue, ahead of periodic
 // checkpoints, and triggers from the call that frees a slot; the Trigger or the Abort carrying
 // the ID tells what became of it, and a Finalize followed by the caller's own Finalized means
-// it is written. Savepoints ignore Interval and MinPause. It fails after Stop, while the job is
-// failing, and for an empty dir.
+// it is written. Savepoints ignore Interval and MinPause. It fails after Stop (wrapping
+// ErrStopped), while the job is failing, and for an empty dir.
 func (c *Coordinator) TriggerSavepoint(now time.Time, dir string) (int64, []Action, error) {
 	return c.requestSavepoint(now, dir, false)
 }
@@ -179,8 +179,8 @@ func (c *Coordinator) CheckpointNow(now time.Time) []Action {
 // StopWithSavepoint requests a savepoint like TriggerSavepoint, after which the job stops: no
 // periodic checkpoint triggers once it is requested, and when it completes the coordinator
 // emits NotifyComplete for it (sinks commit) and stops, aborting whatever else is in flight.
-// If it is aborted, periodic checkpoints resume. It fails like TriggerSavepoint, and while
-// another stop-with-savepoint is queued or in flight.
+// If it is aborted, periodic checkpoints resume. It fails like TriggerSavepoint, and with an
+// error wrapping ErrStopInProgress while another stop-with-savepoint is queued or in flight.
 func (c *Coordinator) StopWithSavepoint(now time.Time, dir string) (int64, []Action, error) {
 	return c.requestSavepoint(now, dir, true)
 }
@@ -195,7 +195,7 @@ func (c *Coordinator) requestSavepoint(now time.Time, dir string, terminate bool
 	case dir == "":
 		return 0, nil, errors.New("checkpoint: savepoint needs a target directory")
 	case terminate && c.terminating != 0:
-		return 0, nil, fmt.Errorf("checkpoint: stop-with-savepoint %d is already in progress", c.terminating)
+		return 0, nil, fmt.Errorf("%w (savepoint %d)", ErrStopInProgress, c.terminating)
 	}
 	p := &pending{id: c.nextID, savepoint: true, terminate: terminate, dir: dir}
 	c.nextID++

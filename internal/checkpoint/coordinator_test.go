@@ -146,6 +146,29 @@ func TestIDsMonotonicAcrossRestarts(t *testing.T) {
 	}
 }
 
+// TestSavepointRequestErrors checks the sentinels of refused savepoint requests, which the REST
+// API answers with client errors: another stop-with-savepoint in progress, a stopped
+// coordinator.
+func TestSavepointRequestErrors(t *testing.T) {
+	c := mustCoordinator(t, checkpoint.Config{}, tasks(1))
+	now := time.Unix(0, 0)
+	id, _, err := c.StopWithSavepoint(now, "/sp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.StopWithSavepoint(now, "/sp"); !errors.Is(err, checkpoint.ErrStopInProgress) ||
+		!strings.Contains(err.Error(), fmt.Sprintf("(savepoint %d)", id)) {
+		t.Errorf("second stop-with-savepoint: %v, want ErrStopInProgress naming savepoint %d", err, id)
+	}
+	if _, _, err := c.TriggerSavepoint(now, "/sp"); err != nil {
+		t.Errorf("savepoint during a stop-with-savepoint: %v", err)
+	}
+	c.Stop()
+	if _, _, err := c.StopWithSavepoint(now, "/sp"); !errors.Is(err, checkpoint.ErrStopped) || errors.Is(err, checkpoint.ErrStopInProgress) {
+		t.Errorf("stop-with-savepoint after Stop: %v, want ErrStopped only", err)
+	}
+}
+
 // TestCoordinatorInvariants drives coordinators with random events from several seeds and
 // checks the promises the runtime relies on after every call.
 func TestCoordinatorInvariants(t *testing.T) {

@@ -44,3 +44,12 @@ var ErrCorrupt = errors.New("checkpoint: corrupt file")
 
 // ErrUnsupportedScheme is wrapped by the error of Open for a URL whose scheme has no storage.
 var ErrUnsupportedScheme = errors.New("checkpoint: unsupported storage scheme")
+
+// ErrStopInProgress is wrapped by the error of StopWithSavepoint while another
+// stop-with-savepoint is queued or in flight: the job is already stopping.
+var ErrStopInProgress = errors.New("checkpoint: a stop-with-savepoint is already in progress")
+
+// ErrUnusableLocation is wrapped by the error of CheckLocation for a location that cannot hold
+// snapshots: a local path that is a file or lies below one, a local directory this process cannot
+// create or write in, a malformed s3:// URL.
+var ErrUnusableLocation = errors.New("checkpoint: unusable storage location")

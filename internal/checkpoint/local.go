@@ -45,6 +45,31 @@ func NewLocal(dir string) (*Local, error) {
 	return &Local{root: abs}, nil
 }
 
+// checkLocal reports whether dir can be a Local root: it creates dir if missing, as NewLocal
+// does, then creates a temporary file in it and removes it. Errors wrap ErrUnusableLocation.
+func checkLocal(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err == nil {
+		err = os.MkdirAll(abs, 0o755)
+	}
+	if err != nil {
+		return fmt.Errorf("%w %s: %w", ErrUnusableLocation, dir, err)
+	}
+	f, err := os.CreateTemp(abs, tempPrefix+"probe-*")
+	if err != nil {
+		return fmt.Errorf("%w %s: cannot write in it: %w", ErrUnusableLocation, abs, err)
+	}
+	name := f.Name()
+	err = f.Close()
+	if rerr := os.Remove(name); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return fmt.Errorf("%w %s: %w", ErrUnusableLocation, abs, err)
+	}
+	return nil
+}
+
 // Root returns the absolute directory of l.
 func (l *Local) Root() string { return l.root }
 

@@ -142,3 +142,64 @@ func TestOpenURL(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckLocation checks what a savepoint's target is checked for before the job is asked:
+// the scheme, the form of an s3:// URL (without contacting S3), and a local directory that can
+// be created and written, leaving nothing behind.
+func TestCheckLocation(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		url  string
+		is   error // nil: usable
+		want string
+	}{
+		{url: dir},
+		{url: "file://" + filepath.Join(dir, "new", "sub")},
+		{url: "s3://bucket/jobs/a?region=eu-west-1"}, // the bucket is Open's to check
+		{url: file, is: checkpoint.ErrUnusableLocation, want: "not a directory"},
+		{url: filepath.Join(file, "sub"), is: checkpoint.ErrUnusableLocation, want: "not a directory"},
+		{url: "gs://bucket/x", is: checkpoint.ErrUnsupportedScheme, want: `unsupported storage scheme "gs"`},
+		{url: "file://otherhost/x", is: checkpoint.ErrUnusableLocation, want: `names host "otherhost"`},
+		{url: "s3:///x", is: checkpoint.ErrUnusableLocation, want: "names no bucket"},
+		{url: "s3://bucket/p?color=red", is: checkpoint.ErrUnusableLocation, want: `unknown parameter "color"`},
+		{url: "s3://bucket/p?endpoint=127.0.0.1:9000", is: checkpoint.ErrUnusableLocation, want: "not an http:// or https:// URL"},
+		{url: "s3://bucket/a/../b", is: checkpoint.ErrUnusableLocation, want: "invalid file name"},
+		{url: "", is: checkpoint.ErrUnusableLocation, want: "empty storage URL"},
+	} {
+		err := checkpoint.CheckLocation(ctx, tt.url)
+		switch {
+		case tt.is == nil && err != nil:
+			t.Errorf("CheckLocation(%q) = %v, want nil", tt.url, err)
+		case tt.is != nil && (!errors.Is(err, tt.is) || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("CheckLocation(%q) = %v, want an error wrapping %v containing %q", tt.url, err, tt.is, tt.want)
+		}
+	}
+	if ents, err := os.ReadDir(filepath.Join(dir, "new", "sub")); err != nil || len(ents) != 0 {
+		t.Errorf("the checked directory holds %v (%v), want it empty", ents, err)
+	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != "x" {
+		t.Errorf("the file checked as a directory: %q, %v", b, err)
+	}
+
+	readOnly := filepath.Join(dir, "read-only")
+	if err := os.Mkdir(readOnly, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := os.CreateTemp(readOnly, "probe"); err == nil { // root writes anywhere
+		f.Close()
+		t.Logf("skipping the read-only directory: this process may write in it")
+	} else if err := checkpoint.CheckLocation(ctx, readOnly); !errors.Is(err, checkpoint.ErrUnusableLocation) {
+		t.Errorf("CheckLocation of a read-only directory = %v, want ErrUnusableLocation", err)
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := checkpoint.CheckLocation(cctx, dir); !errors.Is(err, context.Canceled) {
+		t.Errorf("CheckLocation with a cancelled context = %v", err)
+	}
+}

@@ -216,13 +216,23 @@ func NewS3(ctx context.Context, bucket, prefix string, o S3Options) (*S3, error)
 
 // openS3URL opens the storage of an s3:// URL; see Open.
 func openS3URL(ctx context.Context, rawURL string, u *url.URL) (*S3, error) {
+	o, err := parseS3URL(rawURL, u)
+	if err != nil {
+		return nil, err
+	}
+	return NewS3(ctx, u.Host, u.Path, o)
+}
+
+// parseS3URL returns the options the query of an s3:// URL sets, after the checks of NewS3
+// that need no network: a bucket, a valid prefix, valid options. See Open.
+func parseS3URL(rawURL string, u *url.URL) (S3Options, error) {
+	var o S3Options
 	if u.Host == "" {
-		return nil, fmt.Errorf("checkpoint: s3 URL %q names no bucket: use s3://bucket/prefix", rawURL)
+		return o, fmt.Errorf("checkpoint: s3 URL %q names no bucket: use s3://bucket/prefix", rawURL)
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("checkpoint: s3 URL %q carries credentials: use the AWS configuration (environment, ~/.aws, roles) instead", redactURL(u))
+		return o, fmt.Errorf("checkpoint: s3 URL %q carries credentials: use the AWS configuration (environment, ~/.aws, roles) instead", redactURL(u))
 	}
-	var o S3Options
 	for k, vs := range u.Query() {
 		v := vs[len(vs)-1]
 		switch k {
@@ -233,14 +243,19 @@ func openS3URL(ctx context.Context, rawURL string, u *url.URL) (*S3, error) {
 		case "path_style":
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				return nil, fmt.Errorf("checkpoint: s3 URL %q: path_style=%q is not a boolean", rawURL, v)
+				return o, fmt.Errorf("checkpoint: s3 URL %q: path_style=%q is not a boolean", rawURL, v)
 			}
 			o.PathStyle = b
 		default:
-			return nil, fmt.Errorf("checkpoint: s3 URL %q: unknown parameter %q (known: endpoint, region, path_style)", rawURL, k)
+			return o, fmt.Errorf("checkpoint: s3 URL %q: unknown parameter %q (known: endpoint, region, path_style)", rawURL, k)
 		}
 	}
-	return NewS3(ctx, u.Host, u.Path, o)
+	if prefix := strings.Trim(u.Path, "/"); prefix != "" {
+		if err := CheckName(prefix); err != nil {
+			return o, fmt.Errorf("checkpoint: s3 key prefix %q: %w", prefix, err)
+		}
+	}
+	return o, o.Validate()
 }
 
 func redactURL(u *url.URL) string {

@@ -143,26 +143,66 @@ func Open(ctx context.Context, rawURL string) (Storage, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	dir, u, err := parseLocation(rawURL)
+	switch {
+	case err != nil:
+		return nil, err
+	case u != nil:
+		return openS3URL(ctx, rawURL, u)
+	}
+	return NewLocal(dir)
+}
+
+// CheckLocation reports whether rawURL, as Open takes it, can hold snapshots, as far as that is
+// cheap to tell without contacting a remote store: the runtime checks a savepoint's target with
+// it before the job is asked for the savepoint. A local directory is created if missing, as
+// Open would, and a temporary file is created in it and removed again. An s3:// URL is only
+// parsed; Open checks that its bucket can be listed. CheckLocation returns an error wrapping
+// ErrUnsupportedScheme for a scheme with no storage, one wrapping ErrUnusableLocation for a
+// location that cannot be used, and ctx's error if ctx has ended.
+func CheckLocation(ctx context.Context, rawURL string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dir, u, err := parseLocation(rawURL)
+	if err == nil && u != nil {
+		_, err = parseS3URL(rawURL, u)
+	}
+	switch {
+	case errors.Is(err, ErrUnsupportedScheme):
+		return err
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrUnusableLocation, err)
+	case u != nil:
+		return nil
+	}
+	return checkLocal(dir)
+}
+
+// parseLocation parses a URL as Open takes it: it returns the directory of a local location, or
+// the parsed URL of an s3:// one. Its errors are Open's for an empty URL, a file URL it cannot
+// use and an unsupported scheme.
+func parseLocation(rawURL string) (dir string, s3URL *url.URL, err error) {
 	if rawURL == "" {
-		return nil, errors.New("checkpoint: empty storage URL")
+		return "", nil, errors.New("checkpoint: empty storage URL")
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" || len(u.Scheme) == 1 { // one letter: a Windows drive
-		return NewLocal(rawURL)
+		return rawURL, nil, nil
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "file":
 		if u.Host != "" && u.Host != "localhost" {
-			return nil, fmt.Errorf("checkpoint: file URL %q names host %q: only local files are supported", rawURL, u.Host)
+			return "", nil, fmt.Errorf("checkpoint: file URL %q names host %q: only local files are supported", rawURL, u.Host)
 		}
 		if u.Path == "" {
-			return nil, fmt.Errorf("checkpoint: file URL %q has no path", rawURL)
+			return "", nil, fmt.Errorf("checkpoint: file URL %q has no path", rawURL)
 		}
-		return NewLocal(filepath.FromSlash(u.Path))
+		return filepath.FromSlash(u.Path), nil, nil
 	case "s3":
-		return openS3URL(ctx, rawURL, u)
+		return "", u, nil
 	}
-	return nil, fmt.Errorf("%w %q in %q: use a local path, a file:// URL or an s3:// URL", ErrUnsupportedScheme, u.Scheme, rawURL)
+	return "", nil, fmt.Errorf("%w %q in %q: use a local path, a file:// URL or an s3:// URL", ErrUnsupportedScheme, u.Scheme, rawURL)
 }
 
 // CheckName returns an error wrapping fs.ErrInvalid if name is not a valid Storage name (see

@@ -38,7 +38,17 @@ type savepointResult struct {
 // Savepoint takes a savepoint of the running job into location dir (a path or storage URL) and
 // returns the savepoint's directory. With stop the job stops once the savepoint is complete
 // (and its sinks committed). It waits until the job takes the request or ctx ends.
+//
+// Before it asks the job, it checks dir with checkpoint.CheckLocation. The errors of a request
+// the caller should not repeat as it is wrap a sentinel of package checkpoint:
+// ErrUnsupportedScheme or ErrUnusableLocation when dir cannot hold a savepoint,
+// ErrStopInProgress when stop is set and another stop-with-savepoint is queued or in flight, and
+// ErrStopped when the job is stopping. Other errors say that ctx ended, that the job ended, or
+// that the savepoint was tried and failed.
 func (h *Handle) Savepoint(ctx context.Context, dir string, stop bool) (string, error) {
+	if err := checkpoint.CheckLocation(ctx, dir); err != nil {
+		return "", fmt.Errorf("runtime: savepoint: %w", err)
+	}
 	req := savepointReq{dir: dir, stop: stop, reply: make(chan savepointResult, 1)}
 	select {
 	case h.reqs <- req:
