@@ -26,7 +26,7 @@ func runCheckpoints(ctx context.Context, args []string, stdout, stderr io.Writer
 		return errUsage
 	}
 	fs := newFlags("checkpoints list", "checkpoints list [--json] DIR", stderr)
-	asJSON := fs.Bool("json", false, "print one JSON object per snapshot: id, kind, status, timestamp, files, sizeBytes, dir, error")
+	asJSON := fs.Bool("json", false, "print one JSON object per snapshot: id, kind, status, timestamp, files, sizeBytes, dir, error, latest")
 	usage := fs.Usage
 	fs.Usage = func() {
 		usage()
@@ -56,10 +56,23 @@ func runCheckpoints(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return fmt.Errorf("listing %s: %w", fs.Arg(0), err)
 	}
+	// The lineage says which snapshot --restore latest resumes; a directory from before
+	// lineages has none, and an unreadable one is reported below the table.
+	lin, linErr := checkpoint.ReadLineage(ctx, st)
+	if errors.Is(linErr, os.ErrNotExist) {
+		linErr = nil
+	}
+	rows := make([]snapshotRow, len(infos))
+	withErrors := false
+	for i, in := range infos {
+		rows[i] = newSnapshotRow(in)
+		rows[i].Latest = lin != nil && lin.Latest != nil && lin.Latest.Local() && lin.Latest.Location == in.Dir
+		withErrors = withErrors || rows[i].Error != ""
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
-		for _, in := range infos {
-			if err := enc.Encode(newSnapshotRow(in)); err != nil {
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
 				return err
 			}
 		}
@@ -67,13 +80,10 @@ func runCheckpoints(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	if len(infos) == 0 {
 		fmt.Fprintf(stdout, "no checkpoints or savepoints under %s\n", fs.Arg(0))
-		return nil
 	}
-	rows := make([]snapshotRow, len(infos))
-	withErrors := false
-	for i, in := range infos {
-		rows[i] = newSnapshotRow(in)
-		withErrors = withErrors || rows[i].Error != ""
+	defer printLineage(stdout, lin, linErr)
+	if len(infos) == 0 {
+		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	header := "ID\tKIND\tSTATUS\tTAKEN\tFILES\tBYTES\tDIR"
@@ -86,7 +96,11 @@ func runCheckpoints(ctx context.Context, args []string, stdout, stderr io.Writer
 		if !r.Timestamp.IsZero() {
 			taken = r.Timestamp.UTC().Format("2006-01-02T15:04:05Z")
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%s", r.ID, r.Kind, r.Status, taken, r.Files, r.SizeBytes, r.Dir)
+		dir := r.Dir
+		if r.Latest {
+			dir += " (latest)"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%s", r.ID, r.Kind, r.Status, taken, r.Files, r.SizeBytes, dir)
 		if withErrors {
 			fmt.Fprintf(tw, "\t%s", r.Error)
 		}
@@ -142,6 +156,23 @@ type snapshotRow struct {
 	// Error says why the metadata file cannot be used; left out unless the status is corrupt
 	// or unreadable.
 	Error string `json:"error,omitempty"`
+	// Latest marks the snapshot --restore latest resumes (the lineage's latest); left out for
+	// the others.
+	Latest bool `json:"latest,omitempty"`
+}
+
+// printLineage says below the table what --restore latest resumes.
+func printLineage(w io.Writer, lin *checkpoint.Lineage, err error) {
+	switch {
+	case err != nil:
+		fmt.Fprintf(w, "\nthe lineage record cannot be read: %v\n", err)
+	case lin == nil:
+		fmt.Fprintf(w, "\nno lineage record (written before Runnel kept one): --restore latest resumes the newest complete checkpoint\n")
+	case lin.Latest == nil:
+		fmt.Fprintf(w, "\n--restore latest starts fresh: the last run (%s of job %q) started fresh and completed no checkpoint\n", lin.Run, lin.Job)
+	default:
+		fmt.Fprintf(w, "\n--restore latest resumes %s (the last run: %s of job %q)\n", lin.Latest, lin.Run, lin.Job)
+	}
 }
 
 func newSnapshotRow(in checkpoint.Info) snapshotRow {

@@ -42,7 +42,8 @@ func (l *Local) Lease(ctx context.Context, holder Holder) (Lease, error) {
 		return nil, fmt.Errorf("checkpoint: taking the lease of %s: %w", l, err)
 	}
 	data, _ := json.Marshal(holder)
-	if err := f.Truncate(0); err == nil {
+	err = f.Truncate(0)
+	if err == nil {
 		_, err = f.WriteAt(append(data, '\n'), 0)
 	}
 	if err != nil {
