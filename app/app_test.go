@@ -276,7 +276,7 @@ func TestRestoreLatestWithoutCheckpoints(t *testing.T) {
 
 func TestAPIErrors(t *testing.T) {
 	st := newStatus("j", slog.New(slog.DiscardHandler), 0)
-	s := &server{st: st, handle: stream.NewHandle(), ended: context.Background()}
+	s := &server{st: st, savepoints: stream.NewSavepoints(), ended: context.Background()}
 	h := s.routes()
 	do := func(method, path, body string) (int, string) {
 		rec := httptest.NewRecorder()

@@ -8,7 +8,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/runnel-io/runnel/internal/restart"
+	"github.com/runnel-io/runnel/restart"
 )
 
 // Default values of Options, as DefaultOptions sets them and --help shows them.

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/runnel-io/runnel/internal/checkpoint"
+	"github.com/runnel-io/runnel/checkpoint"
 	"github.com/runnel-io/runnel/stream"
 )
 
@@ -88,7 +88,7 @@ var errJobEnded = errors.New("the job ended")
 // server is the REST API of one job.
 type server struct {
 	st           *status
-	handle       *stream.Handle
+	savepoints   *stream.Savepoints
 	savepointDir string
 	// ended is cancelled with errJobEnded when the job ends.
 	ended context.Context
@@ -152,7 +152,7 @@ func (s *server) savepoint(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
 	defer context.AfterFunc(s.ended, func() { cancel(errJobEnded) })()
-	loc, err := s.handle.Savepoint(ctx, dir, req.Stop)
+	loc, err := s.savepoints.Take(ctx, dir, req.Stop)
 	switch {
 	case err == nil:
 		s.st.log.Info("savepoint complete", "location", loc, "stop", req.Stop)
@@ -161,9 +161,9 @@ func (s *server) savepoint(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError(ErrNotRunning, "the job ended before the savepoint completed: %v", err))
 	case errors.Is(err, checkpoint.ErrUnsupportedScheme), errors.Is(err, checkpoint.ErrUnusableLocation):
 		writeError(w, apiError(ErrInvalidTarget, "%v", err))
-	case errors.Is(err, checkpoint.ErrStopInProgress):
+	case errors.Is(err, stream.ErrStopInProgress):
 		writeError(w, apiError(ErrStopInProgress, "the job is already stopping with a savepoint: %v", err))
-	case errors.Is(err, checkpoint.ErrStopped):
+	case errors.Is(err, stream.ErrStopping):
 		writeError(w, apiError(ErrNotRunning, "the job is stopping: %v", err))
 	default:
 		s.st.log.Warn("savepoint failed", "dir", dir, "err", err)

@@ -14,9 +14,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/runnel-io/runnel/internal/checkpoint"
-	"github.com/runnel-io/runnel/internal/restart"
+	"github.com/runnel-io/runnel/checkpoint/s3"
+	"github.com/runnel-io/runnel/statebackend/pebble"
+
+	"github.com/runnel-io/runnel/checkpoint"
 	"github.com/runnel-io/runnel/metrics"
+	"github.com/runnel-io/runnel/restart"
 	"github.com/runnel-io/runnel/stream"
 )
 
@@ -105,18 +108,19 @@ func Execute(ctx context.Context, name string, build func(env *stream.Env) error
 			defer os.RemoveAll(tmp)
 			dir = tmp
 		}
-		cfg.StateBackend = stream.PebbleState(dir, 0)
+		cfg.StateBackend = pebble.Factory(dir, 0)
 		log.Info("keyed state on disk", "backend", "pebble", "dir", dir)
 	}
 
 	ck := &cfg.Checkpoints
+	ck.Schemes = Schemes()
 	if o.CheckpointDir != "" {
-		ck.Storage, err = checkpoint.Open(ctx, o.CheckpointDir)
+		ck.Storage, err = ck.Schemes.Open(ctx, o.CheckpointDir)
 		if err != nil {
 			return fmt.Errorf("app: checkpoint storage %s: %w", o.CheckpointDir, err)
 		}
-		ck.Coordinator = checkpoint.Config{Interval: o.CheckpointInterval, MinPause: o.MinPause,
-			Timeout: o.CheckpointTimeout, TolerableFailures: o.TolerableFailures}
+		ck.Interval, ck.MinPause, ck.Timeout = o.CheckpointInterval, o.MinPause, o.CheckpointTimeout
+		ck.TolerableFailures = o.TolerableFailures
 		ck.Retain = o.Retain
 		log.Info("checkpoints", "dir", o.CheckpointDir, "interval", o.CheckpointInterval, "retain", o.Retain)
 	}
@@ -127,23 +131,24 @@ func Execute(ctx context.Context, name string, build func(env *stream.Env) error
 	if spec != "none" {
 		log.Info("restart strategy", "strategy", ck.Restart.String())
 	}
-	if ck.Restore, err = restoreFrom(ctx, o); err != nil {
-		return err
+	ck.RestoreFrom = o.FromSavepoint
+	if o.Restore == "latest" {
+		ck.RestoreLatest = true
+	} else if o.Restore != "" {
+		ck.RestoreFrom = o.Restore
 	}
-	ck.RestoreLatest = o.Restore == "latest"
 	ck.AllowNonRestoredState = o.AllowNonRestoredState
-	ck.OnStart = func(r *stream.Restore) {
-		if r == nil {
+	ck.OnStart = func(from *stream.Snapshot) {
+		if from == nil {
 			st.setRestored("")
 			return
 		}
-		st.setRestored(r.Location)
-		log.Info("restoring", "snapshot", r.Location, "id", r.Metadata.ID, "savepoint", r.Metadata.Savepoint,
-			"taken", r.Metadata.Timestamp)
+		st.setRestored(from.Location)
+		log.Info("restoring", "snapshot", from.Location, "id", from.ID, "savepoint", from.Savepoint, "taken", from.Timestamp)
 	}
 
 	if o.RESTAddress != "" {
-		ck.Handle = stream.NewHandle()
+		ck.Savepoints = stream.NewSavepoints()
 	}
 	env := stream.New(name, cfg)
 	if err := build(env); err != nil {
@@ -171,7 +176,7 @@ func Execute(ctx context.Context, name string, build func(env *stream.Env) error
 	st.set(StatusRunning, nil)
 	if o.RESTAddress != "" {
 		ended, end := context.WithCancelCause(context.Background())
-		srv := &server{st: st, handle: ck.Handle, savepointDir: o.SavepointDir, ended: ended}
+		srv := &server{st: st, savepoints: ck.Savepoints, savepointDir: o.SavepointDir, ended: ended}
 		addr, shutdown, err := srv.serve(ctx, o.RESTAddress)
 		if err != nil {
 			end(errJobEnded)
@@ -216,23 +221,9 @@ func Execute(ctx context.Context, name string, build func(env *stream.Env) error
 // errDuration is the cause of the stop after Options.Duration.
 var errDuration = errors.New("app: --duration passed")
 
-// restoreFrom returns the snapshot of --from-savepoint, or nil. --restore latest is looked up
-// by the runtime, under the checkpoint location's lease (Checkpoints.RestoreLatest).
-func restoreFrom(ctx context.Context, o Options) (*stream.Restore, error) {
-	loc := o.FromSavepoint
-	if o.Restore != "latest" {
-		loc += o.Restore
-	}
-	if loc == "" {
-		return nil, nil
-	}
-	r, err := stream.RestoreFrom(ctx, loc)
-	if err != nil {
-		return nil, fmt.Errorf("app: %w", err)
-	}
-	r.AllowNonRestoredState = o.AllowNonRestoredState
-	return r, nil
-}
+// Schemes returns the storages that checkpoint, savepoint and restore locations can name
+// besides local paths: s3:// (package checkpoint/s3).
+func Schemes() checkpoint.Schemes { return checkpoint.Schemes{"s3": s3.Scheme()} }
 
 // sourceIDs returns the node IDs of env's sources.
 func sourceIDs(env *stream.Env) (map[int]bool, error) {

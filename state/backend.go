@@ -36,7 +36,7 @@ func KeyCodecOf[K comparable](keys *Keys[K]) Codec[K] {
 
 // Backend stores the keyed state of one operator subtask. Backends come in two kinds: an object
 // backend keeps Go values as they are (the in-memory backend, see NewMemory), a bytes backend
-// (BytesBackend) keeps them serialised (the Pebble backend in internal/statebackend/pebble).
+// (BytesBackend) keeps them serialised (the Pebble backend in statebackend/pebble).
 // Handles are made with NewValue, NewList, NewMap, NewReducing and NewAggregating, which pick
 // the storage the backend offers. Backends that can take snapshots implement Snapshotter.
 type Backend interface {

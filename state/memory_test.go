@@ -3,7 +3,7 @@ package state_test
 import (
 	"testing"
 
-	"github.com/runnel-io/runnel/internal/keygroup"
+	"github.com/runnel-io/runnel/keygroup"
 	"github.com/runnel-io/runnel/state"
 	"github.com/runnel-io/runnel/state/statetest"
 )

@@ -11,7 +11,7 @@ import (
 	"sort"
 	"sync/atomic"
 
-	"github.com/runnel-io/runnel/internal/keygroup"
+	"github.com/runnel-io/runnel/keygroup"
 	"github.com/runnel-io/runnel/state/blob"
 )
 

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/runnel-io/runnel/internal/keygroup"
+	"github.com/runnel-io/runnel/keygroup"
 	"github.com/runnel-io/runnel/state/blob"
 )
 

@@ -3,7 +3,7 @@ package state
 import (
 	"slices"
 
-	"github.com/runnel-io/runnel/internal/keygroup"
+	"github.com/runnel-io/runnel/keygroup"
 	"github.com/runnel-io/runnel/state/blob"
 )
 

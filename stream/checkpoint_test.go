@@ -15,12 +15,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runnel-io/runnel/statebackend/pebble"
+
+	"github.com/runnel-io/runnel/checkpoint"
 	"github.com/runnel-io/runnel/connector"
 	"github.com/runnel-io/runnel/connector/file"
 	"github.com/runnel-io/runnel/eventtime"
-	"github.com/runnel-io/runnel/internal/checkpoint"
-	"github.com/runnel-io/runnel/internal/restart"
+	"github.com/runnel-io/runnel/internal/snapshot"
 	"github.com/runnel-io/runnel/metrics"
+	"github.com/runnel-io/runnel/restart"
 	"github.com/runnel-io/runnel/stream"
 	"github.com/runnel-io/runnel/window"
 )
@@ -263,9 +266,9 @@ func checkpointConfig(t testing.TB, dir string, interval time.Duration) stream.C
 		t.Fatal(err)
 	}
 	return stream.Config{Checkpoints: stream.Checkpoints{
-		Storage:     st,
-		Coordinator: checkpoint.Config{Interval: interval, TolerableFailures: 1000},
-		Restart:     restart.FixedDelay(1000, 0),
+		Storage:  st,
+		Interval: interval, TolerableFailures: 1000,
+		Restart: restart.FixedDelay(1000, 0),
 	}}
 }
 
@@ -364,12 +367,12 @@ func TestSavepointRescale(t *testing.T) {
 				return false
 			}
 			out := t.TempDir()
-			h := stream.NewHandle()
-			cfg := stream.Config{Checkpoints: stream.Checkpoints{Handle: h}}
+			h := stream.NewSavepoints()
+			cfg := stream.Config{Checkpoints: stream.Checkpoints{Savepoints: h}}
 			done := make(chan error, 1)
 			go func() { done <- j.build(t, out, cfg).Execute(context.Background()) }()
 			<-reached
-			sp, err := h.Savepoint(context.Background(), t.TempDir(), true)
+			sp, err := h.Take(context.Background(), t.TempDir(), true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -384,12 +387,8 @@ func TestSavepointRescale(t *testing.T) {
 			if err := os.Rename(sp, moved); err != nil {
 				t.Fatal(err)
 			}
-			r, err := stream.RestoreFrom(context.Background(), moved)
-			if err != nil {
-				t.Fatal(err)
-			}
 			j.fail, j.paced, j.parallelism = nil, false, p
-			if err := j.build(t, out, stream.Config{Checkpoints: stream.Checkpoints{Restore: r}}).Execute(context.Background()); err != nil {
+			if err := j.build(t, out, stream.Config{Checkpoints: stream.Checkpoints{RestoreFrom: moved}}).Execute(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			diffLines(t, committedLines(t, out), wantLines)
@@ -429,7 +428,7 @@ func TestIncrementalCheckpointsOnPebble(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg := checkpointConfig(t, ckpt, 5*time.Millisecond)
-		cfg.StateBackend = stream.PebbleState(t.TempDir(), 0)
+		cfg.StateBackend = pebble.Factory(t.TempDir(), 0)
 		if err := j.build(t, out, cfg).Execute(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -453,18 +452,17 @@ func TestIncrementalCheckpointsOnPebble(t *testing.T) {
 			}
 			out, ckpt := t.TempDir(), t.TempDir()
 			cfg := checkpointConfig(t, ckpt, 5*time.Millisecond)
-			cfg.StateBackend = stream.PebbleState(t.TempDir(), 0)
+			cfg.StateBackend = pebble.Factory(t.TempDir(), 0)
 			if err := j.build(t, out, cfg).Execute(ctx); !errors.Is(err, context.Canceled) {
 				t.Fatalf("cancelled job returned %v", err)
 			}
-			r, err := stream.RestoreLatest(context.Background(), ckpt)
-			if err != nil || r == nil {
+			if r, err := stream.LatestSnapshot(context.Background(), cfg.Checkpoints.Storage, nil); err != nil || r == nil {
 				t.Fatalf("latest checkpoint: %v, %v", r, err)
 			}
 			j.fail, j.paced, j.parallelism = nil, false, p
 			cfg = checkpointConfig(t, ckpt, 5*time.Millisecond)
-			cfg.StateBackend = stream.PebbleState(t.TempDir(), 0)
-			cfg.Checkpoints.Restore = r
+			cfg.StateBackend = pebble.Factory(t.TempDir(), 0)
+			cfg.Checkpoints.RestoreLatest = true
 			if err := j.build(t, out, cfg).Execute(context.Background()); err != nil {
 				t.Fatal(err)
 			}
@@ -490,10 +488,10 @@ func checkSharedFiles(t *testing.T, dir string) {
 	referenced := map[string]bool{}
 	for _, f := range files {
 		chk, rest, _ := strings.Cut(f.Name, "/")
-		if rest != checkpoint.MetadataFile {
+		if rest != snapshot.MetadataFile {
 			continue
 		}
-		m, err := checkpoint.ReadMetadata(ctx, st, chk)
+		m, err := snapshot.ReadMetadata(ctx, st, chk)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -504,13 +502,13 @@ func checkSharedFiles(t *testing.T, dir string) {
 	if len(referenced) == 0 {
 		t.Fatal("no shared files of incremental checkpoints")
 	}
-	shared, err := st.List(ctx, checkpoint.SharedDir+"/")
+	shared, err := st.List(ctx, snapshot.SharedDir+"/")
 	if err != nil {
 		t.Fatal(err)
 	}
 	present := map[string]bool{}
 	for _, f := range shared {
-		name := strings.TrimPrefix(f.Name, checkpoint.SharedDir+"/")
+		name := strings.TrimPrefix(f.Name, snapshot.SharedDir+"/")
 		present[name] = true
 		if !referenced[name] {
 			t.Errorf("shared file %s is referenced by no complete checkpoint", name)
@@ -558,7 +556,7 @@ func TestIdleInputDoesNotStallCheckpoints(t *testing.T) {
 // changed: that fails unless non-restored state is allowed.
 func TestRestoreRejectsUnclaimedState(t *testing.T) {
 	j := keyedJob{n: 2000, splits: 2, parallelism: 1}
-	h := stream.NewHandle()
+	h := stream.NewSavepoints()
 	reached := make(chan struct{})
 	var once atomic.Bool
 	j.paced = true
@@ -570,24 +568,19 @@ func TestRestoreRejectsUnclaimedState(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- j.build(t, t.TempDir(), stream.Config{Checkpoints: stream.Checkpoints{Handle: h}}).Execute(context.Background())
+		done <- j.build(t, t.TempDir(), stream.Config{Checkpoints: stream.Checkpoints{Savepoints: h}}).Execute(context.Background())
 	}()
 	<-reached
-	sp, err := h.Savepoint(context.Background(), t.TempDir(), true)
+	sp, err := h.Take(context.Background(), t.TempDir(), true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	r, err := stream.RestoreFrom(context.Background(), sp)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The same job without its reduce operator's UID: the "sums" state is unclaimed.
 	build := func(allow bool) error {
-		r.AllowNonRestoredState = allow
-		env := stream.New("renamed", stream.Config{Parallelism: 1, Checkpoints: stream.Checkpoints{Restore: r}})
+		env := stream.New("renamed", stream.Config{Parallelism: 1, Checkpoints: stream.Checkpoints{RestoreFrom: sp, AllowNonRestoredState: allow}})
 		src := stream.FromSource[int64](env, rangeSource{n: 2000, splits: 2, perRead: 16}, eventtime.Monotonous(func(v int64) int64 { return v })).Uid("numbers")
 		stream.Reduce(stream.KeyBy(src, func(v int64) int64 { return v % 3 }), func(a, b int64) int64 { return a + b }).Uid("sums-v2").Discard()
 		return env.Execute(context.Background())

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -37,9 +38,9 @@ func TestCrashChild(t *testing.T) {
 	ctx := context.Background()
 	cfg := checkpointConfig(t, ckpt, 5*time.Millisecond)
 	cfg.Checkpoints.RestoreLatest = true
-	cfg.Checkpoints.OnStart = func(r *stream.Restore) {
+	cfg.Checkpoints.OnStart = func(r *stream.Snapshot) {
 		if r != nil {
-			fmt.Fprintf(os.Stderr, "restored %s\n", r.Dir)
+			fmt.Fprintf(os.Stderr, "restored %s\n", filepath.Base(r.Location))
 		}
 	}
 	// Tell the parent when this run completed its first checkpoint.

@@ -2,48 +2,10 @@ package stream
 
 import (
 	"context"
+	"errors"
 
-	"github.com/runnel-io/runnel/internal/checkpoint"
 	"github.com/runnel-io/runnel/internal/runtime"
 )
-
-// Config configures how a job runs: default parallelism, max parallelism (key groups), batch
-// size, buffers, flush and watermark intervals, the clock, the logger and the metrics
-// listener. The zero Config is valid; each field documents its default.
-type Config = runtime.Config
-
-// Checkpoints configures checkpoints, the snapshot a job starts from and its restarts
-// (Config.Checkpoints).
-type Checkpoints = runtime.Checkpoints
-
-// Restore names the snapshot a job starts from (Checkpoints.Restore).
-type Restore = runtime.Restore
-
-// Handle takes savepoints of a running job (Checkpoints.Handle); make one with NewHandle.
-type Handle = runtime.Handle
-
-// RestoreFrom returns the Restore of the savepoint or checkpoint directory at location (a path
-// or storage URL).
-func RestoreFrom(ctx context.Context, location string) (*Restore, error) {
-	return runtime.RestoreFrom(ctx, location)
-}
-
-// RestoreLatest returns the Restore of the latest snapshot of the lineage of the checkpoint
-// location at location (a path or storage URL), or nil if it has none: the newest checkpoint
-// or stop-with-savepoint of the run that last used the location, or the snapshot that run
-// started from (see docs/CHECKPOINTS.md, "Lineage"). It is for looking; a job that resumes
-// the lineage sets Checkpoints.RestoreLatest instead, which looks the snapshot up once the job
-// holds the location's lease (runnel run --restore latest).
-func RestoreLatest(ctx context.Context, location string) (*Restore, error) {
-	st, err := checkpoint.Open(ctx, location)
-	if err != nil {
-		return nil, err
-	}
-	return runtime.RestoreLatest(ctx, st)
-}
-
-// NewHandle returns a Handle for Checkpoints.Handle.
-func NewHandle() *Handle { return runtime.NewHandle() }
 
 // Env builds one job. Sources are added to it, transformations derive streams from streams,
 // and Execute runs the graph. An Env is not safe for concurrent use.
@@ -61,7 +23,15 @@ func New(name string, cfg Config) *Env {
 // until ctx is cancelled, or until an operator fails. A failure of user code is returned as an
 // *OperatorError naming the operator and the record. Execute may be called once.
 func (e *Env) Execute(ctx context.Context) error {
-	return runtime.Run(ctx, e.g, e.cfg)
+	rc, err := e.cfg.runtime()
+	if err != nil {
+		return err
+	}
+	err = runtime.Run(ctx, e.g, rc)
+	if oe := (*runtime.OperatorError)(nil); errors.As(err, &oe) {
+		return execError{err}
+	}
+	return err
 }
 
 // Plan returns the job graph as text, after resolving default parallelism.
@@ -85,6 +55,9 @@ func (e *Env) PlanDOT() string {
 // Validate reports what would make Execute fail before it starts: a missing sink, a cycle, an
 // impossible parallelism.
 func (e *Env) Validate() error {
+	if err := e.cfg.Validate(); err != nil {
+		return err
+	}
 	e.resolve()
 	return e.g.Validate(e.maxParallelism())
 }
@@ -105,4 +78,40 @@ func (e *Env) maxParallelism() int {
 }
 
 // OperatorError is a failure of user code: which operator, which subtask, which record.
-type OperatorError = runtime.OperatorError
+// Execute's error gives it to errors.As.
+type OperatorError struct {
+	// Operator is the operator's name and Subtask the failed subtask's index.
+	Operator string
+	Subtask  int
+	// Record is the record (or timer) being processed, formatted and truncated; empty if none.
+	Record string
+	// Err is what user code returned or panicked with.
+	Err error
+}
+
+func (e *OperatorError) Error() string {
+	return (&runtime.OperatorError{Operator: e.Operator, Subtask: e.Subtask, Record: e.Record, Err: e.Err}).Error()
+}
+
+func (e *OperatorError) Unwrap() error { return e.Err }
+
+// execError is an error of Execute: the runtime's, which errors.As also finds as an
+// *OperatorError.
+type execError struct{ err error }
+
+func (e execError) Error() string { return e.err.Error() }
+func (e execError) Unwrap() error { return e.err }
+
+// As sets an **OperatorError target from the runtime's operator error, if there is one.
+func (e execError) As(target any) bool {
+	t, ok := target.(**OperatorError)
+	if !ok {
+		return false
+	}
+	var oe *runtime.OperatorError
+	if !errors.As(e.err, &oe) {
+		return false
+	}
+	*t = &OperatorError{Operator: oe.Operator, Subtask: oe.Subtask, Record: oe.Record, Err: oe.Err}
+	return true
+}

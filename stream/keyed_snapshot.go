@@ -3,8 +3,8 @@ package stream
 import (
 	"fmt"
 
-	"github.com/runnel-io/runnel/internal/keygroup"
 	rt "github.com/runnel-io/runnel/internal/runtime"
+	"github.com/runnel-io/runnel/keygroup"
 	"github.com/runnel-io/runnel/state"
 )
 
@@ -17,22 +17,16 @@ const (
 // SnapshotState implements runtime.Snapshotter for every operator built on keyed: its keyed
 // state and timers.
 func (b *keyed[K]) SnapshotState(id int64) (rt.OperatorSnapshot, error) {
-	if fb, ok := b.backend.(fileBackend); ok && !b.c.IsSavepoint(id) {
+	if fb, ok := b.backend.(state.FileCheckpointer); ok && !b.c.IsSavepoint(id) {
 		return b.snapshotFiles(fb, id)
 	}
 	snap, err := b.snapshotKeyed()
 	return rt.OperatorSnapshot{Keyed: snap}, err
 }
 
-// fileBackend is a backend that takes incremental snapshots as files (Pebble).
-type fileBackend interface {
-	CheckpointFiles(id int64) (*rt.FileSnapshot, error)
-	RestoredFiles() bool
-}
-
 // snapshotFiles takes an incremental snapshot: the backend's files, and the timers in the
 // key-group format.
-func (b *keyed[K]) snapshotFiles(fb fileBackend, id int64) (rt.OperatorSnapshot, error) {
+func (b *keyed[K]) snapshotFiles(fb state.FileCheckpointer, id int64) (rt.OperatorSnapshot, error) {
 	timers, err := b.snapshotTimers()
 	if err != nil {
 		return rt.OperatorSnapshot{}, err
@@ -108,7 +102,7 @@ func (b *keyed[K]) restoreKeyed() error {
 		return fmt.Errorf("the %s state backend cannot restore snapshots", b.backend.Name())
 	}
 	if len(r.Files()) > 0 {
-		if fb, ok := b.backend.(fileBackend); !ok || !fb.RestoredFiles() {
+		if fb, ok := b.backend.(state.FileCheckpointer); !ok || !fb.RestoredFiles() {
 			return fmt.Errorf("the snapshot holds the keyed state as Pebble files (an incremental checkpoint); restore it with the pebble state backend, or take a savepoint to change backends")
 		}
 	}

@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runnel-io/runnel/internal/checkpoint"
-	"github.com/runnel-io/runnel/internal/checkpoint/checkpointtest"
+	"github.com/runnel-io/runnel/checkpoint"
+	"github.com/runnel-io/runnel/checkpoint/checkpointtest"
+	"github.com/runnel-io/runnel/internal/snapshot"
 	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/stream"
 )
@@ -40,7 +41,7 @@ func checkpointIDs(t *testing.T, dir string) []int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	infos, err := checkpoint.List(context.Background(), st)
+	infos, err := snapshot.List(context.Background(), st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,41 +145,37 @@ func TestRestoreLatestAfterStopWithSavepoint(t *testing.T) {
 	// Run with checkpoints and stop with a savepoint after one.
 	j.paced = true
 	cfg := checkpointConfig(t, ckpt, 2*time.Millisecond)
-	h := stream.NewHandle()
-	cfg.Checkpoints.Handle = h
+	h := stream.NewSavepoints()
+	cfg.Checkpoints.Savepoints = h
 	checkpointed := make(chan struct{})
 	untilCheckpoint(&cfg, func() { close(checkpointed) })
 	done := make(chan error, 1)
 	go func() { done <- j.build(t, out, cfg).Execute(context.Background()) }()
 	<-checkpointed
-	sp, err := h.Savepoint(context.Background(), sps, true)
+	sp, err := h.Take(context.Background(), sps, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	latest := func() *stream.Restore {
+	latest := func() *stream.Snapshot {
 		t.Helper()
-		r, err := stream.RestoreLatest(context.Background(), ckpt)
+		r, err := stream.LatestSnapshot(context.Background(), cfg.Checkpoints.Storage, nil)
 		if err != nil || r == nil {
-			t.Fatalf("RestoreLatest = %v, %v", r, err)
+			t.Fatalf("LatestSnapshot = %v, %v", r, err)
 		}
 		return r
 	}
-	if r := latest(); !r.Metadata.Savepoint || r.Location != sp {
-		t.Fatalf("after the stop the latest is %s (savepoint %t), want the savepoint %s", r.Location, r.Metadata.Savepoint, sp)
+	if r := latest(); !r.Savepoint || r.Location != sp {
+		t.Fatalf("after the stop the latest is %s (savepoint %t), want the savepoint %s", r.Location, r.Savepoint, sp)
 	}
 
 	// Start from the savepoint (--from-savepoint), stopped before any checkpoint of its own.
-	r, err := stream.RestoreFrom(context.Background(), sp)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg = checkpointConfig(t, ckpt, time.Hour)
-	cfg.Checkpoints.Restore = r
+	cfg.Checkpoints.RestoreFrom = sp
 	ctx, cancel := context.WithCancel(context.Background())
-	cfg.Checkpoints.OnStart = func(*stream.Restore) { cancel() }
+	cfg.Checkpoints.OnStart = func(*stream.Snapshot) { cancel() }
 	if err := j.build(t, out, cfg).Execute(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("the run stopped at its start: %v", err)
 	}

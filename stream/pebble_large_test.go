@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runnel-io/runnel/statebackend/pebble"
+
 	"github.com/runnel-io/runnel/connector"
 	"github.com/runnel-io/runnel/connector/datagen"
 	"github.com/runnel-io/runnel/eventtime"
@@ -195,7 +197,7 @@ func TestPebbleLargeStateChild(t *testing.T) {
 	}
 	env := stream.New("pebble-large-state", stream.Config{
 		Parallelism:  2,
-		StateBackend: stream.PebbleState(t.TempDir(), 8<<20),
+		StateBackend: pebble.Factory(t.TempDir(), 8<<20),
 	})
 	var stored atomic.Int64
 	sum := &plsSummary{}

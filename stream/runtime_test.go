@@ -25,7 +25,7 @@ import (
 	"github.com/runnel-io/runnel/connector"
 	"github.com/runnel-io/runnel/connector/datagen"
 	"github.com/runnel-io/runnel/eventtime"
-	"github.com/runnel-io/runnel/internal/keygroup"
+	"github.com/runnel-io/runnel/keygroup"
 	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/stream"
 	"go.uber.org/goleak"

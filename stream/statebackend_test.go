@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/runnel-io/runnel/statebackend/pebble"
+
 	"github.com/runnel-io/runnel/eventtime"
 	"github.com/runnel-io/runnel/state"
 	"github.com/runnel-io/runnel/stream"
@@ -58,7 +60,7 @@ func TestPebbleStateGivesTheSameResults(t *testing.T) {
 		cfg := stream.Config{Parallelism: p, WatermarkInterval: -1}
 		dir := t.TempDir()
 		if backend == "pebble" {
-			cfg.StateBackend = stream.PebbleState(dir, 1<<20)
+			cfg.StateBackend = pebble.Factory(dir, 1<<20)
 		}
 		env := stream.New("pebble-state", cfg)
 		src := stream.FromSlice(env, in, eventtime.Monotonous(func(v keyTotal) int64 { return v.Sum / 7 * 10 }))

@@ -5,8 +5,8 @@ import (
 	"sync/atomic"
 
 	"github.com/runnel-io/runnel/eventtime"
-	"github.com/runnel-io/runnel/internal/keygroup"
 	rt "github.com/runnel-io/runnel/internal/runtime"
+	"github.com/runnel-io/runnel/keygroup"
 	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/state"
 	"github.com/runnel-io/runnel/window"

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
-	"github.com/runnel-io/runnel/internal/keygroup"
 	rt "github.com/runnel-io/runnel/internal/runtime"
+	"github.com/runnel-io/runnel/keygroup"
 	"github.com/runnel-io/runnel/state"
 	"github.com/runnel-io/runnel/window"
 )

@@ -15,8 +15,8 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"github.com/runnel-io/runnel/eventtime"
-	"github.com/runnel-io/runnel/internal/keygroup"
 	rt "github.com/runnel-io/runnel/internal/runtime"
+	"github.com/runnel-io/runnel/keygroup"
 	"github.com/runnel-io/runnel/state"
 	"github.com/runnel-io/runnel/state/blob"
 	"github.com/runnel-io/runnel/window"

@@ -15,8 +15,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/runnel-io/runnel/statebackend/pebble"
+
+	"github.com/runnel-io/runnel/checkpoint"
 	"github.com/runnel-io/runnel/connector/nexmark"
-	"github.com/runnel-io/runnel/internal/checkpoint"
 	nexmarkbench "github.com/runnel-io/runnel/internal/nexmark"
 	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/stream"
@@ -103,7 +105,7 @@ func runBenchNexmark(ctx context.Context, args []string, stdout, stderr io.Write
 			defer os.RemoveAll(tmp)
 			dir = tmp
 		}
-		o.Engine.StateBackend = stream.PebbleState(dir, 0)
+		o.Engine.StateBackend = pebble.Factory(dir, 0)
 	default:
 		fmt.Fprintf(stderr, "--state-backend %q: want memory or pebble\n", *backend)
 		return errUsage
@@ -124,7 +126,7 @@ func runBenchNexmark(ctx context.Context, args []string, stdout, stderr io.Write
 		if err != nil {
 			return err
 		}
-		o.Engine.Checkpoints = stream.Checkpoints{Storage: st, Coordinator: checkpoint.Config{Interval: *ckInterval}}
+		o.Engine.Checkpoints = stream.Checkpoints{Storage: st, Interval: *ckInterval}
 		// Run's own metrics listener (for Progress) would replace ours, so progress is reported
 		// from ours and Run gets no Progress (quiet below).
 		var p *progress

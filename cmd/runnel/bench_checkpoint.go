@@ -16,11 +16,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/runnel-io/runnel/statebackend/pebble"
+
+	"github.com/runnel-io/runnel/checkpoint"
 	"github.com/runnel-io/runnel/connector/datagen"
 	"github.com/runnel-io/runnel/eventtime"
-	"github.com/runnel-io/runnel/internal/checkpoint"
-	"github.com/runnel-io/runnel/internal/restart"
 	"github.com/runnel-io/runnel/metrics"
+	"github.com/runnel-io/runnel/restart"
 	"github.com/runnel-io/runnel/state"
 	"github.com/runnel-io/runnel/stream"
 )
@@ -120,9 +122,9 @@ func runBenchCheckpoint(ctx context.Context, args []string, stdout, stderr io.Wr
 		MetricsInterval:   ckMetricsInterval,
 		Metrics:           metrics.ListenerFunc(b.observe),
 		Checkpoints: stream.Checkpoints{
-			Storage:     st,
-			Coordinator: checkpoint.Config{Interval: *interval},
-			Restart:     restart.FixedDelay(3, 0),
+			Storage:  st,
+			Interval: *interval,
+			Restart:  restart.FixedDelay(3, 0),
 		},
 	}
 	if *backend == "pebble" {
@@ -131,7 +133,7 @@ func runBenchCheckpoint(ctx context.Context, args []string, stdout, stderr io.Wr
 			return err
 		}
 		defer cleanState()
-		cfg.StateBackend = stream.PebbleState(dir, 0)
+		cfg.StateBackend = pebble.Factory(dir, 0)
 	}
 	env, err := b.job(cfg, *updateRate)
 	if err != nil {

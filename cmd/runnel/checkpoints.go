@@ -12,7 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/runnel-io/runnel/internal/checkpoint"
+	"github.com/runnel-io/runnel/checkpoint"
+	"github.com/runnel-io/runnel/internal/snapshot"
 )
 
 func runCheckpoints(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -52,13 +53,13 @@ func runCheckpoints(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	infos, err := checkpoint.List(ctx, st)
+	infos, err := snapshot.List(ctx, st)
 	if err != nil {
 		return fmt.Errorf("listing %s: %w", fs.Arg(0), err)
 	}
 	// The lineage says which snapshot --restore latest resumes; a directory from before
 	// lineages has none, and an unreadable one is reported below the table.
-	lin, linErr := checkpoint.ReadLineage(ctx, st)
+	lin, linErr := snapshot.ReadLineage(ctx, st)
 	if errors.Is(linErr, os.ErrNotExist) {
 		linErr = nil
 	}
@@ -162,7 +163,7 @@ type snapshotRow struct {
 }
 
 // printLineage says below the table what --restore latest resumes.
-func printLineage(w io.Writer, lin *checkpoint.Lineage, err error) {
+func printLineage(w io.Writer, lin *snapshot.Lineage, err error) {
 	switch {
 	case err != nil:
 		fmt.Fprintf(w, "\nthe lineage record cannot be read: %v\n", err)
@@ -175,7 +176,7 @@ func printLineage(w io.Writer, lin *checkpoint.Lineage, err error) {
 	}
 }
 
-func newSnapshotRow(in checkpoint.Info) snapshotRow {
+func newSnapshotRow(in snapshot.Info) snapshotRow {
 	r := snapshotRow{ID: in.ID, Kind: "checkpoint", Files: in.Files, SizeBytes: in.Size, Dir: in.Dir}
 	if in.Savepoint {
 		r.Kind = "savepoint"
@@ -183,7 +184,7 @@ func newSnapshotRow(in checkpoint.Info) snapshotRow {
 	switch {
 	case in.Err != nil:
 		r.Status, r.Error = statusUnreadable, in.Err.Error()
-		if errors.Is(in.Err, checkpoint.ErrCorrupt) {
+		if errors.Is(in.Err, snapshot.ErrCorrupt) {
 			r.Status = statusCorrupt
 		}
 	case in.Complete:

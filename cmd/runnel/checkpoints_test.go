@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runnel-io/runnel/internal/checkpoint"
+	"github.com/runnel-io/runnel/checkpoint"
+	"github.com/runnel-io/runnel/internal/snapshot"
 )
 
 func TestCheckpointsList(t *testing.T) {
@@ -21,11 +22,11 @@ func TestCheckpointsList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	metadata := func(id int64) *checkpoint.Metadata {
-		return &checkpoint.Metadata{Job: "demo", ID: id, Timestamp: time.Date(2026, 11, 25, 10, 0, int(id), 0, time.UTC), Operators: map[string]*checkpoint.OperatorState{}}
+	metadata := func(id int64) *snapshot.Metadata {
+		return &snapshot.Metadata{Job: "demo", ID: id, Timestamp: time.Date(2026, 11, 25, 10, 0, int(id), 0, time.UTC), Operators: map[string]*snapshot.OperatorState{}}
 	}
 	for _, id := range []int64{1, 2} {
-		if err := checkpoint.WriteMetadata(ctx, st, checkpoint.CheckpointDir(id), metadata(id)); err != nil {
+		if err := snapshot.WriteMetadata(ctx, st, snapshot.CheckpointDir(id), metadata(id)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -37,13 +38,13 @@ func TestCheckpointsList(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Metadata that fails its checksum, and metadata of another checkpoint: restore refuses both.
-	if err := checkpoint.WriteMetadata(ctx, st, checkpoint.CheckpointDir(4), metadata(4)); err != nil {
+	if err := snapshot.WriteMetadata(ctx, st, snapshot.CheckpointDir(4), metadata(4)); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "chk-4", checkpoint.MetadataFile), []byte("runnel-checkpoint v1 crc32c=00000000\n{}\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "chk-4", snapshot.MetadataFile), []byte("runnel-checkpoint v1 crc32c=00000000\n{}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := checkpoint.WriteMetadata(ctx, st, checkpoint.CheckpointDir(5), metadata(2)); err != nil {
+	if err := snapshot.WriteMetadata(ctx, st, snapshot.CheckpointDir(5), metadata(2)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -51,9 +52,13 @@ func TestCheckpointsList(t *testing.T) {
 	if code := run(ctx, []string{"checkpoints", "list", dir}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	table, footer, _ := strings.Cut(strings.TrimSpace(out.String()), "\n\n")
+	lines := strings.Split(table, "\n")
 	if len(lines) != 6 || !strings.HasPrefix(lines[0], "ID ") || !strings.HasSuffix(lines[0], " ERROR") {
 		t.Fatalf("want a header ending in ERROR and 5 rows, got:\n%s", out.String())
+	}
+	if !strings.Contains(footer, "--restore latest resumes the newest complete checkpoint") {
+		t.Errorf("below the table %q, want what --restore latest resumes", footer)
 	}
 	for i, want := range []string{"complete", "complete", "incomplete", "corrupt", "corrupt"} {
 		fields := strings.Fields(lines[i+1])
@@ -131,8 +136,8 @@ func TestCheckpointsListAllComplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &checkpoint.Metadata{Job: "demo", ID: 1, Operators: map[string]*checkpoint.OperatorState{}}
-	if err := checkpoint.WriteMetadata(ctx, st, checkpoint.CheckpointDir(1), m); err != nil {
+	m := &snapshot.Metadata{Job: "demo", ID: 1, Operators: map[string]*snapshot.OperatorState{}}
+	if err := snapshot.WriteMetadata(ctx, st, snapshot.CheckpointDir(1), m); err != nil {
 		t.Fatal(err)
 	}
 	var out, errb bytes.Buffer

@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runnel-io/runnel/checkpoint"
 	"github.com/runnel-io/runnel/connector/file"
 	"github.com/runnel-io/runnel/eventtime"
 	"github.com/runnel-io/runnel/format/avro"
 	"github.com/runnel-io/runnel/format/parquet"
-	"github.com/runnel-io/runnel/internal/checkpoint"
-	"github.com/runnel-io/runnel/internal/restart"
+	"github.com/runnel-io/runnel/restart"
 	"github.com/runnel-io/runnel/stream"
 )
 
@@ -61,9 +61,9 @@ func testBulkSinkExactlyOnce(t *testing.T, k kind, newSink func(string) (*file.B
 		t.Fatal(err)
 	}
 	cfg := stream.Config{Parallelism: 2, Checkpoints: stream.Checkpoints{
-		Storage:     st,
-		Coordinator: checkpoint.Config{Interval: 2 * time.Millisecond, TolerableFailures: 1000},
-		Restart:     restart.FixedDelay(1000, 0),
+		Storage:  st,
+		Interval: 2 * time.Millisecond, TolerableFailures: 1000,
+		Restart: restart.FixedDelay(1000, 0),
 	}}
 	var seen, failures atomic.Int64
 	env := stream.New(k.name+"-copy", cfg)

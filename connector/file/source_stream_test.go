@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runnel-io/runnel/checkpoint"
 	"github.com/runnel-io/runnel/connector/file"
 	"github.com/runnel-io/runnel/eventtime"
-	"github.com/runnel-io/runnel/internal/checkpoint"
-	"github.com/runnel-io/runnel/internal/restart"
 	"github.com/runnel-io/runnel/metrics"
+	"github.com/runnel-io/runnel/restart"
 	"github.com/runnel-io/runnel/stream"
 )
 
@@ -69,9 +69,9 @@ func TestSourceJobSurvivesFailures(t *testing.T) {
 				cfg := stream.Config{
 					Parallelism: 3,
 					Checkpoints: stream.Checkpoints{
-						Storage:     st,
-						Coordinator: checkpoint.Config{Interval: 2 * time.Millisecond, TolerableFailures: 1000},
-						Restart:     restart.FixedDelay(1000, 0),
+						Storage:  st,
+						Interval: 2 * time.Millisecond, TolerableFailures: 1000,
+						Restart: restart.FixedDelay(1000, 0),
 					},
 					MetricsInterval: time.Millisecond,
 					Metrics: metrics.ListenerFunc(func(s metrics.Snapshot) {

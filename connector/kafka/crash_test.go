@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -36,9 +37,9 @@ func TestKafkaCrashChild(t *testing.T) {
 	ctx := context.Background()
 	cfg := checkpointConfig(t, ckpt, 10*time.Millisecond)
 	cfg.Checkpoints.RestoreLatest = true
-	cfg.Checkpoints.OnStart = func(r *stream.Restore) {
+	cfg.Checkpoints.OnStart = func(r *stream.Snapshot) {
 		if r != nil {
-			fmt.Fprintf(os.Stderr, "restored %s\n", r.Dir)
+			fmt.Fprintf(os.Stderr, "restored %s\n", filepath.Base(r.Location))
 		}
 	}
 	var told atomic.Bool

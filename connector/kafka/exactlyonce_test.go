@@ -13,12 +13,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/runnel-io/runnel/checkpoint"
 	"github.com/runnel-io/runnel/connector"
 	"github.com/runnel-io/runnel/connector/kafka"
 	"github.com/runnel-io/runnel/eventtime"
-	"github.com/runnel-io/runnel/internal/checkpoint"
-	"github.com/runnel-io/runnel/internal/restart"
 	"github.com/runnel-io/runnel/metrics"
+	"github.com/runnel-io/runnel/restart"
 	"github.com/runnel-io/runnel/stream"
 )
 
@@ -29,9 +29,9 @@ func checkpointConfig(t testing.TB, dir string, interval time.Duration) stream.C
 		t.Fatal(err)
 	}
 	return stream.Config{Checkpoints: stream.Checkpoints{
-		Storage:     st,
-		Coordinator: checkpoint.Config{Interval: interval, TolerableFailures: 1000},
-		Restart:     restart.FixedDelay(1000, 0),
+		Storage:  st,
+		Interval: interval, TolerableFailures: 1000,
+		Restart: restart.FixedDelay(1000, 0),
 	}}
 }
 

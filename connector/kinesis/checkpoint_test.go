@@ -12,13 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runnel-io/runnel/checkpoint"
 	"github.com/runnel-io/runnel/connector/file"
 	"github.com/runnel-io/runnel/connector/kinesis"
 	"github.com/runnel-io/runnel/eventtime"
-	"github.com/runnel-io/runnel/internal/checkpoint"
-	"github.com/runnel-io/runnel/internal/restart"
 	"github.com/runnel-io/runnel/internal/testing/kinesistest"
 	"github.com/runnel-io/runnel/metrics"
+	"github.com/runnel-io/runnel/restart"
 	"github.com/runnel-io/runnel/stream"
 )
 
@@ -57,8 +57,8 @@ func testCheckpointedJob(t *testing.T, m readMode) {
 			}
 		}),
 		Checkpoints: stream.Checkpoints{Storage: st,
-			Coordinator: checkpoint.Config{Interval: 20 * time.Millisecond, TolerableFailures: 1000},
-			Restart:     restart.FixedDelay(100, 0)}}
+			Interval: 20 * time.Millisecond, TolerableFailures: 1000,
+			Restart: restart.FixedDelay(100, 0)}}
 	env := stream.New("kinesis-checkpointed", cfg)
 	points := []int64{150, 380, 610}
 	var seen, failures atomic.Int64

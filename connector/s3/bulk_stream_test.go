@@ -12,13 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runnel-io/runnel/checkpoint"
 	"github.com/runnel-io/runnel/connector/s3"
 	"github.com/runnel-io/runnel/eventtime"
 	"github.com/runnel-io/runnel/format/avro"
 	"github.com/runnel-io/runnel/format/parquet"
-	"github.com/runnel-io/runnel/internal/checkpoint"
-	"github.com/runnel-io/runnel/internal/restart"
 	"github.com/runnel-io/runnel/metrics"
+	"github.com/runnel-io/runnel/restart"
 	"github.com/runnel-io/runnel/stream"
 )
 
@@ -153,9 +153,9 @@ func testBulkExactlyOnceJob(t *testing.T, f bulkFormat) {
 			}
 		}),
 		Checkpoints: stream.Checkpoints{
-			Storage:     st,
-			Coordinator: checkpoint.Config{Interval: 2 * time.Millisecond, TolerableFailures: 1000},
-			Restart:     restart.FixedDelay(1000, 0),
+			Storage:  st,
+			Interval: 2 * time.Millisecond, TolerableFailures: 1000,
+			Restart: restart.FixedDelay(1000, 0),
 		}}
 	env := stream.New("s3-"+f.name+"-exactly-once", cfg)
 	in := stream.FromSource(env, src, eventtime.Strategy[pqRow]{}).Uid("s3-in")

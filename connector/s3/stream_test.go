@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runnel-io/runnel/checkpoint"
 	"github.com/runnel-io/runnel/connector/s3"
 	"github.com/runnel-io/runnel/eventtime"
-	"github.com/runnel-io/runnel/internal/checkpoint"
-	"github.com/runnel-io/runnel/internal/restart"
 	"github.com/runnel-io/runnel/metrics"
+	"github.com/runnel-io/runnel/restart"
 	"github.com/runnel-io/runnel/stream"
 )
 
@@ -91,9 +91,9 @@ func TestExactlyOnceJob(t *testing.T) {
 			}
 		}),
 		Checkpoints: stream.Checkpoints{
-			Storage:     st,
-			Coordinator: checkpoint.Config{Interval: 2 * time.Millisecond, TolerableFailures: 1000},
-			Restart:     restart.FixedDelay(1000, 0),
+			Storage:  st,
+			Interval: 2 * time.Millisecond, TolerableFailures: 1000,
+			Restart: restart.FixedDelay(1000, 0),
 		}}
 	env := stream.New("s3-exactly-once", cfg)
 	in := stream.FromSource(env, src, eventtime.Strategy[event]{}).Uid("s3-in")

@@ -18,9 +18,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runnel-io/runnel/internal/checkpoint"
-	"github.com/runnel-io/runnel/internal/restart"
+	"github.com/runnel-io/runnel/checkpoint"
+	"github.com/runnel-io/runnel/internal/snapshot"
 	"github.com/runnel-io/runnel/metrics"
+	"github.com/runnel-io/runnel/restart"
 	"github.com/runnel-io/runnel/stream"
 )
 
@@ -113,13 +114,13 @@ func runChild(job, rawConfig string) error {
 			}
 		}),
 		Checkpoints: stream.Checkpoints{
-			Storage:       st,
-			Coordinator:   checkpoint.Config{Interval: c.Interval, TolerableFailures: 1000},
+			Storage:  st,
+			Interval: c.Interval, TolerableFailures: 1000,
 			Restart:       restart.FixedDelay(1000, 0),
 			RestoreLatest: true,
-			OnStart: func(r *stream.Restore) {
+			OnStart: func(r *stream.Snapshot) {
 				if r != nil {
-					fmt.Fprintf(os.Stderr, "restored %d\n", r.Metadata.ID)
+					fmt.Fprintf(os.Stderr, "restored %d\n", r.ID)
 				}
 			},
 		},
@@ -202,8 +203,8 @@ func (c *crashRun) run(t *testing.T) crashStats {
 		t.Fatal(err)
 	}
 	latest := func() int64 {
-		id, _, err := checkpoint.Latest(ctx, st)
-		if errors.Is(err, checkpoint.ErrNoCheckpoint) {
+		id, _, err := snapshot.Latest(ctx, st)
+		if errors.Is(err, snapshot.ErrNoCheckpoint) {
 			return 0
 		}
 		if err != nil {

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runnel-io/runnel/checkpoint"
 	"github.com/runnel-io/runnel/connector/kafka"
 	"github.com/runnel-io/runnel/eventtime"
-	"github.com/runnel-io/runnel/internal/checkpoint"
 	"github.com/runnel-io/runnel/stream"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -98,7 +98,7 @@ func runKafkaToKafka(t *testing.T, brokers []string, g kafka.Guarantee, parallel
 	}
 	env := stream.New("kafka throughput", stream.Config{
 		Parallelism: parallelism,
-		Checkpoints: stream.Checkpoints{Storage: st, Coordinator: checkpoint.Config{Interval: time.Second}},
+		Checkpoints: stream.Checkpoints{Storage: st, Interval: time.Second},
 	})
 	in := stream.FromSource(env, src, eventtime.Strategy[kafka.Record]{}).Uid("in")
 	stream.Map(in, func(r kafka.Record) kafka.Record {

@@ -19,12 +19,12 @@ import (
 	awskinesis "github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/runnel-io/runnel/checkpoint"
 	"github.com/runnel-io/runnel/connector"
 	"github.com/runnel-io/runnel/connector/kinesis"
 	"github.com/runnel-io/runnel/connector/s3"
 	"github.com/runnel-io/runnel/eventtime"
 	jsonformat "github.com/runnel-io/runnel/format/json"
-	"github.com/runnel-io/runnel/internal/checkpoint"
 	"github.com/runnel-io/runnel/internal/testing/kinesistest"
 	"github.com/runnel-io/runnel/internal/testing/s3test"
 	"github.com/runnel-io/runnel/metrics"
@@ -360,7 +360,7 @@ func (b *throughputBench) job(ctx context.Context, r *throughputResult, name, bu
 				completed.Store(c.Completed)
 			}
 		}),
-		Checkpoints: stream.Checkpoints{Storage: st, Coordinator: checkpoint.Config{Interval: b.interval}},
+		Checkpoints: stream.Checkpoints{Storage: st, Interval: b.interval},
 	}
 	env := stream.New("kinesis throughput", cfg)
 	recs := stream.FromSource(env, src, eventtime.Strategy[kinesis.Record]{}).Name("kinesis").Uid("kinesis")

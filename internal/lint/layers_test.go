@@ -67,7 +67,7 @@ var projectRules = rules{
 	layers: []layer{
 		{0, "leaves", []string{
 			"eventtime/...",
-			"internal/keygroup/...",
+			"keygroup/...",
 		}},
 		{1, "contracts", []string{
 			"state/...",
@@ -75,31 +75,28 @@ var projectRules = rules{
 			"connector", // the Source/Sink SPI itself; its subpackages are implementations
 			"format",    // the malformed-record policy shared by the codecs below it
 			"metrics/...",
-			"internal/jobgraph/...",
+			"restart/...",
+			"checkpoint", // the checkpoint storage SPI and the local directory storage
+			"checkpoint/checkpointtest/...",
 		}},
 		{2, "implementations", []string{
 			"connector/*/...",
 			"format/*/...",
-			"internal/statebackend/...",
-			"internal/metrics/...",
+			"checkpoint/s3/...",
+			"statebackend/...",
 			"internal/testing/...", // test servers and fakes (s3test), imported by tests only
 		}},
 		{3, "runtime", []string{
 			"internal/runtime/...",
-			"internal/restart/...",
-			"internal/exchange/...",
-			"internal/checkpoint/...",
+			"internal/snapshot/...",
 		}},
 		{4, "assembly", []string{
 			"stream/...",
-			"sql/...",
 			"internal/nexmark/...",
 			"internal/e2e/...", // tests of whole jobs across connectors
 			"examples/...",
 		}},
 		{5, "service", []string{
-			"internal/service/...",
-			"service/...",
 			"app/...", // runs a stream job from flags: checkpoints, restore, restarts, REST API
 		}},
 		{6, "entry", []string{
@@ -108,16 +105,12 @@ var projectRules = rules{
 		}},
 	},
 	sameLayer: []edge{
-		{"internal/runtime/...", "internal/exchange/...", "tasks read and write exchanges"},
-		{"internal/runtime/...", "internal/checkpoint/...", "tasks align barriers and snapshot for the coordinator"},
-		{"internal/runtime/...", "internal/restart/...", "failed jobs restart by a strategy"},
-		{"sql/...", "stream/...", "the planner builds jobs with the DataStream API"},
+		{"internal/runtime/...", "internal/snapshot/...", "tasks align barriers and snapshot for the coordinator"},
+		{"checkpoint/checkpointtest/...", "checkpoint", "the conformance suites test storages"},
 		{"connector/nexmark", "connector/datagen", "the Nexmark source is a generator source"},
 		{"connector/*/...", "format/*/...", "file and object-store connectors decode and encode records with the codecs"},
 		{"internal/nexmark/...", "stream/...", "benchmark queries are DataStream programs"},
-		{"internal/nexmark/...", "sql/...", "benchmark queries are also SQL scripts"},
 		{"examples/...", "stream/...", "examples are user programs"},
-		{"examples/...", "sql/...", "examples are user programs"},
 	},
 	// Examples double as demos (cmd/runnel's demo verb runs examples/clickstream); lint holds
 	// only tests.
@@ -131,25 +124,25 @@ var projectRules = rules{
 			"internal/testing/kafkatest/...", // runs kfake for the examples and local development
 		}},
 		{dep: "github.com/aws/aws-sdk-go-v2", homes: []string{
-			"connector/kinesis/...", "connector/s3/...", "internal/checkpoint/...",
+			"connector/kinesis/...", "connector/s3/...", "checkpoint/s3/...",
 			"connector/kafka/...",              // MSK IAM credentials from the SDK's default chain
 			"internal/testing/s3test/...",      // creates the test server's buckets
 			"internal/testing/kinesistest/...", // creates the test server's streams
 		}},
-		{dep: "github.com/cockroachdb/pebble", homes: []string{"internal/statebackend/pebble/..."}},
+		{dep: "github.com/cockroachdb/pebble", homes: []string{"statebackend/pebble/..."}},
 		{dep: "github.com/parquet-go/parquet-go", homes: []string{"format/parquet/..."}},
 		{dep: "github.com/hamba/avro", homes: []string{"format/avro/..."}},
-		{dep: "github.com/prometheus", homes: []string{
-			"internal/metrics/prometheus", "internal/service/...",
-		}, maxImporters: 1},
 	},
 }
 
 // pkg is the part of `go list -json` output that check reads.
 type pkg struct {
 	ImportPath string
-	// Imports are the non-test imports: the only ones checked. TestImports and XTestImports
-	// (a package's own xxxtest helpers, fakes, conformance suites) are free.
+	// GoFiles are the non-test files; a package without any is test-only (internal/e2e).
+	GoFiles []string
+	// Imports are the non-test imports: the ones checked. TestImports and XTestImports (a
+	// package's own xxxtest helpers, fakes, conformance suites, whole jobs) are free, except
+	// in a test-only package, whose tests are all it is: there they are checked like Imports.
 	Imports      []string
 	TestImports  []string
 	XTestImports []string
@@ -246,6 +239,9 @@ func check(module string, pkgs []pkg, r rules) []string {
 	sorted := slices.Clone(pkgs)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ImportPath < sorted[j].ImportPath })
 	for _, p := range sorted {
+		if len(p.GoFiles) == 0 && (len(p.TestImports) > 0 || len(p.XTestImports) > 0) {
+			p.Imports = slices.Concat(p.Imports, p.TestImports, p.XTestImports)
+		}
 		from := rel(p.ImportPath)
 		here, err := r.locate(from)
 		if err != nil {
@@ -306,6 +302,52 @@ func check(module string, pkgs []pkg, r rules) []string {
 	return out
 }
 
+// stale returns one message per rule that names no package of the module: a pattern of the
+// layer table, an edge end, an exemption or a dependency's home. Rules are for packages that
+// exist; the one that adds a package adds its rule.
+func (r rules) stale(module string, listed map[string]bool) []string {
+	var rels []string
+	for path := range listed {
+		if path == module {
+			rels = append(rels, ".")
+		} else if strings.HasPrefix(path, module+"/") {
+			rels = append(rels, strings.TrimPrefix(path, module+"/"))
+		}
+	}
+	matches := func(pattern string) bool {
+		for _, rel := range rels {
+			if _, ok := match(pattern, rel); ok {
+				return true
+			}
+		}
+		return false
+	}
+	var out []string
+	note := func(kind, pattern string) {
+		if !matches(pattern) {
+			out = append(out, fmt.Sprintf("stale rule: %s %q matches no package of the module: remove it, or add it with the package", kind, pattern))
+		}
+	}
+	for _, l := range r.layers {
+		for _, p := range l.patterns {
+			note("layer pattern", p)
+		}
+	}
+	for _, e := range r.sameLayer {
+		note("same-layer edge end", e.from)
+		note("same-layer edge end", e.to)
+	}
+	for _, e := range r.exempt {
+		note("exemption", e)
+	}
+	for _, d := range r.deps {
+		for _, h := range d.homes {
+			note("home of "+d.dep, h)
+		}
+	}
+	return out
+}
+
 func (r rules) sameLayerAllowed(from, to string) bool {
 	for _, e := range r.sameLayer {
 		_, f := match(e.from, from)
@@ -336,6 +378,13 @@ func TestLayers(t *testing.T) {
 	if module == "" {
 		t.Fatalf("go list ./... in %s named no module", root)
 	}
+	listed := map[string]bool{}
+	for _, p := range pkgs {
+		listed[p.ImportPath] = true
+	}
+	for _, v := range projectRules.stale(module, listed) {
+		t.Error(v)
+	}
 	for _, v := range check(module, pkgs, projectRules) {
 		t.Error(v)
 	}
@@ -364,7 +413,7 @@ func moduleRoot(t *testing.T) string {
 // goList runs `go list -e -deps=false -json ./...` in root and decodes its stream of objects.
 func goList(t *testing.T, root string) []pkg {
 	t.Helper()
-	cmd := exec.Command("go", "list", "-e", "-deps=false", "-json=ImportPath,Imports,Module,Error", "./...")
+	cmd := exec.Command("go", "list", "-e", "-deps=false", "-json=ImportPath,GoFiles,Imports,TestImports,XTestImports,Module,Error", "./...")
 	cmd.Dir = root
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -450,7 +499,7 @@ func TestCheck(t *testing.T) {
 			}
 			return mod + "/" + s
 		}
-		out := pkg{ImportPath: full(path)}
+		out := pkg{ImportPath: full(path), GoFiles: []string{"x.go"}}
 		for _, imp := range imports {
 			out.Imports = append(out.Imports, full(imp))
 		}
@@ -459,26 +508,26 @@ func TestCheck(t *testing.T) {
 	// base is a well-layered tree every case starts from.
 	base := []pkg{
 		p("eventtime", "github.com/jonboulle/clockwork"),
-		p("internal/keygroup"),
-		p("state", "eventtime"),
+		p("keygroup"),
+		p("state", "eventtime", "keygroup"),
 		p("window", "eventtime"),
 		p("connector", "eventtime"),
 		p("metrics"),
+		p("restart"),
+		p("checkpoint"),
+		p("checkpoint/checkpointtest", "checkpoint"),
+		p("checkpoint/s3", "checkpoint", "github.com/aws/aws-sdk-go-v2/service/s3"),
 		p("connector/kafka", "connector", "eventtime", "connector/kafka/internal/wire", "github.com/twmb/franz-go/pkg/kgo"),
 		p("connector/kafka/internal/wire", "github.com/twmb/franz-go/pkg/kmsg"),
 		p("connector/s3", "connector", "github.com/aws/aws-sdk-go-v2/service/s3"),
-		p("internal/statebackend/memory", "state", "internal/keygroup"),
-		p("internal/statebackend/pebble", "state", "github.com/cockroachdb/pebble/v2"),
-		p("internal/exchange", "eventtime"),
-		p("internal/checkpoint", "github.com/aws/aws-sdk-go-v2/service/s3"),
-		p("internal/runtime", "internal/exchange", "internal/checkpoint", "internal/runtime/timer", "metrics"),
+		p("statebackend/pebble", "state", "keygroup", "github.com/cockroachdb/pebble/v2"),
+		p("internal/snapshot", "checkpoint", "keygroup"),
+		p("internal/runtime", "internal/snapshot", "internal/runtime/timer", "metrics", "restart", "state"),
 		p("internal/runtime/timer", "eventtime"),
-		p("internal/metrics/prometheus", "metrics", "github.com/prometheus/client_golang/prometheus"),
 		p("stream", "internal/runtime", "connector/kafka", "window"),
-		p("sql", "stream"),
 		p("examples/clicks", "stream", "connector/kafka"),
-		p("internal/service", "stream", "sql", "internal/metrics/prometheus"),
-		p("cmd/runnel", "internal/service"),
+		p("app", "stream", "checkpoint/s3", "statebackend/pebble"),
+		p("cmd/runnel", "app"),
 		p("internal/lint"),
 	}
 	with := func(extra ...pkg) []pkg { return append(slices.Clone(base), extra...) }
@@ -486,13 +535,24 @@ func TestCheck(t *testing.T) {
 	withTestImports.TestImports = []string{mod + "/stream"}
 	withTestImports.XTestImports = []string{mod + "/examples/clicks", "github.com/twmb/franz-go/pkg/kfake"}
 
+	withPrometheus := projectRules
+	withPrometheus.deps = append(slices.Clone(projectRules.deps), depRule{dep: "github.com/prometheus", homes: []string{"app/metrics"}, maxImporters: 1})
 	tests := []struct {
-		name string
-		pkgs []pkg
-		want []string // one substring per expected violation, in order
+		name  string
+		pkgs  []pkg
+		rules *rules   // nil: projectRules
+		want  []string // one substring per expected violation, in order
 	}{
 		{name: "clean tree", pkgs: base},
 		{name: "test imports are not checked", pkgs: append(slices.Clone(base[1:]), withTestImports)},
+		{
+			name: "test-only packages are checked for their test imports",
+			pkgs: with(pkg{ImportPath: mod + "/internal/e2e", XTestImports: []string{mod + "/cmd/runnel", "github.com/twmb/franz-go/pkg/kgo"}}),
+			want: []string{
+				"package internal/e2e (layer 4 assembly, \"internal/e2e/...\") imports cmd/runnel (layer 6 entry, \"cmd/...\"), from a higher layer",
+				"forbidden import: package internal/e2e imports github.com/twmb/franz-go/pkg/kgo",
+			},
+		},
 		{
 			name: "leaf imports assembly",
 			pkgs: with(p("eventtime/clock", "stream")),
@@ -515,13 +575,14 @@ func TestCheck(t *testing.T) {
 		},
 		{
 			name: "same layer without an edge",
-			pkgs: with(p("internal/exchange/credit", "internal/checkpoint")),
-			want: []string{"package internal/exchange/credit (layer 3 runtime, \"internal/exchange/...\") imports internal/checkpoint"},
+			pkgs: with(p("internal/snapshot/credit", "internal/runtime")),
+			want: []string{"package internal/snapshot/credit (layer 3 runtime, \"internal/snapshot/...\") imports internal/runtime"},
 		},
 		{
 			name: "same-layer edge is one way",
-			pkgs: with(p("stream/sqlbridge", "sql")),
-			want: []string{"package stream/sqlbridge (layer 4 assembly, \"stream/...\") imports sql (layer 4 assembly, \"sql/...\"), from the same layer"},
+			pkgs: append(slices.DeleteFunc(slices.Clone(base), func(x pkg) bool { return x.ImportPath == mod+"/checkpoint" }),
+				p("checkpoint", "checkpoint/checkpointtest")),
+			want: []string{"package checkpoint (layer 1 contracts, \"checkpoint\") imports checkpoint/checkpointtest (layer 1 contracts, \"checkpoint/checkpointtest/...\"), from the same layer"},
 		},
 		{
 			name: "examples and lint are exempt from the rules on being imported",
@@ -557,28 +618,35 @@ func TestCheck(t *testing.T) {
 		{
 			name: "aws sdk outside its homes",
 			pkgs: with(p("connector/pulsar/auth", "github.com/aws/aws-sdk-go-v2/config")),
-			want: []string{"forbidden import: package connector/pulsar/auth imports github.com/aws/aws-sdk-go-v2/config; only connector/kinesis/..., connector/s3/..., internal/checkpoint/..., connector/kafka/..., internal/testing/s3test/..., internal/testing/kinesistest/... may import"},
+			want: []string{"forbidden import: package connector/pulsar/auth imports github.com/aws/aws-sdk-go-v2/config; only connector/kinesis/..., connector/s3/..., checkpoint/s3/..., connector/kafka/..., internal/testing/s3test/..., internal/testing/kinesistest/... may import"},
 		},
 		{
 			name: "pebble outside its backend",
-			pkgs: with(p("internal/statebackend/memory/spill", "github.com/cockroachdb/pebble/v2/vfs")),
-			want: []string{"forbidden import: package internal/statebackend/memory/spill imports github.com/cockroachdb/pebble/v2/vfs"},
+			pkgs: with(p("statebackend/memory/spill", "github.com/cockroachdb/pebble/v2/vfs")),
+			want: []string{"forbidden import: package statebackend/memory/spill imports github.com/cockroachdb/pebble/v2/vfs"},
 		},
 		{
 			name: "prometheus outside its homes and in two packages",
 			pkgs: with(
 				p("internal/runtime/promhook", "github.com/prometheus/client_golang/prometheus"),
-				p("internal/service/api", "github.com/prometheus/common/expfmt"),
+				p("app/metrics", "github.com/prometheus/common/expfmt"),
+				p("app/metrics2", "github.com/prometheus/common/expfmt"),
 			),
+			rules: &withPrometheus,
 			want: []string{
+				"forbidden import: package app/metrics2 imports github.com/prometheus/common/expfmt",
 				"forbidden import: package internal/runtime/promhook imports github.com/prometheus/client_golang/prometheus",
-				"forbidden import: github.com/prometheus is imported by 3 packages (internal/metrics/prometheus, internal/runtime/promhook, internal/service/api); at most 1 package may import it",
+				"forbidden import: github.com/prometheus is imported by 3 packages (app/metrics, app/metrics2, internal/runtime/promhook); at most 1 package may import it",
 			},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := check(mod, tt.pkgs, projectRules)
+			r := projectRules
+			if tt.rules != nil {
+				r = *tt.rules
+			}
+			got := check(mod, tt.pkgs, r)
 			if len(got) != len(tt.want) {
 				t.Fatalf("got %d violations, want %d:\n%s", len(got), len(tt.want), strings.Join(got, "\n"))
 			}

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/jonboulle/clockwork"
-	"github.com/runnel-io/runnel/internal/keygroup"
+	"github.com/runnel-io/runnel/keygroup"
 	"github.com/runnel-io/runnel/state"
 )
 
@@ -73,7 +73,8 @@ func (c *Context) NewStateBackend() (state.Backend, error) {
 	if c.t.cfg.StateBackend == nil {
 		return state.NewMemory(), nil
 	}
-	b, err := c.t.cfg.StateBackend(c)
+	b, err := c.t.cfg.StateBackend(c.Ctx(), state.BackendContext{Operator: c.Name, NodeID: c.NodeID, Subtask: c.Subtask,
+		KeyGroups: c.KeyGroups, Logger: c.Logger, Restored: c.Restored().Files()})
 	if err != nil {
 		return nil, fmt.Errorf("runtime: state backend of %s subtask %d: %w", c.Name, c.Subtask, err)
 	}

@@ -3,8 +3,8 @@ package runtime
 import (
 	"sync"
 
+	"github.com/runnel-io/runnel/checkpoint"
 	"github.com/runnel-io/runnel/connector"
-	"github.com/runnel-io/runnel/internal/checkpoint"
 )
 
 // ctrlKind says what a control message asks of a task.

@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"github.com/runnel-io/runnel/checkpoint"
 	"github.com/runnel-io/runnel/connector"
 	"github.com/runnel-io/runnel/eventtime"
-	"github.com/runnel-io/runnel/internal/checkpoint"
-	"github.com/runnel-io/runnel/internal/keygroup"
-	"github.com/runnel-io/runnel/internal/restart"
+	"github.com/runnel-io/runnel/internal/snapshot"
+	"github.com/runnel-io/runnel/keygroup"
 	"github.com/runnel-io/runnel/metrics"
+	"github.com/runnel-io/runnel/restart"
 	"github.com/runnel-io/runnel/state"
 )
 
@@ -50,7 +51,7 @@ type Config struct {
 	Metrics metrics.Listener
 	// StateBackend makes the keyed-state backend of one operator subtask; nil means the
 	// in-memory backend. The task closes what it made when it ends.
-	StateBackend func(c *Context) (state.Backend, error)
+	StateBackend state.BackendFactory
 	// Checkpoints configures checkpoints, restores and restarts; the zero value takes none.
 	Checkpoints Checkpoints
 }
@@ -124,6 +125,12 @@ func Run(ctx context.Context, g *Graph, cfg Config) error {
 	if restore != nil && restore.Metadata == nil {
 		return errors.New("runtime: restore without metadata")
 	}
+	if restore == nil && ck.RestoreFrom != "" {
+		var err error
+		if restore, err = RestoreFrom(ctx, ck.RestoreFrom, ck.Schemes); err != nil {
+			return err
+		}
+	}
 	nextID := int64(1)
 	if restore != nil {
 		nextID = restore.Metadata.ID + 1
@@ -137,11 +144,8 @@ func Run(ctx context.Context, g *Graph, cfg Config) error {
 			return err
 		}
 		defer loc.release()
-		if restore, nextID, err = loc.start(ctx, restore, ck.RestoreLatest, cfg.Clock.Now()); err != nil {
+		if restore, nextID, err = loc.start(ctx, restore, ck.RestoreLatest, ck.Schemes, cfg.Clock.Now()); err != nil {
 			return err
-		}
-		if restore != nil && ck.AllowNonRestoredState {
-			restore.AllowNonRestoredState = true
 		}
 		// No checkpoint of this job is in progress after its last run, so that may delete
 		// what checkpoints that never completed uploaded (in this process or in one that
@@ -173,6 +177,9 @@ func Run(ctx context.Context, g *Graph, cfg Config) error {
 	} else if ck.RestoreLatest && restore == nil {
 		return errors.New("runtime: restoring the latest snapshot needs checkpoint storage")
 	}
+	if restore != nil && ck.AllowNonRestoredState {
+		restore.AllowNonRestoredState = true
+	}
 	stats := &atomic.Pointer[metrics.Checkpoints]{}
 	restarts := 0
 	for attempt := 0; ; attempt++ {
@@ -187,7 +194,7 @@ func Run(ctx context.Context, g *Graph, cfg Config) error {
 		}
 		restarts++
 		if r.latest != nil {
-			restore = &Restore{Storage: ck.Storage, Dir: checkpoint.CheckpointDir(r.latest.ID), Metadata: r.latest}
+			restore = &Restore{Storage: ck.Storage, Dir: snapshot.CheckpointDir(r.latest.ID), Metadata: r.latest}
 		}
 		nextID = max(nextID, r.nextID)
 		from := "the beginning"
@@ -215,7 +222,7 @@ func deleteUnreferenced(ctx context.Context, cfg *Config) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	ck := cfg.Checkpoints
-	r, err := checkpoint.Retain(ctx, ck.Storage, checkpoint.RetainOptions{Keep: ck.Retain, DeleteUnreferenced: true})
+	r, err := snapshot.Retain(ctx, ck.Storage, snapshot.RetainOptions{Keep: ck.Retain, DeleteUnreferenced: true})
 	if err != nil {
 		cfg.Logger.Warn("deleting files of unfinished checkpoints", "err", err)
 		return
@@ -228,8 +235,8 @@ func deleteUnreferenced(ctx context.Context, cfg *Config) {
 // result is how one run of a job ended.
 type result struct {
 	err    error
-	setup  bool                 // the run failed before it started: restarting will not help
-	latest *checkpoint.Metadata // the newest checkpoint it completed, nil if none
+	setup  bool               // the run failed before it started: restarting will not help
+	latest *snapshot.Metadata // the newest checkpoint it completed, nil if none
 	nextID int64
 }
 
@@ -272,7 +279,7 @@ func runOnce(parent context.Context, g *Graph, cfg *Config, attempt int, restore
 	}
 	var loop *ckLoop
 	if j.loopRuns {
-		coord, err := checkpoint.NewCoordinator(ck.Coordinator, taskIDs(j.tasks))
+		coord, err := snapshot.NewCoordinator(ck.Coordinator, taskIDs(j.tasks))
 		if err != nil {
 			return result{err: err, setup: true}
 		}
@@ -287,7 +294,7 @@ func runOnce(parent context.Context, g *Graph, cfg *Config, attempt int, restore
 		}
 		loop = &ckLoop{j: j, cfg: ck, loc: loc, coord: coord, handle: ck.Handle, fail: fail, stats: stats, figures: figures,
 			tasks: j.tasks, globals: map[int64]map[string][][]byte{}, savepoints: map[int64]savepointReq{},
-			finished: map[checkpoint.TaskID]bool{}, committed: map[checkpoint.TaskID]bool{}, nextID: nextID,
+			finished: map[snapshot.TaskID]bool{}, committed: map[snapshot.TaskID]bool{}, nextID: nextID,
 			done: func() { cancel(errJobDone) }}
 		loop.publish()
 		j.stats = stats
@@ -334,8 +341,8 @@ func runOnce(parent context.Context, g *Graph, cfg *Config, attempt int, restore
 	return r
 }
 
-func taskIDs(ts []*task) []checkpoint.TaskID {
-	ids := make([]checkpoint.TaskID, len(ts))
+func taskIDs(ts []*task) []snapshot.TaskID {
+	ids := make([]snapshot.TaskID, len(ts))
 	for i, t := range ts {
 		ids[i] = t.id
 	}
@@ -452,7 +459,7 @@ func producersPerConsumer(e *Edge) int {
 
 func (j *job) newTask(head *Node, subtask int, ctrl *ctrlQueue) (*task, error) {
 	t := &task{name: head.Name, subtask: subtask, ctx: j.ctx, clock: j.cfg.Clock, cfg: j.cfg,
-		j: j, ctrl: ctrl, id: checkpoint.TaskID{Node: head.ID, Subtask: subtask}}
+		j: j, ctrl: ctrl, id: snapshot.TaskID{Node: head.ID, Subtask: subtask}}
 	t.uploads.token = randomToken()
 	t.timers.clock = j.cfg.Clock
 	if head.Source == nil {

@@ -7,7 +7,8 @@ import (
 	"io/fs"
 	"time"
 
-	"github.com/runnel-io/runnel/internal/checkpoint"
+	"github.com/runnel-io/runnel/checkpoint"
+	"github.com/runnel-io/runnel/internal/snapshot"
 )
 
 // This file is a job's hold on its checkpoint location for the whole of Run: the location's
@@ -20,7 +21,7 @@ import (
 type location struct {
 	st    checkpoint.Storage
 	lease checkpoint.Lease // nil if the storage cannot lease
-	lin   checkpoint.Lineage
+	lin   snapshot.Lineage
 	log   func(msg string, args ...any)
 }
 
@@ -29,7 +30,7 @@ type location struct {
 func takeLocation(ctx context.Context, cfg *Config, job, run string) (*location, error) {
 	st := cfg.Checkpoints.Storage
 	loc := &location{st: st, log: cfg.Logger.Info}
-	where := checkpoint.SnapshotLocation(st, "")
+	where := checkpoint.Location(st, "")
 	if l, ok := st.(checkpoint.Leaser); ok {
 		lease, err := l.Lease(ctx, checkpoint.NewHolder(job, run, cfg.Clock.Now()))
 		switch {
@@ -45,10 +46,10 @@ func takeLocation(ctx context.Context, cfg *Config, job, run string) (*location,
 	} else {
 		cfg.Logger.Warn("the checkpoint storage has no lease: nothing keeps a second job off it", "location", where)
 	}
-	lin, err := checkpoint.ReadLineage(ctx, st)
+	lin, err := snapshot.ReadLineage(ctx, st)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		loc.lin = checkpoint.Lineage{}
+		loc.lin = snapshot.Lineage{}
 	case err != nil:
 		loc.release()
 		return nil, fmt.Errorf("runtime: %w (move the file away to start a new lineage on the location)", err)
@@ -78,17 +79,17 @@ func (loc *location) release() {
 // snapshot (a location without a lineage record: its newest complete checkpoint), else
 // nothing. It records the start in the lineage, before any task runs, and returns the
 // snapshot and the first ID of the job's own snapshots, above every ID the location has seen.
-func (loc *location) start(ctx context.Context, restore *Restore, latest bool, now time.Time) (*Restore, int64, error) {
+func (loc *location) start(ctx context.Context, restore *Restore, latest bool, schemes checkpoint.Schemes, now time.Time) (*Restore, int64, error) {
 	if restore == nil && latest {
 		var err error
-		if restore, err = RestoreLatest(ctx, loc.st); err != nil {
+		if restore, err = RestoreLatest(ctx, loc.st, schemes); err != nil {
 			return nil, 0, err
 		}
 		if restore == nil {
-			loc.log("no snapshot to restore on the checkpoint location; starting fresh", "location", checkpoint.SnapshotLocation(loc.st, ""))
+			loc.log("no snapshot to restore on the checkpoint location; starting fresh", "location", checkpoint.Location(loc.st, ""))
 		}
 	}
-	highest, err := checkpoint.HighestID(ctx, loc.st, &loc.lin)
+	highest, err := snapshot.HighestID(ctx, loc.st, &loc.lin)
 	if err != nil {
 		return nil, 0, fmt.Errorf("runtime: %w", err)
 	}
@@ -96,8 +97,8 @@ func (loc *location) start(ctx context.Context, restore *Restore, latest bool, n
 	if restore != nil {
 		highest = max(highest, restore.Metadata.ID)
 		loc.lin.Latest = restore.ref()
-		if _, ok := checkpoint.ParseCheckpointDir(restore.Dir); ok &&
-			checkpoint.SnapshotLocation(restore.Storage, "") == checkpoint.SnapshotLocation(loc.st, "") {
+		if _, ok := snapshot.ParseCheckpointDir(restore.Dir); ok &&
+			checkpoint.Location(restore.Storage, "") == checkpoint.Location(loc.st, "") {
 			loc.lin.Latest.Location = restore.Dir // one of the location's own checkpoints
 		}
 	}
@@ -109,7 +110,7 @@ func (loc *location) start(ctx context.Context, restore *Restore, latest bool, n
 	if r := loc.lin.Latest; r != nil {
 		from = r.String()
 	}
-	loc.log("checkpoint location held", "location", checkpoint.SnapshotLocation(loc.st, ""), "run", loc.lin.Run,
+	loc.log("checkpoint location held", "location", checkpoint.Location(loc.st, ""), "run", loc.lin.Run,
 		"starts_from", from, "first_id", highest+1)
 	return restore, highest + 1, nil
 }
@@ -118,7 +119,7 @@ func (loc *location) start(ctx context.Context, restore *Restore, latest bool, n
 // latest (a checkpoint, or a stop-with-savepoint, whose output sinks commit next); an
 // intermediate savepoint only raises the highest ID. It fails if the lease was lost: the job
 // must then commit nothing.
-func (loc *location) completed(ctx context.Context, ref *checkpoint.SnapshotRef, resumes bool, now time.Time) error {
+func (loc *location) completed(ctx context.Context, ref *snapshot.SnapshotRef, resumes bool, now time.Time) error {
 	if loc.lease != nil {
 		select {
 		case <-loc.lease.Done():
@@ -140,17 +141,17 @@ func (loc *location) completed(ctx context.Context, ref *checkpoint.SnapshotRef,
 
 func (loc *location) write(ctx context.Context, now time.Time) error {
 	loc.lin.Updated = now.UTC()
-	if err := checkpoint.WriteLineage(ctx, loc.st, &loc.lin); err != nil {
+	if err := snapshot.WriteLineage(ctx, loc.st, &loc.lin); err != nil {
 		return fmt.Errorf("runtime: %w", err)
 	}
 	return nil
 }
 
 // ref returns how the lineage names r.
-func (r *Restore) ref() *checkpoint.SnapshotRef {
+func (r *Restore) ref() *snapshot.SnapshotRef {
 	where := r.Location
 	if where == "" {
-		where = checkpoint.SnapshotLocation(r.Storage, r.Dir)
+		where = checkpoint.Location(r.Storage, r.Dir)
 	}
-	return &checkpoint.SnapshotRef{ID: r.Metadata.ID, Savepoint: r.Metadata.Savepoint, Location: where, Timestamp: r.Metadata.Timestamp}
+	return &snapshot.SnapshotRef{ID: r.Metadata.ID, Savepoint: r.Metadata.Savepoint, Location: where, Timestamp: r.Metadata.Timestamp}
 }

@@ -8,7 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/runnel-io/runnel/internal/checkpoint"
+	"github.com/runnel-io/runnel/checkpoint"
+	"github.com/runnel-io/runnel/internal/snapshot"
 	"github.com/runnel-io/runnel/metrics"
 )
 
@@ -39,16 +40,13 @@ type savepointResult struct {
 // returns the savepoint's directory. With stop the job stops once the savepoint is complete
 // (and its sinks committed). It waits until the job takes the request or ctx ends.
 //
-// Before it asks the job, it checks dir with checkpoint.CheckLocation. The errors of a request
-// the caller should not repeat as it is wrap a sentinel of package checkpoint:
-// ErrUnsupportedScheme or ErrUnusableLocation when dir cannot hold a savepoint,
-// ErrStopInProgress when stop is set and another stop-with-savepoint is queued or in flight, and
-// ErrStopped when the job is stopping. Other errors say that ctx ended, that the job ended, or
-// that the savepoint was tried and failed.
+// Before the job triggers it, the job checks dir with Checkpoints.Schemes' CheckLocation.
+// The errors of a request the caller should not repeat as it is wrap a sentinel:
+// checkpoint.ErrUnsupportedScheme or checkpoint.ErrUnusableLocation when dir cannot hold a
+// savepoint, snapshot.ErrStopInProgress when stop is set and another stop-with-savepoint is
+// queued or in flight, and snapshot.ErrStopped when the job is stopping. Other errors say
+// that ctx ended, that the job ended, or that the savepoint was tried and failed.
 func (h *Handle) Savepoint(ctx context.Context, dir string, stop bool) (string, error) {
-	if err := checkpoint.CheckLocation(ctx, dir); err != nil {
-		return "", fmt.Errorf("runtime: savepoint: %w", err)
-	}
 	req := savepointReq{dir: dir, stop: stop, reply: make(chan savepointResult, 1)}
 	select {
 	case h.reqs <- req:
@@ -76,7 +74,7 @@ const (
 type ckEvent struct {
 	kind   evKind
 	id     int64
-	task   checkpoint.TaskID
+	task   snapshot.TaskID
 	handle *taskSnapshot
 	err    error
 }
@@ -104,7 +102,7 @@ type ckLoop struct {
 	j       *job
 	cfg     Checkpoints
 	loc     *location // the checkpoint location; nil without checkpoint storage
-	coord   *checkpoint.Coordinator
+	coord   *snapshot.Coordinator
 	handle  *Handle
 	fail    func(error)
 	done    func() // ends the run successfully
@@ -114,14 +112,14 @@ type ckLoop struct {
 	tasks      []*task
 	globals    map[int64]map[string][][]byte // per snapshot: sources' unassigned splits by UID
 	savepoints map[int64]savepointReq
-	finished   map[checkpoint.TaskID]bool
-	committed  map[checkpoint.TaskID]bool
+	finished   map[snapshot.TaskID]bool
+	committed  map[snapshot.TaskID]bool
 	finalFrom  int64 // the first checkpoint triggered after every task finished; 0 if none yet
 	final      int64 // the final checkpoint whose commits the loop waits for
 
 	// latest is the newest completed checkpoint of this run, for a restart.
 	latestID int64
-	latest   *checkpoint.Metadata
+	latest   *snapshot.Metadata
 	nextID   int64
 }
 
@@ -161,9 +159,13 @@ func (l *ckLoop) run() {
 func (l *ckLoop) savepoint(req savepointReq) {
 	var (
 		id   int64
-		acts []checkpoint.Action
+		acts []snapshot.Action
 		err  error
 	)
+	if err := l.cfg.Schemes.CheckLocation(l.j.ctx, req.dir); err != nil {
+		req.reply <- savepointResult{err: fmt.Errorf("runtime: savepoint: %w", err)}
+		return
+	}
 	if req.stop {
 		id, acts, err = l.coord.StopWithSavepoint(l.now(), req.dir)
 	} else {
@@ -208,21 +210,21 @@ func (l *ckLoop) event(e ckEvent) {
 }
 
 // exec carries out the coordinator's actions, in order.
-func (l *ckLoop) exec(acts []checkpoint.Action) {
+func (l *ckLoop) exec(acts []snapshot.Action) {
 	for len(acts) > 0 {
 		a := acts[0]
 		acts = acts[1:]
 		l.j.cfg.Logger.Debug("checkpoint", "action", a.String())
 		switch a := a.(type) {
-		case checkpoint.Trigger:
+		case snapshot.Trigger:
 			acts = append(acts, l.trigger(a)...)
-		case checkpoint.Finalize:
+		case snapshot.Finalize:
 			acts = append(acts, l.finalize(a)...)
-		case checkpoint.NotifyComplete:
+		case snapshot.NotifyComplete:
 			l.notify(a)
-		case checkpoint.Abort:
+		case snapshot.Abort:
 			l.abort(a)
-		case checkpoint.FailJob:
+		case snapshot.FailJob:
 			l.fail(fmt.Errorf("runtime: %w", a.Reason))
 		}
 	}
@@ -232,15 +234,15 @@ func (l *ckLoop) exec(acts []checkpoint.Action) {
 // task while no enumerator can assign splits, so that a split is either in an enumerator's
 // snapshot or assigned before the barrier (and in its reader's snapshot), never both or
 // neither.
-func (l *ckLoop) trigger(a checkpoint.Trigger) []checkpoint.Action {
+func (l *ckLoop) trigger(a snapshot.Trigger) []snapshot.Action {
 	j := l.j
-	st, dir := l.cfg.Storage, checkpoint.CheckpointDir(a.ID)
+	st, dir := l.cfg.Storage, snapshot.CheckpointDir(a.ID)
 	if a.Savepoint {
 		var err error
-		if st, err = checkpoint.Open(j.ctx, a.Dir); err != nil {
+		if st, err = l.cfg.Schemes.Open(j.ctx, a.Dir); err != nil {
 			return l.coord.Decline(a.ID, l.tasks[0].id, fmt.Errorf("opening savepoint location: %w", err))
 		}
-		dir = checkpoint.NewSavepointDir(a.ID)
+		dir = snapshot.NewSavepointDir(a.ID)
 	}
 	globals := map[string][][]byte{}
 	for _, e := range j.enums {
@@ -275,18 +277,18 @@ func (l *ckLoop) endTrigger(id int64) *trigger {
 }
 
 // finalize writes the metadata of snapshot a.ID, which every task acknowledged.
-func (l *ckLoop) finalize(a checkpoint.Finalize) []checkpoint.Action {
+func (l *ckLoop) finalize(a snapshot.Finalize) []snapshot.Action {
 	j := l.j
 	trig := j.trigger(a.ID)
-	md := &checkpoint.Metadata{Job: j.g.Name, ID: a.ID, Timestamp: a.Timestamp, Savepoint: a.Savepoint,
-		Operators: map[string]*checkpoint.OperatorState{}}
-	op := func(n *Node) *checkpoint.OperatorState {
+	md := &snapshot.Metadata{Job: j.g.Name, ID: a.ID, Timestamp: a.Timestamp, Savepoint: a.Savepoint,
+		Operators: map[string]*snapshot.OperatorState{}}
+	op := func(n *Node) *snapshot.OperatorState {
 		uid := n.uid()
 		if o := md.Operators[uid]; o != nil {
 			return o
 		}
-		o := &checkpoint.OperatorState{Parallelism: n.Parallelism, MaxParallelism: j.cfg.MaxParallelism,
-			Subtasks: make([]checkpoint.SubtaskState, n.Parallelism)}
+		o := &snapshot.OperatorState{Parallelism: n.Parallelism, MaxParallelism: j.cfg.MaxParallelism,
+			Subtasks: make([]snapshot.SubtaskState, n.Parallelism)}
 		md.Operators[uid] = o
 		return o
 	}
@@ -309,19 +311,19 @@ func (l *ckLoop) finalize(a checkpoint.Finalize) []checkpoint.Action {
 			op(e.node).Global = g
 		}
 	}
-	err := checkpoint.WriteMetadata(j.ctx, trig.storage, trig.dir, md)
+	err := snapshot.WriteMetadata(j.ctx, trig.storage, trig.dir, md)
 	if err != nil {
 		return l.coord.FinalizeFailed(a.ID, err)
 	}
 	if l.loc != nil {
 		// The lineage names the snapshot before any sink commits what it recorded; a snapshot
 		// the lineage could not record must not exist.
-		ref := &checkpoint.SnapshotRef{ID: a.ID, Savepoint: a.Savepoint, Location: trig.dir, Timestamp: a.Timestamp}
+		ref := &snapshot.SnapshotRef{ID: a.ID, Savepoint: a.Savepoint, Location: trig.dir, Timestamp: a.Timestamp}
 		if a.Savepoint {
-			ref.Location = checkpoint.SnapshotLocation(trig.storage, trig.dir)
+			ref.Location = checkpoint.Location(trig.storage, trig.dir)
 		}
 		if err := l.loc.completed(j.ctx, ref, !a.Savepoint || a.Terminate, l.now()); err != nil {
-			if derr := checkpoint.DeleteSnapshot(j.ctx, trig.storage, trig.dir); derr != nil {
+			if derr := snapshot.DeleteSnapshot(j.ctx, trig.storage, trig.dir); derr != nil {
 				j.cfg.Logger.Warn("deleting a snapshot the lineage does not record", "dir", trig.dir, "err", derr)
 			}
 			return l.coord.FinalizeFailed(a.ID, err)
@@ -353,7 +355,7 @@ func (l *ckLoop) finalize(a checkpoint.Finalize) []checkpoint.Action {
 }
 
 // notify passes the completion of a checkpoint on to every task, and retains checkpoints.
-func (l *ckLoop) notify(a checkpoint.NotifyComplete) {
+func (l *ckLoop) notify(a snapshot.NotifyComplete) {
 	final := a.Savepoint || (l.finalFrom != 0 && a.ID >= l.finalFrom)
 	if final {
 		l.final = a.ID
@@ -364,12 +366,12 @@ func (l *ckLoop) notify(a checkpoint.NotifyComplete) {
 	if a.Savepoint {
 		return
 	}
-	if _, err := checkpoint.Retain(l.j.ctx, l.cfg.Storage, checkpoint.RetainOptions{Keep: l.cfg.Retain}); err != nil {
+	if _, err := snapshot.Retain(l.j.ctx, l.cfg.Storage, snapshot.RetainOptions{Keep: l.cfg.Retain}); err != nil {
 		l.j.cfg.Logger.Warn("deleting old checkpoints", "err", err)
 	}
 }
 
-func (l *ckLoop) abort(a checkpoint.Abort) {
+func (l *ckLoop) abort(a snapshot.Abort) {
 	j := l.j
 	l.figures.Failed++
 	l.publish()
@@ -378,7 +380,7 @@ func (l *ckLoop) abort(a checkpoint.Abort) {
 			t.ctrl.add(ctrlMsg{kind: ctrlAbort, id: a.ID})
 		}
 	}
-	if !errors.Is(a.Reason, checkpoint.ErrSubsumed) {
+	if !errors.Is(a.Reason, snapshot.ErrSubsumed) {
 		j.cfg.Logger.Warn("snapshot aborted", "id", a.ID, "savepoint", a.Savepoint, "reason", a.Reason)
 		l.figures.LastFailure = fmt.Sprintf("snapshot %d: %v", a.ID, a.Reason)
 		l.publish()
@@ -393,7 +395,7 @@ func (l *ckLoop) abort(a checkpoint.Abort) {
 		if !a.Savepoint {
 			return
 		}
-		if err := checkpoint.DeleteSnapshot(j.ctx, trig.storage, trig.dir); err != nil {
+		if err := snapshot.DeleteSnapshot(j.ctx, trig.storage, trig.dir); err != nil {
 			j.cfg.Logger.Warn("deleting aborted savepoint", "dir", trig.dir, "err", err)
 		}
 	}

@@ -13,8 +13,9 @@ import (
 	"strings"
 
 	"github.com/runnel-io/runnel/connector"
-	"github.com/runnel-io/runnel/internal/checkpoint"
-	"github.com/runnel-io/runnel/internal/keygroup"
+	"github.com/runnel-io/runnel/internal/snapshot"
+	"github.com/runnel-io/runnel/keygroup"
+	"github.com/runnel-io/runnel/state"
 )
 
 // uid returns the ID that matches n's state in snapshots: the one the user set, or one derived
@@ -71,7 +72,7 @@ func (j *job) checkRestore() error {
 	return nil
 }
 
-func hasKeyed(op *checkpoint.OperatorState) bool {
+func hasKeyed(op *snapshot.OperatorState) bool {
 	for _, st := range op.Subtasks {
 		if st.Keyed != nil {
 			return true
@@ -126,19 +127,19 @@ func (j *job) restoredFor(n *Node, subtask int) (*Restored, error) {
 			continue
 		}
 		byName := make(map[string]string, len(ks.Shared))
-		rf := RestoredFiles{Range: ks.Range()}
+		rf := state.RestoredFiles{Range: ks.Range()}
 		for _, sh := range ks.Shared {
 			base := path.Base(sh)
 			byName[base] = sh
 			rf.Names = append(rf.Names, base)
 		}
 		st := j.restore.Storage
-		rf.open = func(ctx context.Context, name string) (io.ReadCloser, error) {
+		rf.Open = func(ctx context.Context, name string) (io.ReadCloser, error) {
 			sh, ok := byName[name]
 			if !ok {
 				return nil, fmt.Errorf("restoring %s: the snapshot has no file %q", n.Name, name)
 			}
-			return st.Open(ctx, checkpoint.SharedFile(sh))
+			return st.Open(ctx, snapshot.SharedFile(sh))
 		}
 		r.files = append(r.files, rf)
 		if ks.Range() == rng && !j.restore.Metadata.Savepoint {
@@ -156,7 +157,7 @@ func (j *job) restoredFor(n *Node, subtask int) (*Restored, error) {
 		st, dir, ctx := j.restore.Storage, j.restore.Dir, j.ctx
 		r.groups = func(fn func(kg int, blob []byte) error) error {
 			for _, b := range blobs {
-				data, err := checkpoint.ReadKeyGroup(ctx, st, dir, b)
+				data, err := snapshot.ReadKeyGroup(ctx, st, dir, b)
 				if err != nil {
 					return fmt.Errorf("restoring %s subtask %d: %w", n.Name, subtask, err)
 				}

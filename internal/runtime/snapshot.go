@@ -1,10 +1,6 @@
 package runtime
 
 import (
-	"context"
-	"io"
-
-	"github.com/runnel-io/runnel/internal/keygroup"
 	"github.com/runnel-io/runnel/state"
 )
 
@@ -34,42 +30,11 @@ type OperatorSnapshot struct {
 	// Files, if set, is an incremental snapshot of keyed state kept in files (a Pebble
 	// checkpoint); Keyed then holds what is not in the files (timers). Only checkpoints take
 	// them (savepoints are self-contained: see Context.IsSavepoint).
-	Files *FileSnapshot
+	Files *state.FileSnapshot
 }
 
-// FileSnapshot is a backend checkpoint in a local directory. The runtime uploads its files to
-// the checkpoint storage's shared directory, immutable files only once for as long as
-// retained checkpoints reference them, and removes the directory.
-type FileSnapshot struct {
-	Dir   string
-	Files []SnapshotFile
-}
-
-// SnapshotFile is one file of a FileSnapshot. Immutable files never change under their name
-// for the life of the backend, so one uploaded for an earlier checkpoint is referenced again.
-type SnapshotFile struct {
-	Name      string
-	Size      int64
-	Immutable bool
-}
-
-// RestoredFiles are the files of one old subtask's incremental keyed snapshot, covering the key
-// groups Range; a backend restores from them (at unchanged parallelism, the files of exactly
-// its own range).
-type RestoredFiles struct {
-	Range keygroup.Range
-	// Names are the files' names as the backend listed them in its FileSnapshot.
-	Names []string
-	open  func(ctx context.Context, name string) (io.ReadCloser, error)
-}
-
-// Open opens the file name of f.
-func (f RestoredFiles) Open(ctx context.Context, name string) (io.ReadCloser, error) {
-	return f.open(ctx, name)
-}
-
-// Files returns the incremental keyed snapshots that overlap the subtask's key groups.
-func (r *Restored) Files() []RestoredFiles {
+// Files returns the file snapshots that overlap the subtask's key groups.
+func (r *Restored) Files() []state.RestoredFiles {
 	if r == nil {
 		return nil
 	}
@@ -105,7 +70,7 @@ type Restored struct {
 	Union [][]byte
 
 	groups func(fn func(kg int, blob []byte) error) error
-	files  []RestoredFiles
+	files  []state.RestoredFiles
 	seed   map[string]string // immutable files of the same range: local name -> shared name
 }
 

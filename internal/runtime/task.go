@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
-	"github.com/runnel-io/runnel/internal/checkpoint"
+	"github.com/runnel-io/runnel/internal/snapshot"
 	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/state"
 )
@@ -24,7 +24,7 @@ type task struct {
 	cfg     *Config
 
 	j        *job
-	id       checkpoint.TaskID
+	id       snapshot.TaskID
 	ctrl     *ctrlQueue
 	inbox    chan envelope // nil for source tasks
 	gate     *gate

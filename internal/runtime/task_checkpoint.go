@@ -11,7 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/runnel-io/runnel/internal/checkpoint"
+	"github.com/runnel-io/runnel/checkpoint"
+	"github.com/runnel-io/runnel/internal/snapshot"
 	"github.com/runnel-io/runnel/state"
 )
 
@@ -21,13 +22,13 @@ import (
 
 // taskSnapshot is the handle a task acks a snapshot with: what each of its operators wrote.
 type taskSnapshot struct {
-	ops       map[string]*checkpoint.SubtaskState // by operator UID
+	ops       map[string]*snapshot.SubtaskState // by operator UID
 	size      int64
 	alignment time.Duration
 	pause     time.Duration // the synchronous part: how long the task stopped processing
 }
 
-// Size implements checkpoint.Sizer.
+// Size implements snapshot.Sizer.
 func (s *taskSnapshot) Size() int64 { return s.size }
 
 // keyedWrite is one operator's keyed snapshot, waiting to be written.
@@ -35,8 +36,8 @@ type keyedWrite struct {
 	uid   string
 	node  int
 	file  string
-	snap  *state.Snapshot // nil if only files
-	files *FileSnapshot   // nil if not incremental
+	snap  *state.Snapshot     // nil if only files
+	files *state.FileSnapshot // nil if not incremental
 	c     *Context
 }
 
@@ -122,7 +123,7 @@ func (t *task) checkpoint(id int64, barriers bool) {
 		return
 	}
 	start := t.clock.Now()
-	snap := &taskSnapshot{ops: map[string]*checkpoint.SubtaskState{}, alignment: t.alignment}
+	snap := &taskSnapshot{ops: map[string]*snapshot.SubtaskState{}, alignment: t.alignment}
 	var keyed []keyedWrite
 	fail := func(err error) {
 		for _, k := range keyed {
@@ -144,7 +145,7 @@ func (t *task) checkpoint(id int64, barriers bool) {
 			return
 		}
 		uid := t.nodes[i].uid()
-		st := &checkpoint.SubtaskState{Operator: os.Operator, Committables: os.Committables}
+		st := &snapshot.SubtaskState{Operator: os.Operator, Committables: os.Committables}
 		snap.ops[uid] = st
 		for _, b := range os.Operator {
 			snap.size += int64(len(b))
@@ -198,7 +199,7 @@ func (k keyedWrite) release() {
 var removeAll = os.RemoveAll
 
 type written struct {
-	state *checkpoint.KeyedState
+	state *snapshot.KeyedState
 	size  int64 // bytes written for this snapshot (files uploaded before not counted)
 }
 
@@ -207,7 +208,7 @@ type written struct {
 func (t *task) writeKeyed(trig *trigger, k keyedWrite) (written, error) {
 	ctx := t.j.ctx
 	rng := k.c.KeyGroups
-	out := written{state: &checkpoint.KeyedState{Start: rng.Start, End: rng.End}}
+	out := written{state: &snapshot.KeyedState{Start: rng.Start, End: rng.End}}
 	if k.snap != nil {
 		ks, err := writeGroups(ctx, trig, k)
 		if err != nil {
@@ -236,7 +237,7 @@ func (t *task) writeKeyed(trig *trigger, k keyedWrite) (written, error) {
 		if !f.Immutable {
 			sh = fmt.Sprintf("op%d-%d-%s/chk-%d/%s", k.node, t.subtask, t.uploads.token, trig.id, f.Name)
 		}
-		if err := upload(ctx, trig.storage, filepath.Join(k.files.Dir, f.Name), checkpoint.SharedFile(sh)); err != nil {
+		if err := upload(ctx, trig.storage, filepath.Join(k.files.Dir, f.Name), snapshot.SharedFile(sh)); err != nil {
 			return out, err
 		}
 		if f.Immutable {
@@ -266,13 +267,13 @@ func upload(ctx context.Context, st checkpoint.Storage, src, name string) error 
 }
 
 // writeGroups writes a keyed snapshot as a key-group file of the snapshot.
-func writeGroups(ctx context.Context, trig *trigger, k keyedWrite) (*checkpoint.KeyedState, error) {
+func writeGroups(ctx context.Context, trig *trigger, k keyedWrite) (*snapshot.KeyedState, error) {
 	w, err := trig.storage.Create(ctx, trig.dir+"/"+k.file)
 	if err != nil {
 		k.snap.Release()
 		return nil, err
 	}
-	kw := checkpoint.NewKeyGroupWriter(w, k.file, k.c.KeyGroups)
+	kw := snapshot.NewKeyGroupWriter(w, k.file, k.c.KeyGroups)
 	if err := k.snap.WriteGroups(kw); err != nil {
 		return nil, errors.Join(err, w.Abort())
 	}

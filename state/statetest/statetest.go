@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runnel-io/runnel/internal/keygroup"
+	"github.com/runnel-io/runnel/keygroup"
 	"github.com/runnel-io/runnel/state"
 	"github.com/runnel-io/runnel/state/blob"
 )
