@@ -48,7 +48,12 @@ type Committer interface {
 	// Commit makes the committables visible. It must be idempotent: after a failure the same
 	// committables are committed again, and committing one that is already visible succeeds.
 	Commit(ctx context.Context, committables []Committable) error
-	// Abort discards pre-committed output that no completed checkpoint recorded.
+	// Abort discards pre-committed output that no completed snapshot recorded. The runtime
+	// calls it when a job restarts after a failure, in the same process: with what the
+	// failed run pre-committed at checkpoints that never completed (their records are
+	// replayed), after it committed the restored checkpoint's committables. A failed Abort
+	// is logged, not fatal. Leftovers of a process that crashed never reach it; a sink cleans
+	// those up itself (file.Recover, Kafka's fencing) or leaves them invisible.
 	Abort(ctx context.Context, committables []Committable) error
 	// Close releases the committer's resources.
 	Close() error

@@ -62,7 +62,34 @@ func (o *sinkOp[T]) Open() error {
 			return fmt.Errorf("sink %s: committing the restored checkpoint %d's output: %w", o.c.Name, r.CheckpointID, err)
 		}
 	}
+	o.abortLeftovers()
 	return nil
+}
+
+// abortLeftovers aborts what this subtask's instance in the previous run of the job (before
+// a restart) pre-committed at snapshots that never completed: the restore commits what the
+// restored checkpoint recorded, and the records behind the rest are replayed, so those
+// committables will never be committed (a sink cleans up behind them: deletes pending files,
+// aborts uploads and transactions). What a completed savepoint recorded is kept: restoring it
+// later commits it. A failed abort costs storage, not correctness, so it is only logged.
+func (o *sinkOp[T]) abortLeftovers() {
+	prev, _ := o.c.TakeOver().([]precommit)
+	var restored int64
+	if r := o.c.Restored(); r != nil {
+		restored = r.CheckpointID
+	}
+	var cs []connector.Committable
+	for _, p := range prev {
+		if p.id > restored && !o.c.SnapshotCompleted(p.id) {
+			cs = append(cs, p.cs...)
+		}
+	}
+	if len(cs) == 0 || o.committer == nil {
+		return
+	}
+	if err := o.committer.Abort(o.c.Ctx(), cs); err != nil {
+		o.c.Logger.Warn("aborting what the previous run pre-committed at snapshots that never completed", "committables", len(cs), "err", err)
+	}
 }
 
 // SnapshotState pre-commits what was written since the last snapshot. The snapshot records
@@ -155,6 +182,11 @@ func (o *sinkOp[T]) Finish() {
 const endOfInputCheckpoint = int64(1<<63 - 1)
 
 func (o *sinkOp[T]) Close() error {
+	if len(o.pending) > 0 && o.c.Ctx().Err() != nil {
+		// The run ends before these were committed: the next run, if the job restarts,
+		// aborts those that no completed snapshot recorded.
+		o.c.HandOver(o.pending)
+	}
 	var err error
 	if o.w != nil {
 		err = o.w.Close()

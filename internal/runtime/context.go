@@ -29,6 +29,7 @@ type Context struct {
 	Logger  *slog.Logger
 
 	t        *task
+	uid      string // the node's UID, for what outlives a run (across.go)
 	side     map[string]any
 	op       *opStats
 	restored *Restored

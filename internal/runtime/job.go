@@ -181,9 +181,10 @@ func Run(ctx context.Context, g *Graph, cfg Config) error {
 		restore.AllowNonRestoredState = true
 	}
 	stats := &atomic.Pointer[metrics.Checkpoints]{}
+	across := newAcrossRuns()
 	restarts := 0
 	for attempt := 0; ; attempt++ {
-		r := runOnce(ctx, g, &cfg, attempt, restore, nextID, restarts, stats, loc)
+		r := runOnce(ctx, g, &cfg, attempt, restore, nextID, restarts, stats, loc, across)
 		err := r.err
 		if err == nil || ctx.Err() != nil || ck.Restart == nil || errors.Is(err, restart.ErrUnrecoverable) || r.setup {
 			return err
@@ -241,12 +242,12 @@ type result struct {
 }
 
 // runOnce runs the job once, from restore if set.
-func runOnce(parent context.Context, g *Graph, cfg *Config, attempt int, restore *Restore, nextID int64, restarts int, stats *atomic.Pointer[metrics.Checkpoints], loc *location) result {
+func runOnce(parent context.Context, g *Graph, cfg *Config, attempt int, restore *Restore, nextID int64, restarts int, stats *atomic.Pointer[metrics.Checkpoints], loc *location, across *acrossRuns) result {
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
 
 	ck := cfg.Checkpoints
-	j := &job{g: g, cfg: cfg, ctx: ctx, attempt: attempt, restore: restore,
+	j := &job{g: g, cfg: cfg, ctx: ctx, attempt: attempt, restore: restore, across: across,
 		loopRuns: ck.Storage != nil || ck.Handle != nil, events: make(chan ckEvent, 1024),
 		triggers: map[int64]*trigger{}}
 	if err := j.checkRestore(); err != nil {
@@ -381,7 +382,8 @@ type job struct {
 	offsets map[*Edge]int
 
 	attempt  int
-	restore  *Restore // the snapshot the job starts from; nil for a fresh start
+	restore  *Restore    // the snapshot the job starts from; nil for a fresh start
+	across   *acrossRuns // what outlives one run: hand-overs between attempts, completed snapshots
 	loopRuns bool     // a checkpoint loop runs: tasks stay after their input ended
 	events   chan ckEvent
 	async    sync.WaitGroup // background snapshot writes
@@ -535,7 +537,7 @@ func (j *job) instantiate(t *task, n *Node, subtask int, in *int64) (Instance, e
 	c := &Context{Name: n.Name, NodeID: n.ID, Subtask: subtask, Parallelism: n.Parallelism,
 		MaxParallelism: j.cfg.MaxParallelism, KeyGroups: keygroup.RangeOf(subtask, j.cfg.MaxParallelism, n.Parallelism),
 		Attempt: j.attempt, Clock: j.cfg.Clock, Logger: j.cfg.Logger.With("operator", n.Name, "subtask", subtask),
-		t: t, op: stats}
+		t: t, op: stats, uid: n.uid()}
 	t.ctxs = append(t.ctxs, c)
 	var err error
 	if c.restored, err = j.restoredFor(n, subtask); err != nil {

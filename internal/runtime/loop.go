@@ -350,6 +350,7 @@ func (l *ckLoop) finalize(a snapshot.Finalize) []snapshot.Action {
 	if !a.Savepoint {
 		l.latestID, l.latest = a.ID, md
 	}
+	j.across.complete(a.ID)
 	l.endTrigger(a.ID)
 	return l.coord.Finalized(a.ID)
 }
