@@ -1,22 +1,18 @@
 package app_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +20,7 @@ import (
 	"github.com/runnel-io/runnel/connector/datagen"
 	"github.com/runnel-io/runnel/connector/file"
 	"github.com/runnel-io/runnel/eventtime"
+	"github.com/runnel-io/runnel/internal/testing/crashtest"
 	"github.com/runnel-io/runnel/stream"
 	"github.com/runnel-io/runnel/window"
 )
@@ -115,91 +112,65 @@ func TestLifecycleChild(t *testing.T) {
 
 // child is one run of the job in a child process.
 type child struct {
-	cmd    *exec.Cmd
-	mu     sync.Mutex
-	log    strings.Builder
+	*crashtest.Child
+	ckpted chan struct{} // a checkpoint completed (buffered one)
 	addr   chan string   // the REST API's address, once
 	held   chan struct{} // closed when the job holds its checkpoint location and started its lineage
-	ckpt   chan struct{} // a checkpoint completed (not buffered beyond one)
-	exited chan struct{} // closed when the process ended; then err is set
-	err    error
 }
 
 var (
-	addrRE  = regexp.MustCompile(`msg="REST API listening".* address=(\S+)`)
-	heldRE  = regexp.MustCompile(`msg="checkpoint location held"`)
-	checkRE = regexp.MustCompile(`msg="snapshot complete".* savepoint=false`)
+	addrRE = regexp.MustCompile(`msg="REST API listening".* address=(\S+)`)
+	heldRE = regexp.MustCompile(`msg="checkpoint location held"`)
+	ckptRE = regexp.MustCompile(`msg="snapshot complete".* savepoint=false`)
 )
 
 func startChild(t *testing.T, out string, args ...string) *child {
 	t.Helper()
 	enc, _ := json.Marshal(args)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestLifecycleChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), lifecycleChildEnv+"="+string(enc), "RUNNEL_LIFECYCLE_OUT="+out)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{cmd: cmd, addr: make(chan string, 1), held: make(chan struct{}), ckpt: make(chan struct{}, 1), exited: make(chan struct{})}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			c.mu.Lock()
-			c.log.WriteString(line + "\n")
-			c.mu.Unlock()
-			if m := addrRE.FindStringSubmatch(line); m != nil {
-				c.addr <- m[1]
-			}
-			if heldRE.MatchString(line) {
-				close(c.held)
-			}
-			if checkRE.MatchString(line) {
-				select {
-				case c.ckpt <- struct{}{}:
-				default:
-				}
+	c := &child{ckpted: make(chan struct{}, 1), addr: make(chan string, 1), held: make(chan struct{})}
+	var once sync.Once
+	cmd := crashtest.Command("TestLifecycleChild", lifecycleChildEnv+"="+string(enc), "RUNNEL_LIFECYCLE_OUT="+out)
+	c.Child = crashtest.Start(t, cmd, func(line string) {
+		if m := addrRE.FindStringSubmatch(line); m != nil {
+			c.addr <- m[1]
+		}
+		if heldRE.MatchString(line) {
+			once.Do(func() { close(c.held) })
+		}
+		if ckptRE.MatchString(line) {
+			select {
+			case c.ckpted <- struct{}{}:
+			default:
 			}
 		}
-		c.err = cmd.Wait()
-		close(c.exited)
-	}()
+	})
 	return c
 }
 
-func (c *child) logs() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.log.String()
-}
+func (c *child) logs() string { return c.Output() }
 
 // kill SIGKILLs the child and waits for it; it reports false if the child had ended already.
 func (c *child) kill() bool {
 	select {
-	case <-c.exited:
+	case <-c.Exited:
 		return false
 	default:
 	}
-	_ = c.cmd.Process.Signal(syscall.SIGKILL)
-	<-c.exited
-	ws, ok := c.cmd.ProcessState.Sys().(syscall.WaitStatus)
-	return ok && ws.Signaled()
+	c.Kill()
+	<-c.Exited
+	return c.SIGKILLed()
 }
 
 // wait waits for the child to end by itself and returns its exit code.
 func (c *child) wait(t *testing.T) int {
 	t.Helper()
 	select {
-	case <-c.exited:
+	case <-c.Exited:
 	case <-time.After(2 * time.Minute):
 		c.kill()
 		t.Fatalf("the child did not end within 2 minutes:\n%s", c.logs())
 	}
-	return c.cmd.ProcessState.ExitCode()
+	return c.ExitCode()
 }
 
 // started waits until the child holds the checkpoint location and started its lineage, and
@@ -210,7 +181,7 @@ func (c *child) started(t *testing.T) string {
 	var addr string
 	select {
 	case addr = <-c.addr:
-	case <-c.exited:
+	case <-c.Exited:
 		return ""
 	case <-timeout:
 		t.Fatalf("no REST address within a minute:\n%s", c.logs())
@@ -218,7 +189,7 @@ func (c *child) started(t *testing.T) string {
 	select {
 	case <-c.held:
 		return addr
-	case <-c.exited:
+	case <-c.Exited:
 		return ""
 	case <-timeout:
 		t.Fatalf("the job did not take its checkpoint location within a minute:\n%s", c.logs())
@@ -268,8 +239,13 @@ func lifecycleSequence(t *testing.T, seed uint64, u map[string]bool) map[string]
 	m := &lcModel{u: u, base: map[string]int{}, p: map[string]bool{}}
 	var savepoints []savepoint
 	steps := map[string]int{}
+	lastP := 0 // the parallelism of the lineage's last run
 	common := func(extra ...string) []string {
 		p := []int{1, 2, 3, 4}[rng.IntN(4)]
+		if len(extra) > 0 && extra[0] == "--restore" && lastP != 0 && p != lastP {
+			steps["rescale on resume"]++
+		}
+		lastP = p
 		return append([]string{"--checkpoint-dir", ckpt, "--checkpoint-interval", "100ms", "--rest-address", "127.0.0.1:0",
 			"--parallelism", strconv.Itoa(p), "--progress-interval", "0"}, extra...)
 	}
@@ -307,8 +283,8 @@ func lifecycleSequence(t *testing.T, seed uint64, u map[string]bool) map[string]
 			return
 		}
 		select {
-		case <-c.ckpt:
-		case <-c.exited:
+		case <-c.ckpted:
+		case <-c.Exited:
 		case <-time.After(time.Duration(rng.IntN(300)) * time.Millisecond):
 		}
 		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond) // a random moment of the run, not a synchronization
@@ -323,7 +299,7 @@ func lifecycleSequence(t *testing.T, seed uint64, u map[string]bool) map[string]
 			cancel()
 			if err != nil {
 				select {
-				case <-c.exited: // it finished first
+				case <-c.Exited: // it finished first
 					m.finished(t, c, out)
 					return
 				default:

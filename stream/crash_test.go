@@ -1,21 +1,16 @@
 package stream_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/runnel-io/runnel/metrics"
+	"github.com/runnel-io/runnel/checkpoint"
+	"github.com/runnel-io/runnel/internal/testing/crashtest"
 	"github.com/runnel-io/runnel/stream"
 )
 
@@ -35,23 +30,16 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("run by TestCheckpointCrashRecovery")
 	}
 	out, ckpt := os.Getenv("RUNNEL_CRASH_OUT"), os.Getenv("RUNNEL_CRASH_CKPT")
-	ctx := context.Background()
 	cfg := checkpointConfig(t, ckpt, 5*time.Millisecond)
+	var rep crashtest.Reporter
 	cfg.Checkpoints.RestoreLatest = true
 	cfg.Checkpoints.OnStart = func(r *stream.Snapshot) {
 		if r != nil {
-			fmt.Fprintf(os.Stderr, "restored %s\n", filepath.Base(r.Location))
+			rep.Restored(r.ID)
 		}
 	}
-	// Tell the parent when this run completed its first checkpoint.
-	var told atomic.Bool
-	cfg.MetricsInterval = time.Millisecond
-	cfg.Metrics = metrics.ListenerFunc(func(s metrics.Snapshot) {
-		if c := s.Checkpoints; c != nil && c.LastID > c.Restored && told.CompareAndSwap(false, true) {
-			fmt.Fprintln(os.Stderr, "checkpointed")
-		}
-	})
-	if err := crashJob().build(t, out, cfg).Execute(ctx); err != nil {
+	cfg.MetricsInterval, cfg.Metrics = time.Millisecond, rep.Listener()
+	if err := crashJob().build(t, out, cfg).Execute(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -73,71 +61,28 @@ func TestCheckpointCrashRecovery(t *testing.T) {
 	}
 	for seed := range seeds {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(uint64(seed), 7))
 			out, ckpt := t.TempDir(), t.TempDir()
-			kills, restores := 0, 0
-			for run := 0; ; run++ {
-				if run > 20 {
-					t.Fatal("the job did not finish in 20 runs")
-				}
-				cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-				cmd.Env = append(os.Environ(), crashChildEnv+"=1", "RUNNEL_CRASH_OUT="+out, "RUNNEL_CRASH_CKPT="+ckpt)
-				var stdout, stderr bytes.Buffer // two: the one exec copies into may not be written by us
-				cmd.Stdout = &stdout
-				pipe, err := cmd.StderrPipe()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				// The child says when it completed a checkpoint of its own; the parent then
-				// kills it at a random moment of what follows (the run lasts 1-2 s, longer
-				// under the race detector).
-				checkpointed := make(chan struct{})
-				copied := make(chan struct{})
-				go func() {
-					defer close(copied)
-					sc := bufio.NewScanner(pipe)
-					for sc.Scan() {
-						if sc.Text() == "checkpointed" {
-							close(checkpointed)
-						}
-						stderr.WriteString(sc.Text() + "\n")
-					}
-				}()
-				exited := make(chan error, 1)
-				go func() {
-					<-copied
-					exited <- cmd.Wait()
-				}()
-				if kills < 4 {
-					select {
-					case err = <-exited:
-					case <-checkpointed:
-						select {
-						case err = <-exited:
-						case <-time.After(time.Duration(rng.IntN(500)) * time.Millisecond):
-							_ = cmd.Process.Signal(syscall.SIGKILL)
-							err = <-exited
-							kills++
-						}
-					}
-				} else {
-					err = <-exited
-				}
-				restores += strings.Count(stderr.String(), "restored chk-")
-				if err == nil {
-					break
-				}
-				if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
-					t.Fatalf("child failed: %v\n%s%s", err, stdout.String(), stderr.String())
-				}
+			st, err := checkpoint.NewLocal(ckpt)
+			if err != nil {
+				t.Fatal(err)
 			}
-			t.Logf("%d kills, %d restores from a checkpoint", kills, restores)
-			if kills == 0 || restores == 0 {
-				t.Fatalf("%d kills and %d restores: the harness tested nothing", kills, restores)
+			r := &crashtest.Run{
+				Command: func() *exec.Cmd {
+					return crashtest.Command("TestCrashChild", crashChildEnv+"=1", "RUNNEL_CRASH_OUT="+out, "RUNNEL_CRASH_CKPT="+ckpt)
+				},
+				Latest: func() int64 {
+					s, err := stream.LatestSnapshot(t.Context(), st, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if s == nil {
+						return 0
+					}
+					return s.ID
+				},
+				Rng: rand.New(rand.NewPCG(uint64(seed), 7)), Kills: 4, Within: 500 * time.Millisecond,
 			}
+			r.Do(t)
 			diffLines(t, committedLines(t, out), wantLines)
 		})
 	}
