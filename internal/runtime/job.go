@@ -384,7 +384,7 @@ type job struct {
 	attempt  int
 	restore  *Restore    // the snapshot the job starts from; nil for a fresh start
 	across   *acrossRuns // what outlives one run: hand-overs between attempts, completed snapshots
-	loopRuns bool     // a checkpoint loop runs: tasks stay after their input ended
+	loopRuns bool        // a checkpoint loop runs: tasks stay after their input ended
 	events   chan ckEvent
 	async    sync.WaitGroup // background snapshot writes
 	trigMu   sync.Mutex
