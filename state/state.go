@@ -1,12 +1,3 @@
-// Package state is keyed state as user functions see it, and the contract state backends
-// implement.
-//
-// Keyed state is scoped to the key of the record (or timer) being processed: a KeyedProcess
-// function that reads a Value sees the value of the current key only. The runtime sets the
-// current key before it calls user code. State lives in key groups (see internal/keygroup), so
-// a checkpoint can store it per key group and a restore can hand key groups to other subtasks.
-//
-// State handles are owned by the subtask that created them and are not safe for concurrent use.
 package state
 
 import (

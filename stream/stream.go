@@ -1,10 +1,3 @@
-// Package stream is Runnel's DataStream API: typed, generic streams built into a job graph and
-// executed by the runtime with Flink's semantics (event time, watermarks, keyed state, timers,
-// windows).
-//
-// Transformations that introduce a new record type are functions (Map, FlatMap, Process,
-// KeyBy, ...), because Go methods cannot have type parameters; those that keep the type are
-// methods (Filter, Union, Rebalance, Name, Parallelism, ...).
 package stream
 
 import (
