@@ -353,7 +353,7 @@ func TestSplitCodecRejects(t *testing.T) {
 		b    []byte
 		want string
 	}{
-		{"nil", nil, "empty"},
+		{"nil", nil, "version: missing"},
 		{"version", append([]byte{2}, good[1:]...), "version 2"},
 		{"truncated", good[:len(good)-1], "truncated"},
 		{"trailing", append(slices.Clone(good), 0), "after the split"},

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/runnel-io/runnel/connector"
+	"github.com/runnel-io/runnel/connector/splitcodec"
 )
 
 // Split is one file of a Source, with the reader's position in it. Its id is the path.
@@ -59,7 +60,7 @@ func (s *Source[T]) EncodeSplit(sp connector.Split) ([]byte, error) {
 	case *Split:
 		b := make([]byte, 0, 2+3*binary.MaxVarintLen64+len(sp.Path))
 		b = append(b, sourceSplitVersion, kindFile)
-		b = appendString(b, sp.Path)
+		b = splitcodec.AppendString(b, sp.Path)
 		b = binary.AppendUvarint(b, uint64(sp.Offset))
 		return binary.AppendUvarint(b, uint64(sp.Records)), nil
 	case *seenSplit:
@@ -71,102 +72,44 @@ func (s *Source[T]) EncodeSplit(sp connector.Split) ([]byte, error) {
 		b = append(b, sourceSplitVersion, kindSeen)
 		b = binary.AppendUvarint(b, uint64(len(sp.paths)))
 		for _, p := range sp.paths {
-			b = appendString(b, p)
+			b = splitcodec.AppendString(b, p)
 		}
 		return b, nil
 	}
 	return nil, fmt.Errorf("file: cannot encode split %T: not a split of a file source", sp)
 }
 
-func appendString(b []byte, s string) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
-}
-
 // DecodeSplit implements connector.SplitCodec: it decodes what EncodeSplit encoded. It returns
-// an error wrapping ErrBadSplit for bytes of an unknown version or kind, truncated, with trailing
-// bytes, a relative path or a negative position. It does not keep b.
+// an error wrapping ErrBadSplit, naming the field, for bytes of an unknown version or kind,
+// truncated, with trailing bytes, a relative path or a negative position. It does not keep b.
 func (s *Source[T]) DecodeSplit(b []byte) (connector.Split, error) {
-	if len(b) < 2 {
-		return nil, fmt.Errorf("%w: %d bytes", ErrBadSplit, len(b))
+	d := splitcodec.NewDecoder(b, ErrBadSplit)
+	if v := d.Byte("version"); d.Err() == nil && v != sourceSplitVersion {
+		return nil, fmt.Errorf("%w: encoding version %d, this build reads version %d", ErrBadSplit, v, sourceSplitVersion)
 	}
-	if b[0] != sourceSplitVersion {
-		return nil, fmt.Errorf("%w: encoding version %d, this build reads version %d", ErrBadSplit, b[0], sourceSplitVersion)
-	}
-	d := decoder{b: b[2:]}
-	switch b[1] {
-	case kindFile:
-		sp := &Split{Path: d.string("path")}
-		sp.Offset = d.int64("offset")
-		sp.Records = d.int64("records")
-		if err := d.finish(); err != nil {
+	switch kind := d.Byte("kind"); {
+	case d.Err() != nil:
+		return nil, d.Err()
+	case kind == kindFile:
+		sp := &Split{Path: d.String("path"), Offset: d.Int64("offset"), Records: d.Int64("records")}
+		if d.Err() == nil && !filepath.IsAbs(sp.Path) {
+			d.Fail("path", "%q is not absolute", sp.Path)
+		}
+		if err := d.Finish(); err != nil {
 			return nil, err
 		}
-		if !filepath.IsAbs(sp.Path) {
-			return nil, fmt.Errorf("%w: path %q is not absolute", ErrBadSplit, sp.Path)
-		}
 		return sp, nil
-	case kindSeen:
-		n := d.int64("count")
-		if n > int64(len(d.b)) { // every path takes at least a byte
-			return nil, fmt.Errorf("%w: %d paths in %d bytes", ErrBadSplit, n, len(d.b))
-		}
+	case kind == kindSeen:
+		n := d.Count("paths", 1)
 		sp := &seenSplit{paths: make([]string, 0, n)}
 		for range n {
-			sp.paths = append(sp.paths, d.string("path"))
+			sp.paths = append(sp.paths, d.String("path"))
 		}
-		if err := d.finish(); err != nil {
+		if err := d.Finish(); err != nil {
 			return nil, err
 		}
 		return sp, nil
+	default:
+		return nil, fmt.Errorf("%w: unknown kind %q", ErrBadSplit, kind)
 	}
-	return nil, fmt.Errorf("%w: unknown kind %q", ErrBadSplit, b[1])
-}
-
-// decoder reads fields, remembering the first error.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) uvarint(what string) uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = fmt.Errorf("%w: truncated or malformed %s", ErrBadSplit, what)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) int64(what string) int64 {
-	v := d.uvarint(what)
-	if v > 1<<62 {
-		d.err = fmt.Errorf("%w: %s %d out of range", ErrBadSplit, what, v)
-		return 0
-	}
-	return int64(v)
-}
-
-func (d *decoder) string(what string) string {
-	n := d.uvarint(what + " length")
-	if d.err != nil {
-		return ""
-	}
-	if n > uint64(len(d.b)) {
-		d.err = fmt.Errorf("%w: truncated %s", ErrBadSplit, what)
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
-
-func (d *decoder) finish() error {
-	if d.err == nil && len(d.b) > 0 {
-		d.err = fmt.Errorf("%w: %d bytes after the split", ErrBadSplit, len(d.b))
-	}
-	return d.err
 }

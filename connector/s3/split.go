@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/runnel-io/runnel/connector"
+	"github.com/runnel-io/runnel/connector/splitcodec"
 )
 
 // Split is one object of a Source, with its read position. For plain objects the position is
@@ -83,8 +84,8 @@ func (s *Source[T]) EncodeSplit(sp connector.Split) ([]byte, error) {
 	switch sp := sp.(type) {
 	case *Split:
 		b := []byte{splitVersion, kindObject}
-		b = appendString(b, sp.Key)
-		b = appendString(b, sp.ETag)
+		b = splitcodec.AppendString(b, sp.Key)
+		b = splitcodec.AppendString(b, sp.ETag)
 		b = binary.AppendVarint(b, sp.Size)
 		b = binary.AppendVarint(b, sp.Offset)
 		b = binary.AppendVarint(b, sp.Line)
@@ -93,7 +94,7 @@ func (s *Source[T]) EncodeSplit(sp connector.Split) ([]byte, error) {
 		b := []byte{splitVersion, kindState}
 		b = binary.AppendUvarint(b, uint64(len(sp.seen)))
 		for _, k := range sp.seen {
-			b = appendString(b, k)
+			b = splitcodec.AppendString(b, k)
 		}
 		return b, nil
 	}
@@ -101,101 +102,43 @@ func (s *Source[T]) EncodeSplit(sp connector.Split) ([]byte, error) {
 }
 
 // DecodeSplit implements connector.SplitCodec: it decodes what EncodeSplit encoded. It returns
-// an error wrapping ErrBadSplit for bytes of an unknown version or that are no valid split. It
-// does not keep b.
+// an error wrapping ErrBadSplit, naming the field, for bytes of an unknown version or that are
+// no valid split. It does not keep b.
 func (s *Source[T]) DecodeSplit(b []byte) (connector.Split, error) {
-	if len(b) < 2 {
-		return nil, fmt.Errorf("%w: %d bytes are too short", ErrBadSplit, len(b))
+	d := splitcodec.NewDecoder(b, ErrBadSplit)
+	if v := d.Byte("version"); d.Err() == nil && v != splitVersion {
+		return nil, fmt.Errorf("%w: encoding version %d, this build reads version %d", ErrBadSplit, v, splitVersion)
 	}
-	if b[0] != splitVersion {
-		return nil, fmt.Errorf("%w: encoding version %d, this build reads version %d", ErrBadSplit, b[0], splitVersion)
-	}
-	d := decoder{b: b[2:]}
-	switch b[1] {
-	case kindObject:
-		sp := &Split{Key: d.string("key"), ETag: d.string("etag"), Size: d.varint("size"),
-			Offset: d.varint("offset"), Line: d.varint("line")}
-		if err := d.end(); err != nil {
+	switch kind := d.Byte("kind"); {
+	case d.Err() != nil:
+		return nil, d.Err()
+	case kind == kindObject:
+		sp := &Split{Key: d.String("key"), ETag: d.String("etag"), Size: d.Varint("size"),
+			Offset: d.Varint("offset"), Line: d.Varint("line")}
+		switch {
+		case d.Err() != nil:
+		case sp.Key == "":
+			d.Fail("key", "empty")
+		case sp.Size < 0 || sp.Offset < 0 || sp.Line < 0 || sp.Offset > sp.Size:
+			d.Fail("position", "size %d, offset %d, line %d", sp.Size, sp.Offset, sp.Line)
+		case compressionOf(sp.Key) != plain && sp.Offset != 0:
+			d.Fail("offset", "compressed object %s with a byte offset", sp.Key)
+		}
+		if err := d.Finish(); err != nil {
 			return nil, err
 		}
-		if sp.Key == "" || sp.Size < 0 || sp.Offset < 0 || sp.Line < 0 || sp.Offset > sp.Size {
-			return nil, fmt.Errorf("%w: invalid object split %+v", ErrBadSplit, *sp)
-		}
-		if compressionOf(sp.Key) != plain && sp.Offset != 0 {
-			return nil, fmt.Errorf("%w: compressed object %s with a byte offset", ErrBadSplit, sp.Key)
-		}
 		return sp, nil
-	case kindState:
-		n := d.uvarint("count")
-		if n > uint64(len(d.b)) { // every key takes at least a byte
-			return nil, fmt.Errorf("%w: %d keys in %d bytes", ErrBadSplit, n, len(d.b))
-		}
+	case kind == kindState:
+		n := d.Count("keys", 1)
 		st := &enumState{seen: make([]string, 0, n)}
 		for range n {
-			st.seen = append(st.seen, d.string("key"))
+			st.seen = append(st.seen, d.String("key"))
 		}
-		if err := d.end(); err != nil {
+		if err := d.Finish(); err != nil {
 			return nil, err
 		}
 		return st, nil
+	default:
+		return nil, fmt.Errorf("%w: unknown kind %d", ErrBadSplit, kind)
 	}
-	return nil, fmt.Errorf("%w: unknown kind %d", ErrBadSplit, b[1])
-}
-
-func appendString(b []byte, s string) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
-}
-
-// decoder reads the fields of an encoding, remembering the first error.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail(what string) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: truncated or malformed %s", ErrBadSplit, what)
-	}
-	d.b = nil
-}
-
-func (d *decoder) uvarint(what string) uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail(what)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint(what string) int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail(what)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) string(what string) string {
-	n := d.uvarint(what)
-	if n > uint64(len(d.b)) {
-		d.fail(what)
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
-
-func (d *decoder) end() error {
-	if d.err != nil {
-		return d.err
-	}
-	if len(d.b) > 0 {
-		return fmt.Errorf("%w: %d bytes after the split", ErrBadSplit, len(d.b))
-	}
-	return nil
 }

@@ -109,6 +109,7 @@ var projectRules = rules{
 		{"internal/runtime/...", "internal/snapshot/...", "tasks align barriers and snapshot for the coordinator"},
 		{"checkpoint/checkpointtest/...", "checkpoint", "the conformance suites test storages"},
 		{"connector/nexmark", "connector/datagen", "the Nexmark source is a generator source"},
+		{"connector/*/...", "connector/splitcodec", "split codecs share the binary field decoder"},
 		{"connector/*/...", "format/*/...", "file and object-store connectors decode and encode records with the codecs"},
 		{"internal/nexmark/...", "stream/...", "benchmark queries are DataStream programs"},
 		{"examples/...", "stream/...", "examples are user programs"},
