@@ -115,7 +115,7 @@ func TestCheckpointedSourcesSurviveFailures(t *testing.T) {
 			lines := stream.KeyedBroadcastProcess(stream.ConnectBroadcast(stream.KeyBy(checked, func(v int64) int64 { return v % 37 }), rules),
 				stream.KeyedBroadcastProcessFunction[int64, int64, int64, string](&ssScale{})).Uid("scale")
 			out := t.TempDir()
-			sink, err := file.NewSink(out, func(dst []byte, s string) []byte { return append(dst, s...) })
+			sink, err := file.NewSink(file.SinkConfig[string]{Dir: out, Encode: func(dst []byte, s string) []byte { return append(append(dst, s...), '\n') }})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -79,6 +79,8 @@ var projectRules = rules{
 			"checkpoint", // the checkpoint storage SPI and the local directory storage
 			"checkpoint/checkpointtest/...",
 			"awsconn/...", // how every AWS client is configured: S3 files and checkpoints, Kinesis
+			"filesystem",  // the file-system SPI under the file connectors, and the local file system
+			"filesystem/filesystemtest/...",
 		}},
 		{2, "implementations", []string{
 			"connector/*/...",
@@ -108,6 +110,7 @@ var projectRules = rules{
 	sameLayer: []edge{
 		{"internal/runtime/...", "internal/snapshot/...", "tasks align barriers and snapshot for the coordinator"},
 		{"checkpoint/checkpointtest/...", "checkpoint", "the conformance suites test storages"},
+		{"filesystem/filesystemtest/...", "filesystem", "the conformance suite tests file systems"},
 		{"connector/nexmark", "connector/datagen", "the Nexmark source is a generator source"},
 		{"connector/*/...", "connector/splitcodec", "split codecs share the binary field decoder"},
 		{"connector/*/...", "format/*/...", "file and object-store connectors decode and encode records with the codecs"},
