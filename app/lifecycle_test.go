@@ -58,7 +58,7 @@ const (
 func lifecycleJob(out string) func(env *stream.Env) error {
 	type acc struct{ Key, Sum, Count int64 }
 	return func(env *stream.Env) error {
-		src, err := datagen.New(func(n int64) int64 { return n }, datagen.Count(lcRecords), datagen.Rate(lcRate), datagen.BatchSize(16))
+		src, err := datagen.New(func(n int64) int64 { return n }, datagen.Config{Count: lcRecords, Rate: lcRate, BatchSize: 16})
 		if err != nil {
 			return err
 		}

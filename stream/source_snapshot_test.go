@@ -95,7 +95,7 @@ func TestCheckpointedSourcesSurviveFailures(t *testing.T) {
 			env := stream.New("checkpointed-sources", cfg)
 			// 30000 records a second over both readers: the job runs long enough for
 			// checkpoints between failures.
-			gen, err := datagen.New(func(n int64) int64 { return n }, datagen.Count(n), datagen.Rate(30000))
+			gen, err := datagen.New(func(n int64) int64 { return n }, datagen.Config{Count: n, Rate: 30000})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -33,7 +33,7 @@ func NewSource(cfg Config, o SourceOptions) (connector.Source[Event], error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := datagen.New(g.Event, datagen.Limit(o.Events), datagen.Rate(o.Rate))
+	src, err := datagen.New(g.Event, datagen.Config{Count: o.Events, Rate: o.Rate})
 	if err != nil {
 		return nil, fmt.Errorf("nexmark: source: %w", err)
 	}

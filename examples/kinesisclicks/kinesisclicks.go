@@ -195,7 +195,7 @@ func BuildProducer(ctx context.Context, env *stream.Env, o Options, n int64, sta
 	if err != nil {
 		return err
 	}
-	src, err := datagen.New(func(i int64) Click { return Generate(start, i) }, datagen.Limit(n))
+	src, err := datagen.New(func(i int64) Click { return Generate(start, i) }, datagen.Config{Count: n})
 	if err != nil {
 		return err
 	}

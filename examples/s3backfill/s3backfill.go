@@ -129,7 +129,7 @@ func Generate(start time.Time, n int64) Order {
 
 // BuildProducer adds to env a bounded job writing n generated orders as JSON lines below url.
 func BuildProducer(env *stream.Env, conn s3.Connection, url string, n int64, start time.Time) error {
-	src, err := datagen.New(func(i int64) Order { return Generate(start, i) }, datagen.Limit(n))
+	src, err := datagen.New(func(i int64) Order { return Generate(start, i) }, datagen.Config{Count: n})
 	if err != nil {
 		return err
 	}
