@@ -140,4 +140,4 @@ func (e *monitoringEnumerator) Discover(ctx context.Context) error {
 }
 
 // DiscoveryInterval implements connector.Discoverer: the Monitor interval.
-func (e *monitoringEnumerator) DiscoveryInterval() float64 { return e.interval.Seconds() }
+func (e *monitoringEnumerator) DiscoveryInterval() time.Duration { return e.interval }

@@ -437,7 +437,7 @@ func TestSourceMonitorPicksUpNewFiles(t *testing.T) {
 		}
 		en, ec, rs := start(t, src, 2, nil, nil)
 		d, ok := en.(connector.Discoverer)
-		if !ok || d.DiscoveryInterval() != 1 {
+		if !ok || d.DiscoveryInterval() != time.Second {
 			t.Fatalf("enumerator %T is not a Discoverer with a 1 s interval", en)
 		}
 		out := newOutput(t)
