@@ -21,6 +21,14 @@
 // endpoint, bucket or credentials fail the job at its start with an error naming the location,
 // after Connection.MaxAttempts tries each bounded by Connection.DialTimeout.
 //
+// # Permissions
+//
+// Reading needs s3:ListBucket on the prefix and s3:GetObject below it. The file sink also needs
+// s3:PutObject and s3:AbortMultipartUpload below its directory and s3:ListBucketMultipartUploads
+// on the bucket: its writers and committer look for the uploads earlier attempts left (which
+// also checks at a writer's start that the location can be reached). Delete needs
+// s3:DeleteObject.
+//
 // # Writing: multipart uploads completed at commit
 //
 // Create starts a multipart upload under the file's key at once. What is written is buffered in
