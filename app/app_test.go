@@ -371,7 +371,7 @@ func TestDurationRunWithoutCheckpoints(t *testing.T) {
 	o.Duration = 500 * time.Millisecond
 	o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	err := Execute(context.Background(), "refusing", func(env *stream.Env) error {
-		src, err := datagen.New(func(n int64) int64 { return n }, datagen.Rate(1000))
+		src, err := datagen.New(func(n int64) int64 { return n }, datagen.Config{Rate: 1000})
 		if err != nil {
 			return err
 		}
@@ -395,7 +395,7 @@ func TestUnusableCheckpointDirFailsAtStart(t *testing.T) {
 	o.CheckpointDir, o.CheckpointInterval, o.RESTAddress = dir, time.Hour, ""
 	start := time.Now()
 	err := Execute(context.Background(), "unwritable", func(env *stream.Env) error {
-		src, err := datagen.New(func(n int64) int64 { return n }, datagen.Rate(10))
+		src, err := datagen.New(func(n int64) int64 { return n }, datagen.Config{Rate: 10})
 		if err != nil {
 			return err
 		}

@@ -55,7 +55,7 @@ const (
 func lifecycleJob(out string) func(env *stream.Env) error {
 	type acc struct{ Key, Sum, Count int64 }
 	return func(env *stream.Env) error {
-		src, err := datagen.New(func(n int64) int64 { return n }, datagen.Count(lcRecords), datagen.Rate(lcRate), datagen.BatchSize(16))
+		src, err := datagen.New(func(n int64) int64 { return n }, datagen.Config{Count: lcRecords, Rate: lcRate, BatchSize: 16})
 		if err != nil {
 			return err
 		}
@@ -67,7 +67,7 @@ func lifecycleJob(out string) func(env *stream.Env) error {
 		wins := stream.WindowReduce(stream.Window(stream.KeyBy(stream.Map(nums, one), key), window.TumblingEventTime(time.Second)), add).Uid("windows")
 		lines := stream.Map(sums, func(a acc) string { return fmt.Sprintf("sum %d %d %d", a.Key, a.Count, a.Sum) }).
 			Union(stream.Map(wins, func(a acc) string { return fmt.Sprintf("win %d %d %d", a.Key, a.Count, a.Sum) }))
-		sink, err := file.NewSink(out, func(dst []byte, s string) []byte { return append(dst, s...) })
+		sink, err := file.NewSink(file.SinkConfig[string]{Dir: out, Encode: func(dst []byte, s string) []byte { return append(append(dst, s...), '\n') }})
 		if err != nil {
 			return err
 		}

@@ -15,6 +15,7 @@ import (
 	"context"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/runnel-io/runnel/eventtime"
 )
@@ -89,10 +90,11 @@ type Enumerator interface {
 
 // Discoverer is an optional capability of an Enumerator that finds new splits while the job
 // runs (new Kafka partitions, Kinesis child shards). The runtime calls Discover every
-// DiscoveryInterval from the enumerator's goroutine.
+// DiscoveryInterval from the enumerator's goroutine; an interval of 0 or less turns discovery
+// off.
 type Discoverer interface {
 	Discover(ctx context.Context) error
-	DiscoveryInterval() (seconds float64)
+	DiscoveryInterval() time.Duration
 }
 
 // ReaderContext describes the subtask a Reader runs in.

@@ -17,7 +17,7 @@ import (
 // records/s. The source runs at the job's parallelism unless build changes it.
 func benchJob(b *testing.B, p int, build func(s stream.Stream[int64])) {
 	b.Helper()
-	src, err := datagen.New(func(n int64) int64 { return n }, datagen.Count(int64(b.N)))
+	src, err := datagen.New(func(n int64) int64 { return n }, datagen.Config{Count: int64(b.N)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -197,7 +197,7 @@ func (j keyedJob) build(t testing.TB, out string, cfg stream.Config) *stream.Env
 	wins := stream.WindowReduce(stream.Window(stream.KeyBy(stream.Map(mapped, func(v int64) sum { return sum{Key: keyOf(v), Sum: v, Count: 1} }), func(s sum) int64 { return s.Key }),
 		window.TumblingEventTime(time.Second)), func(a, b sum) sum { return sum{Key: a.Key, Sum: a.Sum + b.Sum, Count: a.Count + b.Count} }).Uid("windows")
 	lines = lines.Union(stream.Map(wins, func(s sum) string { return fmt.Sprintf("win %d %d %d", s.Key, s.Sum, s.Count) }))
-	sink, err := file.NewSink(out, func(dst []byte, s string) []byte { return append(dst, s...) })
+	sink, err := file.NewSink(file.SinkConfig[string]{Dir: out, Encode: func(dst []byte, s string) []byte { return append(append(dst, s...), '\n') }})
 	if err != nil {
 		t.Fatal(err)
 	}

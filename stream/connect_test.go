@@ -360,7 +360,7 @@ func TestKeyedCoProcessProcessingTimeTimers(t *testing.T) {
 	env := stream.New("keyed-coprocess-proctime", stream.Config{Parallelism: 2, WatermarkInterval: -1, Clock: clock})
 	// An unbounded source, rate-limited by the fake clock: one order per key, then nothing
 	// until the clock moves.
-	gen, err := datagen.New(func(n int64) coOrder { return coOrder{Key: fmt.Sprintf("k%d", n%3), TS: n} }, datagen.Rate(3))
+	gen, err := datagen.New(func(n int64) coOrder { return coOrder{Key: fmt.Sprintf("k%d", n%3), TS: n} }, datagen.Config{Rate: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,7 +111,7 @@ func TestEventTimeTimers(t *testing.T) {
 		"timer e@450 wm=+inf",
 	}
 	// One record per read, so the source emits a watermark after every record.
-	src, err := datagen.New(func(n int64) ktCmd { return cmds[n] }, datagen.Count(int64(len(cmds))), datagen.BatchSize(1))
+	src, err := datagen.New(func(n int64) ktCmd { return cmds[n] }, datagen.Config{Count: int64(len(cmds)), BatchSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +332,7 @@ func TestKeyedResultsIndependentOfParallelism(t *testing.T) {
 		Result: func(acc [2]int64) string { return fmt.Sprintf("%d:%d", acc[0], acc[1]) },
 	}
 	run := func(p int) (map[int64][]int64, map[string]bool) {
-		src, err := datagen.New(func(i int64) ktSum { return ktSum{Key: i * 7919 % keys, N: i} }, datagen.Count(n))
+		src, err := datagen.New(func(i int64) ktSum { return ktSum{Key: i * 7919 % keys, N: i} }, datagen.Config{Count: n})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -191,7 +191,7 @@ func TestPebbleLargeStateChild(t *testing.T) {
 	src, err := datagen.New(func(n int64) plsRec {
 		key, occ := uint64(n%plsKeys), uint8(n/plsKeys)
 		return plsRec{Key: key, Occ: occ, Payload: plsPayloadOf(key, occ)}
-	}, datagen.Count(2*plsKeys))
+	}, datagen.Config{Count: 2 * plsKeys})
 	if err != nil {
 		t.Fatal(err)
 	}

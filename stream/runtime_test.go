@@ -262,7 +262,7 @@ func TestBackpressureBoundsMemory(t *testing.T) {
 	src, err := datagen.New(func(n int64) kiloRecord {
 		produced.Add(1)
 		return kiloRecord{N: n}
-	})
+	}, datagen.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -501,7 +501,7 @@ func TestCancel(t *testing.T) {
 			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 			ctx, cancel := context.WithCancelCause(rtCtx(t))
 			defer cancel(nil)
-			src, err := datagen.New(func(n int64) int64 { return n })
+			src, err := datagen.New(func(n int64) int64 { return n }, datagen.Config{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -598,7 +598,7 @@ func TestWatermarkIsMinimumOfInputs(t *testing.T) {
 func TestWatermarkMinimumUnderLoad(t *testing.T) {
 	const n = 20_000
 	gen := func(src string, step int64) *datagen.Source[rtRec] {
-		s, err := datagen.New(func(i int64) rtRec { return rtRec{src, i * step} }, datagen.Count(n), datagen.BatchSize(32))
+		s, err := datagen.New(func(i int64) rtRec { return rtRec{src, i * step} }, datagen.Config{Count: n, BatchSize: 32})
 		if err != nil {
 			t.Fatal(err)
 		}

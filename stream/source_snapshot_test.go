@@ -95,7 +95,7 @@ func TestCheckpointedSourcesSurviveFailures(t *testing.T) {
 			env := stream.New("checkpointed-sources", cfg)
 			// 30000 records a second over both readers: the job runs long enough for
 			// checkpoints between failures.
-			gen, err := datagen.New(func(n int64) int64 { return n }, datagen.Count(n), datagen.Rate(30000))
+			gen, err := datagen.New(func(n int64) int64 { return n }, datagen.Config{Count: n, Rate: 30000})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -115,7 +115,7 @@ func TestCheckpointedSourcesSurviveFailures(t *testing.T) {
 			lines := stream.KeyedBroadcastProcess(stream.ConnectBroadcast(stream.KeyBy(checked, func(v int64) int64 { return v % 37 }), rules),
 				stream.KeyedBroadcastProcessFunction[int64, int64, int64, string](&ssScale{})).Uid("scale")
 			out := t.TempDir()
-			sink, err := file.NewSink(out, func(dst []byte, s string) []byte { return append(dst, s...) })
+			sink, err := file.NewSink(file.SinkConfig[string]{Dir: out, Encode: func(dst []byte, s string) []byte { return append(append(dst, s...), '\n') }})
 			if err != nil {
 				t.Fatal(err)
 			}

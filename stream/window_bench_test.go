@@ -71,7 +71,7 @@ func BenchmarkWindowAggregate(b *testing.B) {
 		for _, p := range []int{1, 2} {
 			b.Run(fmt.Sprintf("%s/p=%d", bc.name, p), func(b *testing.B) {
 				env := stream.New("bench", stream.Config{Parallelism: p})
-				src, err := datagen.New(genBid, datagen.Count(int64(b.N)))
+				src, err := datagen.New(genBid, datagen.Config{Count: int64(b.N)})
 				if err != nil {
 					b.Fatal(err)
 				}

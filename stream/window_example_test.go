@@ -26,7 +26,7 @@ func ExampleWindowAggregateProcess() {
 		{"/a", 30_000}, {"/", 100_000}, {"/a", 2_000}}
 
 	env := stream.New("page views", stream.Config{Parallelism: 1, WatermarkInterval: -1})
-	gen, _ := datagen.New(func(n int64) view { return views[n] }, datagen.Count(int64(len(views))), datagen.BatchSize(1))
+	gen, _ := datagen.New(func(n int64) view { return views[n] }, datagen.Config{Count: int64(len(views)), BatchSize: 1})
 	src := stream.FromSource(env, gen, eventtime.BoundedOutOfOrderness(time.Second, func(v view) int64 { return v.At }))
 	late := stream.NewOutputTag[view]("late views")
 	w := stream.Window(stream.KeyBy(src, func(v view) string { return v.Page }), window.TumblingEventTime(time.Minute)).

@@ -80,7 +80,7 @@ var sumList = stream.ProcessWindowFunc[string, ev, res](func(ctx *stream.WindowC
 // watermark follows every record.
 func source[T any](t testing.TB, env *stream.Env, vals []T, strategy eventtime.Strategy[T]) stream.Stream[T] {
 	t.Helper()
-	src, err := datagen.New(func(n int64) T { return vals[n] }, datagen.Count(int64(len(vals))), datagen.BatchSize(1))
+	src, err := datagen.New(func(n int64) T { return vals[n] }, datagen.Config{Count: int64(len(vals)), BatchSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,9 +11,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/runnel-io/runnel/awsconn"
 	"github.com/runnel-io/runnel/checkpoint"
 )
 
@@ -59,7 +58,7 @@ func (s *Storage) Lease(ctx context.Context, holder checkpoint.Holder) (checkpoi
 		}
 		cur, err := s.readLease(ctx)
 		if err != nil {
-			if isNotFound(err) {
+			if awsconn.IsNotFound(err) {
 				continue // released and deleted in between: try again
 			}
 			return nil, fmt.Errorf("checkpoint: taking the lease of %s: %w", s.where(), err)
@@ -149,11 +148,11 @@ func (s *Storage) putLease(ctx context.Context, body []byte, etag string, create
 // isPreconditionFailed reports S3's refusal of a conditional write: 412 Precondition Failed,
 // or 409 ConditionalRequestConflict (a concurrent conditional write to the same key).
 func isPreconditionFailed(err error) bool {
-	if isCode(err, "PreconditionFailed") || isCode(err, "ConditionalRequestConflict") {
+	if awsconn.IsCode(err, "PreconditionFailed", "ConditionalRequestConflict") {
 		return true
 	}
-	var re *awshttp.ResponseError
-	return errors.As(err, &re) && (re.HTTPStatusCode() == http.StatusPreconditionFailed || re.HTTPStatusCode() == http.StatusConflict)
+	st := awsconn.StatusCode(err)
+	return st == http.StatusPreconditionFailed || st == http.StatusConflict
 }
 
 // s3Lease is a held S3 lease and its renewing goroutine.

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -22,14 +21,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
-	"github.com/aws/smithy-go/logging"
+
+	"github.com/runnel-io/runnel/awsconn"
 	"github.com/runnel-io/runnel/checkpoint"
 )
 
@@ -40,36 +35,17 @@ const (
 	minPartSize     = 5 << 20
 )
 
-// Options configures New. The zero value takes everything from the standard AWS
-// configuration chain (environment, shared config and credentials files, web identity,
-// container and EC2 instance roles), like the AWS CLI does.
+// Options configures New. The zero value takes the connection from the standard AWS
+// configuration chain (see awsconn.Config) and the defaults below.
 type Options struct {
-	// Endpoint is the base URL of an S3-compatible server, such as "http://127.0.0.1:9000".
-	// Default: the SDK's own resolution, which honours the AWS_ENDPOINT_URL_S3 and
-	// AWS_ENDPOINT_URL environment variables (and endpoint_url in the shared config file),
-	// else AWS's endpoint for the region.
-	Endpoint string
-	// Region is the bucket's region. Default: the configuration chain's (AWS_REGION,
-	// AWS_DEFAULT_REGION, the profile's region); if that is empty too, "us-east-1".
-	Region string
-	// PathStyle forces path-style addressing (http://host/bucket/key) instead of
-	// virtual-hosted style (http://bucket.host/key). It is also used, whatever this field
-	// says, whenever an endpoint is configured, by Endpoint or by the environment: local
-	// S3-compatible servers rarely resolve bucket subdomains. Default false.
-	PathStyle bool
-	// AccessKeyID and SecretAccessKey, when both set, are static credentials used instead of
-	// the configuration chain's. URLs never carry credentials; these are for callers that
-	// hold them otherwise (tests, a secrets manager).
-	AccessKeyID, SecretAccessKey string
+	// Connection says how to reach S3 or an S3-compatible server: endpoint, region,
+	// credentials, addressing, attempts and dial timeout (see awsconn.Config for the defaults).
+	// URLs never carry credentials; static ones are for callers that hold them otherwise (tests,
+	// a secrets manager).
+	Connection awsconn.Config
 	// PartSize is the size of the parts of multipart uploads; files up to PartSize bytes go
 	// up in a single PutObject. Default DefaultPartSize (8 MiB); at least 5 MiB.
 	PartSize int64
-	// MaxAttempts bounds the attempts of each request, the first included, with the SDK's
-	// standard exponential backoff between them. Default 3.
-	MaxAttempts int
-	// DialTimeout bounds each TCP connect, so an unreachable endpoint fails instead of
-	// hanging. Default 10 s.
-	DialTimeout time.Duration
 	// LeaseTTL is how long the location's lease (see S3.Lease) lasts without a renewal; the
 	// holder renews it every third of it. A job killed without releasing it keeps the
 	// location from jobs of other hosts for up to this long. Default DefaultLeaseTTL
@@ -77,31 +53,17 @@ type Options struct {
 	LeaseTTL time.Duration
 }
 
-// Validate reports whether o is usable: an Endpoint must be an absolute http(s) URL,
-// PartSize 0 or at least 5 MiB, MaxAttempts and DialTimeout not negative, LeaseTTL 0 or at
-// least 3 s, and the static
-// credentials both set or both empty.
+// Validate reports whether o is usable: a valid Connection (awsconn.Config.Validate), PartSize
+// 0 or at least 5 MiB, LeaseTTL 0 or at least 3 s.
 func (o Options) Validate() error {
-	if o.Endpoint != "" {
-		u, err := url.Parse(o.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("checkpoint: s3 endpoint %q is not an http:// or https:// URL", o.Endpoint)
-		}
+	if err := o.Connection.Validate(); err != nil {
+		return fmt.Errorf("checkpoint: s3: %w", err)
 	}
 	if o.PartSize != 0 && o.PartSize < minPartSize {
 		return fmt.Errorf("checkpoint: s3 part size %d is below S3's minimum of 5 MiB", o.PartSize)
 	}
-	if o.MaxAttempts < 0 {
-		return fmt.Errorf("checkpoint: s3 max attempts %d is negative", o.MaxAttempts)
-	}
-	if o.DialTimeout < 0 {
-		return fmt.Errorf("checkpoint: s3 dial timeout %v is negative", o.DialTimeout)
-	}
 	if o.LeaseTTL != 0 && o.LeaseTTL < 3*time.Second {
 		return fmt.Errorf("checkpoint: s3 lease TTL %v is below 3s", o.LeaseTTL)
-	}
-	if (o.AccessKeyID == "") != (o.SecretAccessKey == "") {
-		return errors.New("checkpoint: s3 static credentials need both an access key ID and a secret access key")
 	}
 	return nil
 }
@@ -133,7 +95,7 @@ var (
 // New returns the S3 storage for the objects of bucket below prefix (leading and trailing
 // slashes are ignored; "" is the whole bucket), configured by o. It checks that the bucket
 // can be listed below prefix, so an unreachable endpoint, a missing bucket or missing
-// permissions fail here, after at most o.MaxAttempts tries, rather than at the first
+// permissions fail here, after at most o.Connection.MaxAttempts tries, rather than at the first
 // checkpoint.
 func New(ctx context.Context, bucket, prefix string, o Options) (*Storage, error) {
 	if err := ctx.Err(); err != nil {
@@ -155,60 +117,18 @@ func New(ctx context.Context, bucket, prefix string, o Options) (*Storage, error
 	if o.PartSize == 0 {
 		o.PartSize = DefaultPartSize
 	}
-	if o.MaxAttempts == 0 {
-		o.MaxAttempts = 3
-	}
-	if o.DialTimeout == 0 {
-		o.DialTimeout = 10 * time.Second
-	}
 	if o.LeaseTTL == 0 {
 		o.LeaseTTL = DefaultLeaseTTL
 	}
-
-	httpClient := awshttp.NewBuildableClient().
-		WithDialerOptions(func(d *net.Dialer) { d.Timeout = o.DialTimeout }).
-		WithTransportOptions(func(tr *http.Transport) { tr.TLSHandshakeTimeout = o.DialTimeout })
-	loadOpts := []func(*config.LoadOptions) error{
-		config.WithHTTPClient(httpClient),
-		config.WithRetryMaxAttempts(o.MaxAttempts),
-		// S3-compatible stores on a file system (Versity's posix backend) race when
-		// concurrent PUTs create the same parent directory and answer one of them with
-		// ExistingObjectIsDirectory; the retry succeeds. Tasks write one checkpoint's files
-		// concurrently, so this happens. AWS S3 never returns the code.
-		config.WithRetryer(func() aws.Retryer {
-			return retry.AddWithErrorCodes(retry.NewStandard(func(so *retry.StandardOptions) {
-				so.MaxAttempts = o.MaxAttempts
-			}), "ExistingObjectIsDirectory")
-		}),
-	}
-	if o.Region != "" {
-		loadOpts = append(loadOpts, config.WithRegion(o.Region))
-	}
-	if o.AccessKeyID != "" {
-		loadOpts = append(loadOpts, config.WithCredentialsProvider(
-			credentials.NewStaticCredentialsProvider(o.AccessKeyID, o.SecretAccessKey, "")))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	cfg, err := o.Connection.Load(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint: s3 bucket %s: loading the AWS configuration: %w", bucket, err)
+		return nil, fmt.Errorf("checkpoint: s3 bucket %s: %w", bucket, err)
 	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
-	}
-	cfg.Logger = logging.Nop{} // the SDK's notes (skipped checksum validation) are no errors
 	var endpoint string
 	client := awss3.NewFromConfig(cfg, func(so *awss3.Options) {
-		if o.Endpoint != "" {
-			so.BaseEndpoint = aws.String(o.Endpoint)
-		}
-		// BaseEndpoint is already resolved from the environment and the shared config here.
-		if so.BaseEndpoint != nil {
-			endpoint = *so.BaseEndpoint
-			so.UsePathStyle = true
-		}
-		if o.PathStyle {
-			so.UsePathStyle = true
-		}
+		so.BaseEndpoint = o.Connection.BaseEndpoint(so.BaseEndpoint)
+		so.UsePathStyle = o.Connection.UsePathStyle(so.BaseEndpoint)
+		endpoint = aws.ToString(so.BaseEndpoint)
 	})
 	s := &Storage{client: client, bucket: bucket, prefix: prefix, endpoint: endpoint, partSize: o.PartSize, leaseTTL: o.LeaseTTL}
 	if _, err := client.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{
@@ -268,15 +188,15 @@ func parseS3URL(rawURL string, u *url.URL) (Options, error) {
 		v := vs[len(vs)-1]
 		switch k {
 		case "endpoint":
-			o.Endpoint = v
+			o.Connection.Endpoint = v
 		case "region":
-			o.Region = v
+			o.Connection.Region = v
 		case "path_style":
 			b, err := strconv.ParseBool(v)
 			if err != nil {
 				return o, fmt.Errorf("checkpoint: s3 URL %q: path_style=%q is not a boolean", rawURL, v)
 			}
-			o.PathStyle = b
+			o.Connection.PathStyle = b
 		default:
 			return o, fmt.Errorf("checkpoint: s3 URL %q: unknown parameter %q (known: endpoint, region, path_style)", rawURL, k)
 		}
@@ -334,32 +254,10 @@ func (s *Storage) key(name string) string { return s.prefix + name }
 // objErr wraps err of operation op on the file name, mapping S3's not-found answers to
 // fs.ErrNotExist.
 func (s *Storage) objErr(op, name string, err error) error {
-	if isNotFound(err) {
+	if awsconn.IsNotFound(err) {
 		return fmt.Errorf("checkpoint: %s %s: s3://%s/%s: %w (%w)", op, name, s.bucket, s.key(name), fs.ErrNotExist, err)
 	}
 	return fmt.Errorf("checkpoint: %s %s: s3://%s/%s: %w", op, name, s.bucket, s.key(name), err)
-}
-
-func isNotFound(err error) bool {
-	var nsk *types.NoSuchKey
-	var nf *types.NotFound
-	if errors.As(err, &nsk) || errors.As(err, &nf) {
-		return true
-	}
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "NoSuchKey", "NotFound":
-			return true
-		}
-	}
-	var re *awshttp.ResponseError
-	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound && !isCode(err, "NoSuchBucket")
-}
-
-func isCode(err error, code string) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && ae.ErrorCode() == code
 }
 
 // Create implements checkpoint.Storage.
@@ -475,7 +373,7 @@ func (w *s3Writer) abortUpload() error {
 		Key:      aws.String(w.s.key(w.name)),
 		UploadId: aws.String(id),
 	})
-	if err != nil && !isCode(err, "NoSuchUpload") {
+	if err != nil && !awsconn.IsCode(err, "NoSuchUpload") {
 		return w.s.objErr("abort (the multipart upload of)", w.name, err)
 	}
 	return nil
@@ -578,8 +476,7 @@ func (s *Storage) OpenRange(ctx context.Context, name string, offset, length int
 		Range:  aws.String(fmt.Sprintf("bytes=%d-%d", offset, offset+length-1)),
 	})
 	if err != nil {
-		var re *awshttp.ResponseError
-		if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusRequestedRangeNotSatisfiable {
+		if awsconn.StatusCode(err) == http.StatusRequestedRangeNotSatisfiable {
 			return io.NopCloser(bytes.NewReader(nil)), nil // offset at or past the end
 		}
 		return nil, s.objErr(fmt.Sprintf("open (bytes %d+%d of)", offset, length), name, err)
@@ -643,7 +540,7 @@ func (s *Storage) Delete(ctx context.Context, name string) error {
 		return err
 	}
 	_, err := s.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.key(name))})
-	if err != nil && !isNotFound(err) {
+	if err != nil && !awsconn.IsNotFound(err) {
 		return s.objErr("delete", name, err)
 	}
 	return nil

@@ -195,7 +195,7 @@ func (b *ckBench) job(cfg stream.Config, updateRate float64) (*stream.Env, error
 	env := stream.New("checkpoint bench", cfg)
 	keys := b.keys
 	chunks := (keys + buildChunk - 1) / buildChunk
-	src, err := datagen.New(func(n int64) int64 { return n }, datagen.Rate(updateRate))
+	src, err := datagen.New(func(n int64) int64 { return n }, datagen.Config{Rate: updateRate})
 	if err != nil {
 		return nil, err
 	}

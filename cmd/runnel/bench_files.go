@@ -274,7 +274,7 @@ func q1Loop(in []string, dir string) (int64, error) {
 
 // q1Job is the same as a Runnel job at parallelism p: file source → Map(q1) → file sink.
 func q1Job(ctx context.Context, in, out string, p int) error {
-	src, err := file.NewSource(in, file.JSONLines[nexmark.Bid]())
+	src, err := file.NewSource(file.SourceConfig[nexmark.Bid]{Path: in, Format: file.JSONLines[nexmark.Bid]()})
 	if err != nil {
 		return err
 	}
@@ -283,13 +283,13 @@ func q1Job(ctx context.Context, in, out string, p int) error {
 	if err != nil {
 		return err
 	}
-	sink, err := file.NewSink(out, func(dst []byte, v nexmark.Bid) []byte {
+	sink, err := file.NewSink(file.SinkConfig[nexmark.Bid]{Dir: out, Encode: func(dst []byte, v nexmark.Bid) []byte {
 		dst, err := enc.Append(dst, v)
 		if err != nil {
 			panic(err) // a Bid always encodes
 		}
 		return dst
-	}, file.Delimiter(""))
+	}})
 	if err != nil {
 		return err
 	}

@@ -223,14 +223,14 @@ func emit[T any](s stream.Stream[T], a exampleArgs, name string) error {
 	if err != nil {
 		return err
 	}
-	sink, err := file.NewSink(filepath.Join(a.output, name), func(dst []byte, v T) []byte {
+	sink, err := file.NewSink(file.SinkConfig[T]{Dir: filepath.Join(a.output, name), Encode: func(dst []byte, v T) []byte {
 		b, err := enc.Append(dst, v)
 		if err != nil {
 			// NewEncoder accepted T, and the examples' types hold no interfaces or marshalers.
 			panic(fmt.Sprintf("runnel run: encoding %s: %v", name, err))
 		}
-		return b[:len(b)-1] // the sink adds the newline
-	})
+		return b // a JSON line, its newline included
+	}})
 	if err != nil {
 		return err
 	}

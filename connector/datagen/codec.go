@@ -7,6 +7,7 @@ import (
 	"math"
 
 	"github.com/runnel-io/runnel/connector"
+	"github.com/runnel-io/runnel/connector/splitcodec"
 )
 
 // splitVersion is the version of the split encoding EncodeSplit writes. Version 1 is the byte
@@ -53,37 +54,23 @@ func (s *Source[T]) DecodeSplit(b []byte) (connector.Split, error) {
 }
 
 func decodeSplit(b []byte) (*Split, error) {
-	if len(b) == 0 {
-		return nil, fmt.Errorf("%w: empty encoding", ErrBadSplit)
+	d := splitcodec.NewDecoder(b, ErrBadSplit)
+	if v := d.Byte("version"); d.Err() == nil && v != splitVersion {
+		return nil, fmt.Errorf("%w: encoding version %d, this build reads version %d", ErrBadSplit, v, splitVersion)
 	}
-	if b[0] != splitVersion {
-		return nil, fmt.Errorf("%w: encoding version %d, this build reads version %d", ErrBadSplit, b[0], splitVersion)
-	}
-	rest := b[1:]
-	index, n := binary.Uvarint(rest)
-	if n <= 0 {
-		return nil, fmt.Errorf("%w: truncated or malformed index", ErrBadSplit)
-	}
-	rest = rest[n:]
-	var fields [3]int64
-	for i, name := range []string{"next", "step", "end"} {
-		v, n := binary.Varint(rest)
-		if n <= 0 {
-			return nil, fmt.Errorf("%w: truncated or malformed %s", ErrBadSplit, name)
-		}
-		fields[i], rest = v, rest[n:]
-	}
-	if len(rest) > 0 {
-		return nil, fmt.Errorf("%w: %d bytes after the split", ErrBadSplit, len(rest))
-	}
-	sp := &Split{Next: fields[0], Step: fields[1], End: fields[2]}
+	index := d.Uvarint("index")
+	sp := &Split{Next: d.Varint("next"), Step: d.Varint("step"), End: d.Varint("end")}
 	switch {
+	case d.Err() != nil:
 	case index > math.MaxInt32:
-		return nil, fmt.Errorf("%w: index %d out of range", ErrBadSplit, index)
+		d.Fail("index", "%d out of range", index)
 	case sp.Next < 0:
-		return nil, fmt.Errorf("%w: split-%d: negative position %d", ErrBadSplit, index, sp.Next)
+		d.Fail("next", "split-%d: negative position %d", index, sp.Next)
 	case sp.Step <= 0:
-		return nil, fmt.Errorf("%w: split-%d: step %d must be positive", ErrBadSplit, index, sp.Step)
+		d.Fail("step", "split-%d: step %d must be positive", index, sp.Step)
+	}
+	if err := d.Finish(); err != nil {
+		return nil, err
 	}
 	sp.Index = int(index)
 	return sp, nil

@@ -23,7 +23,7 @@ func TestConformance(t *testing.T) {
 		connectortest.Source(t, connectortest.SourceHarness[int]{
 			Setup: func(t *testing.T) connectortest.SourceFixture[int] {
 				return connectortest.SourceFixture[int]{Want: want, New: func() connector.Source[int] {
-					src, err := datagen.New(func(i int64) int { return int(i) }, datagen.Count(n), datagen.BatchSize(7))
+					src, err := datagen.New(func(i int64) int { return int(i) }, datagen.Config{Count: n, BatchSize: 7})
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -3,10 +3,13 @@
 // unbounded, as fast as possible or at a fixed rate.
 //
 // Both are deterministic: which record a number produces does not depend on parallelism, and a
-// split's position is the next number it will produce.
+// split's position is the next number it will produce. A generator started at parallelism p has
+// p splits (split i produces i, i+p, i+2p, ...), which keep that share of the numbers, and of
+// the rate, when a savepoint restores them at another parallelism.
 package datagen
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,64 +34,64 @@ func (s *Split) SplitID() string { return fmt.Sprintf("split-%d", s.Index) }
 // Source calls Fn for every record number. Make one with New or Slice.
 type Source[T any] struct {
 	fn    func(n int64) T
-	count int64
+	count int64 // -1: unbounded
 	rate  float64
 	batch int
 	slice bool
 }
 
-// Option configures a generator Source.
-type Option func(*options)
+// DefaultBatchSize is the number of records a reader produces per Read call by default.
+const DefaultBatchSize = 256
 
-type options struct {
-	count int64
-	rate  float64
-	batch int
+// Config configures a generator Source. The zero value is an unbounded source producing as
+// fast as downstream takes, in batches of DefaultBatchSize.
+type Config struct {
+	// Count bounds the source to Count records, numbers 0 .. Count-1. Default 0: unbounded.
+	Count int64
+	// Rate limits the source to Rate records per second in total, whatever the parallelism
+	// and however the splits are spread over the readers: each of the p splits of a source
+	// started at parallelism p produces Rate/p records per second (its share of the numbers),
+	// from the moment its reader first reads it, and keeps that share when a savepoint
+	// restores it at another parallelism. Default 0: as fast as downstream takes.
+	Rate float64
+	// BatchSize is the number of records a reader produces per Read call at most. Default
+	// DefaultBatchSize.
+	BatchSize int
 }
 
-// Count bounds the source to n records (numbers 0..n-1). Without it the source is unbounded.
-func Count(n int64) Option { return func(o *options) { o.count = n } }
-
-// Limit bounds the source to n records when n > 0 and leaves it unbounded when n is 0, for
-// callers whose configuration uses 0 to mean "no limit" (Count(0) is an empty source).
-func Limit(n int64) Option {
-	return func(o *options) {
-		if n > 0 {
-			o.count = n
-		}
-	}
-}
-
-// Rate limits the source to perSecond records per second in total over all readers, evenly
-// spread. Without it the source produces as fast as downstream takes.
-func Rate(perSecond float64) Option { return func(o *options) { o.rate = perSecond } }
-
-// BatchSize is the number of records a reader produces per Read call; default 256.
-func BatchSize(n int) Option { return func(o *options) { o.batch = n } }
-
-// New returns a source calling fn for record numbers 0, 1, 2, ... fn must be deterministic and
-// safe to call from several goroutines (each reader calls it for its own numbers).
-func New[T any](fn func(n int64) T, opts ...Option) (*Source[T], error) {
-	o := options{count: -1, batch: 256}
-	for _, opt := range opts {
-		opt(&o)
-	}
+// Validate reports whether c is usable: Count, Rate and BatchSize not negative, Rate finite.
+func (c Config) Validate() error {
 	switch {
-	case fn == nil:
-		return nil, errors.New("datagen: nil generator function")
-	case o.count < -1:
-		return nil, fmt.Errorf("datagen: negative count %d", o.count)
-	case o.rate < 0 || math.IsNaN(o.rate) || math.IsInf(o.rate, 0):
-		return nil, fmt.Errorf("datagen: bad rate %v", o.rate)
-	case o.batch <= 0:
-		return nil, fmt.Errorf("datagen: batch size %d must be positive", o.batch)
+	case c.Count < 0:
+		return fmt.Errorf("datagen: negative count %d", c.Count)
+	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
+		return fmt.Errorf("datagen: bad rate %v", c.Rate)
+	case c.BatchSize < 0:
+		return fmt.Errorf("datagen: negative batch size %d", c.BatchSize)
 	}
-	return &Source[T]{fn: fn, count: o.count, rate: o.rate, batch: o.batch}, nil
+	return nil
+}
+
+// New returns a source calling fn for record numbers 0, 1, 2, ..., as cfg says. fn must be
+// deterministic and safe to call from several goroutines (each reader calls it for its own
+// numbers). It returns an error if fn is nil or cfg invalid.
+func New[T any](fn func(n int64) T, cfg Config) (*Source[T], error) {
+	if fn == nil {
+		return nil, errors.New("datagen: nil generator function")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Source[T]{fn: fn, count: cfg.Count, rate: cfg.Rate, batch: cmp.Or(cfg.BatchSize, DefaultBatchSize)}
+	if s.count == 0 {
+		s.count = -1
+	}
+	return s, nil
 }
 
 // Slice returns a bounded source of vals; reader i of p reads the i-th contiguous part, in order.
 func Slice[T any](vals []T) *Source[T] {
-	return &Source[T]{fn: func(n int64) T { return vals[n] }, count: int64(len(vals)), batch: 256, slice: true}
+	return &Source[T]{fn: func(n int64) T { return vals[n] }, count: int64(len(vals)), batch: DefaultBatchSize, slice: true}
 }
 
 // Boundedness implements connector.Source.
@@ -183,12 +186,18 @@ type reader[T any] struct {
 	rc     connector.ReaderContext
 	splits []*Split // the reader's own copies, advanced as it produces
 	outs   []connector.SplitOutput[T]
-	cursor int // index in splits of the split the next Read starts with
+	paces  []pace // with a rate: each split's schedule, parallel to splits
+	cursor int    // index in splits of the split the next Read starts with
 	noMore bool
-	// rate limiting: records produced since start and when we started
-	produced int64
+	wake   chan struct{} // closed when the rate allows the next record
+}
+
+// pace is the schedule of one split of a rate-limited source: it produces its share of the
+// rate, Rate/Step records per second, counted from its start, the first time this reader
+// read it.
+type pace struct {
 	start    time.Time
-	wake     chan struct{} // closed when the rate allows the next record
+	produced int64
 }
 
 // AddSplits takes copies of splits, fresh or restored: it reads each from its position on.
@@ -197,11 +206,18 @@ func (r *reader[T]) AddSplits(splits []connector.Split) {
 		c := *sp.(*Split)
 		r.splits = append(r.splits, &c)
 		r.outs = append(r.outs, nil)
+		r.paces = append(r.paces, pace{})
 	}
 }
 
 func (r *reader[T]) NoMoreSplits() { r.noMore = true }
 
+// Read produces up to a batch of records, round robin over the splits: the budget goes to the
+// split at the cursor, then to the next ones while it lasts; the next call starts after the
+// last split served, so that no split starves when a reader holds several unbounded ones
+// (after a restore at a lower parallelism, say). With a rate, each split produces no more than
+// its schedule allows; when none may produce, Read arranges the wake-up of the next one due and
+// says nothing is available.
 func (r *reader[T]) Read(_ context.Context, out connector.ReaderOutput[T]) (connector.ReadStatus, error) {
 	if len(r.splits) == 0 {
 		if r.noMore {
@@ -209,74 +225,85 @@ func (r *reader[T]) Read(_ context.Context, out connector.ReaderOutput[T]) (conn
 		}
 		return connector.NothingAvailable, nil
 	}
-	budget := int64(r.s.batch)
+	var now time.Time
 	if r.s.rate > 0 {
-		now := r.rc.Clock.Now()
-		if r.start.IsZero() {
-			r.start = now
-		}
-		elapsed := now.Sub(r.start)
-		budget = min(budget, r.due(elapsed)-r.produced)
-		if budget <= 0 {
-			wake := make(chan struct{})
-			r.rc.Clock.AfterFunc(r.dueAt(r.produced)-elapsed, func() { close(wake) })
-			r.wake = wake
-			return connector.NothingAvailable, nil
-		}
+		now = r.rc.Clock.Now()
 	}
-	// Round-robin over the splits: the budget goes to the split at the cursor, then to the
-	// next ones while it lasts; the next call starts after the last split served, so that no
-	// split starves when a reader holds several unbounded ones (after a restore at a lower
-	// parallelism, say).
-	for budget > 0 && len(r.splits) > 0 {
+	budget := int64(r.s.batch)
+	produced := int64(0)
+	for visits := len(r.splits); budget > 0 && visits > 0 && len(r.splits) > 0; visits-- {
 		if r.cursor >= len(r.splits) {
 			r.cursor = 0
 		}
 		i := r.cursor
 		sp := r.splits[i]
+		limit := budget
+		if r.s.rate > 0 {
+			p := &r.paces[i]
+			if p.start.IsZero() {
+				p.start = now
+			}
+			limit = min(limit, r.due(sp, now.Sub(p.start))-p.produced)
+		}
 		o := r.outs[i]
-		if o == nil {
+		if o == nil && limit > 0 {
 			o = out.Split(sp.SplitID())
 			r.outs[i] = o
 		}
-		// Next advances after each record is emitted, so a snapshot between two Reads
-		// holds the position after the last record out.
-		for ; budget > 0 && (sp.End < 0 || sp.Next < sp.End); budget-- {
+		// Next advances after each record is emitted, so a snapshot between two Reads holds
+		// the position after the last record out.
+		n := int64(0)
+		for ; n < limit && (sp.End < 0 || sp.Next < sp.End); n++ {
 			o.Collect(r.s.fn(sp.Next), 0)
 			sp.Next += sp.Step
-			r.produced++
 		}
+		r.paces[i].produced += n
+		budget -= n
+		produced += n
 		if sp.End >= 0 && sp.Next >= sp.End {
 			out.ReleaseSplit(sp.SplitID())
 			r.splits = slices.Delete(r.splits, i, i+1)
 			r.outs = slices.Delete(r.outs, i, i+1)
+			r.paces = slices.Delete(r.paces, i, i+1)
 			continue // the cursor now names the split after it
 		}
-		r.cursor = i + 1 // the budget is spent
+		r.cursor = i + 1
 	}
 	if len(r.splits) == 0 && r.noMore {
 		return connector.EndOfInput, nil
 	}
+	if produced == 0 && r.s.rate > 0 && len(r.splits) > 0 {
+		next := time.Duration(math.MaxInt64)
+		for i, sp := range r.splits {
+			p := r.paces[i]
+			next = min(next, p.start.Add(r.dueAt(sp, p.produced)).Sub(now))
+		}
+		wake := make(chan struct{})
+		r.rc.Clock.AfterFunc(next, func() { close(wake) })
+		r.wake = wake
+		return connector.NothingAvailable, nil
+	}
 	return connector.MoreAvailable, nil
 }
 
-// dueAt returns when this reader's record k (from 0) is due, counted from its first record:
-// k/perReader seconds, rounded up to the nanosecond.
-func (r *reader[T]) dueAt(k int64) time.Duration {
-	perReader := r.s.rate / float64(r.rc.Parallelism)
-	return time.Duration(math.Ceil(float64(k) / perReader * float64(time.Second)))
+// dueAt returns when record k (from 0) of split sp is due, counted from the split's start:
+// k/perSplit seconds, rounded up to the nanosecond, where perSplit is the split's share of the
+// rate (the source started with sp.Step splits).
+func (r *reader[T]) dueAt(sp *Split, k int64) time.Duration {
+	perSplit := r.s.rate / float64(sp.Step)
+	return time.Duration(math.Ceil(float64(k) / perSplit * float64(time.Second)))
 }
 
-// due returns the number of records due by elapsed: the k with dueAt(k) <= elapsed. It is
+// due returns the number of records of sp due by elapsed: the k with dueAt(k) <= elapsed. It is
 // computed from dueAt itself, so that the wake-up time of the next record (dueAt) and the
 // count agree even where floating point rounds differently.
-func (r *reader[T]) due(elapsed time.Duration) int64 {
-	perReader := r.s.rate / float64(r.rc.Parallelism)
-	n := max(int64(perReader*elapsed.Seconds()), 0) // within a record of the answer
-	for n > 0 && r.dueAt(n-1) > elapsed {
+func (r *reader[T]) due(sp *Split, elapsed time.Duration) int64 {
+	perSplit := r.s.rate / float64(sp.Step)
+	n := max(int64(perSplit*elapsed.Seconds()), 0) // within a record of the answer
+	for n > 0 && r.dueAt(sp, n-1) > elapsed {
 		n--
 	}
-	for r.dueAt(n) <= elapsed {
+	for r.dueAt(sp, n) <= elapsed {
 		n++
 	}
 	return n

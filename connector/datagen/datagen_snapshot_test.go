@@ -126,9 +126,9 @@ type snapshotCase struct {
 }
 
 func snapshotCases() []snapshotCase {
-	gen := func(opts ...datagen.Option) func(t *testing.T) *datagen.Source[int64] {
+	gen := func(cfg datagen.Config) func(t *testing.T) *datagen.Source[int64] {
 		return func(t *testing.T) *datagen.Source[int64] {
-			src, err := datagen.New(func(n int64) int64 { return 3*n + 1 }, opts...)
+			src, err := datagen.New(func(n int64) int64 { return 3*n + 1 }, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -143,12 +143,12 @@ func snapshotCases() []snapshotCase {
 		return datagen.Slice(vals)
 	}
 	return []snapshotCase{
-		{name: "count", src: gen(datagen.Count(1000), datagen.BatchSize(7)), bounded: true, p1: 3, cut: 250},
-		{name: "count-before-any", src: gen(datagen.Count(100), datagen.BatchSize(7)), bounded: true, p1: 2, cut: 0},
-		{name: "limit0-unbounded", src: gen(datagen.Limit(0), datagen.BatchSize(5)), atLeast: 400, p1: 2, cut: 333},
+		{name: "count", src: gen(datagen.Config{Count: 1000, BatchSize: 7}), bounded: true, p1: 3, cut: 250},
+		{name: "count-before-any", src: gen(datagen.Config{Count: 100, BatchSize: 7}), bounded: true, p1: 2, cut: 0},
+		{name: "unbounded", src: gen(datagen.Config{BatchSize: 5}), atLeast: 400, p1: 2, cut: 333},
 		{name: "slice", src: slice, bounded: true, p1: 4, cut: 501},
-		{name: "rate-unbounded", src: gen(datagen.Rate(40), datagen.BatchSize(16)), atLeast: 120, p1: 2, cut: 90},
-		{name: "rate-bounded", src: gen(datagen.Rate(100), datagen.Count(300)), bounded: true, p1: 3, cut: 131},
+		{name: "rate-unbounded", src: gen(datagen.Config{Rate: 40, BatchSize: 16}), atLeast: 120, p1: 2, cut: 90},
+		{name: "rate-bounded", src: gen(datagen.Config{Rate: 100, Count: 300}), bounded: true, p1: 3, cut: 131},
 	}
 }
 
@@ -254,7 +254,7 @@ func checkUnion(t *testing.T, want, pre, post map[string][]int64, bounded bool) 
 // enumerator hands out exactly its unassigned splits and that together nothing is lost or
 // repeated.
 func TestEnumeratorRestoresOnlyItsSplits(t *testing.T) {
-	src, err := datagen.New(func(n int64) int64 { return n }, datagen.Count(600), datagen.BatchSize(10))
+	src, err := datagen.New(func(n int64) int64 { return n }, datagen.Config{Count: 600, BatchSize: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,8 +319,8 @@ func TestEnumeratorRestoresOnlyItsSplits(t *testing.T) {
 // TestUnboundedSplitsShareAReader checks that a reader holding several unbounded splits, as
 // after a restore at a lower parallelism, reads all of them rather than only the first.
 func TestUnboundedSplitsShareAReader(t *testing.T) {
-	for _, opts := range [][]datagen.Option{{datagen.BatchSize(8)}, {datagen.Rate(30)}} {
-		src, err := datagen.New(func(n int64) int64 { return n }, opts...)
+	for _, cfg := range []datagen.Config{{BatchSize: 8}, {Rate: 30}} {
+		src, err := datagen.New(func(n int64) int64 { return n }, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -333,14 +333,14 @@ func TestUnboundedSplitsShareAReader(t *testing.T) {
 		got := pump(t, newReaders(t, src, 1, clock, splits), clock, func(got map[string][]int64) bool { return total(got) >= 300 })
 		for _, sp := range splits {
 			if n := len(got[sp.SplitID()]); n < 50 {
-				t.Fatalf("%d options: %s produced %d of %d records", len(opts), sp.SplitID(), n, total(got))
+				t.Fatalf("%+v: %s produced %d of %d records", cfg, sp.SplitID(), n, total(got))
 			}
 		}
 	}
 }
 
 func TestSplitCodecRejects(t *testing.T) {
-	src, err := datagen.New(func(n int64) int64 { return n })
+	src, err := datagen.New(func(n int64) int64 { return n }, datagen.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +353,7 @@ func TestSplitCodecRejects(t *testing.T) {
 		b    []byte
 		want string
 	}{
-		{"nil", nil, "empty"},
+		{"nil", nil, "version: missing"},
 		{"version", append([]byte{2}, good[1:]...), "version 2"},
 		{"truncated", good[:len(good)-1], "truncated"},
 		{"trailing", append(slices.Clone(good), 0), "after the split"},
@@ -393,7 +393,7 @@ func mustEncode(t *testing.T, src *datagen.Source[int64], sp *datagen.Split) []b
 // FuzzDecodeSplit checks that no input makes DecodeSplit panic, and that what it accepts
 // encodes to bytes that decode to the same split.
 func FuzzDecodeSplit(f *testing.F) {
-	src, err := datagen.New(func(n int64) int64 { return n })
+	src, err := datagen.New(func(n int64) int64 { return n }, datagen.Config{})
 	if err != nil {
 		f.Fatal(err)
 	}

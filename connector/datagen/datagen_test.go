@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -121,15 +122,16 @@ func identity(n int64) int64 { return n }
 func TestNewValidates(t *testing.T) {
 	for _, c := range []struct {
 		fn   func(int64) int64
-		opts []datagen.Option
+		cfg  datagen.Config
 		want string
 	}{
-		{nil, nil, "nil generator"},
-		{identity, []datagen.Option{datagen.Count(-2)}, "negative count"},
-		{identity, []datagen.Option{datagen.Rate(-1)}, "bad rate"},
-		{identity, []datagen.Option{datagen.BatchSize(0)}, "batch size 0"},
+		{nil, datagen.Config{}, "nil generator"},
+		{identity, datagen.Config{Count: -2}, "negative count"},
+		{identity, datagen.Config{Rate: -1}, "bad rate"},
+		{identity, datagen.Config{Rate: math.Inf(1)}, "bad rate"},
+		{identity, datagen.Config{BatchSize: -1}, "negative batch size"},
 	} {
-		_, err := datagen.New(c.fn, c.opts...)
+		_, err := datagen.New(c.fn, c.cfg)
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "datagen: ") {
 			t.Errorf("error %v, want one containing %q", err, c.want)
 		}
@@ -137,8 +139,8 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestBoundedness(t *testing.T) {
-	unbounded, _ := datagen.New(identity)
-	bounded, _ := datagen.New(identity, datagen.Count(0))
+	unbounded, _ := datagen.New(identity, datagen.Config{})
+	bounded, _ := datagen.New(identity, datagen.Config{Count: 1})
 	if unbounded.Boundedness() != connector.Unbounded || bounded.Boundedness() != connector.Bounded {
 		t.Fatal("a source without Count must be unbounded, with Count bounded")
 	}
@@ -150,10 +152,10 @@ func TestBoundedness(t *testing.T) {
 // TestSplitsCoverEachNumberOnce reads a bounded source at several parallelisms and checks that
 // the readers together produce each number exactly once, each split in increasing order.
 func TestSplitsCoverEachNumberOnce(t *testing.T) {
-	for _, count := range []int64{0, 1, 7, 1000} {
+	for _, count := range []int64{1, 7, 1000} {
 		for p := 1; p <= 5; p++ {
 			t.Run(fmt.Sprintf("count=%d/p=%d", count, p), func(t *testing.T) {
-				src, err := datagen.New(identity, datagen.Count(count), datagen.BatchSize(13))
+				src, err := datagen.New(identity, datagen.Config{Count: count, BatchSize: 13})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -212,7 +214,7 @@ func TestSliceReadsContiguousParts(t *testing.T) {
 // and checks that the restored job produces exactly the numbers the first one did not.
 func TestSnapshotRestore(t *testing.T) {
 	const count, p = 500, 3
-	src, err := datagen.New(identity, datagen.Count(count), datagen.BatchSize(10))
+	src, err := datagen.New(identity, datagen.Config{Count: count, BatchSize: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +257,7 @@ func TestRate(t *testing.T) {
 			defer cancel()
 			const rate = 100 // per second, over all readers
 			clock := clockwork.NewFakeClockAt(time.Unix(1_767_225_600, 0))
-			src, err := datagen.New(identity, datagen.Rate(rate))
+			src, err := datagen.New(identity, datagen.Config{Rate: rate})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -344,7 +346,7 @@ func TestRateInJob(t *testing.T) {
 	clock := clockwork.NewFakeClockAt(start)
 	const rate = 100
 	due := func(now time.Time) int64 { return int64(now.Sub(start))*rate/int64(time.Second) + 1 }
-	src, err := datagen.New(identity, datagen.Rate(rate))
+	src, err := datagen.New(identity, datagen.Config{Rate: rate})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,16 +398,66 @@ func TestRateInJob(t *testing.T) {
 	}
 }
 
-func TestLimitZeroIsUnbounded(t *testing.T) {
-	s, err := datagen.New(func(n int64) int64 { return n }, datagen.Limit(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Boundedness() != connector.Unbounded {
-		t.Fatal("Limit(0) bounded the source")
-	}
-	s, err = datagen.New(func(n int64) int64 { return n }, datagen.Limit(5))
-	if err != nil || s.Boundedness() != connector.Bounded {
-		t.Fatalf("Limit(5): %v, %v", err, s.Boundedness())
+// TestRateHoldsAcrossRescale restores a rate-limited source's splits at other parallelisms,
+// where some readers get several splits and some none: the configured rate still holds in
+// total, each split producing its share (floor(rate/p0 * t) + 1 records by time t).
+func TestRateHoldsAcrossRescale(t *testing.T) {
+	const rate = 120 // per second, over all readers
+	for _, ps := range [][2]int{{2, 4}, {2, 1}, {3, 5}, {4, 3}, {1, 3}} {
+		t.Run(fmt.Sprintf("p=%d->%d", ps[0], ps[1]), func(t *testing.T) {
+			clock := clockwork.NewFakeClockAt(time.Unix(1_767_225_600, 0))
+			src, err := datagen.New(identity, datagen.Config{Rate: rate})
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs := map[connector.Reader[int64]]*output{} // by the first reader of a run
+			// readAll reads every reader until none has anything now, and returns how many
+			// records they produced so far (readers keep the output of a split).
+			readAll := func(rs []connector.Reader[int64]) int {
+				out := &output{got: map[string][]int64{}}
+				if outs[rs[0]] == nil {
+					outs[rs[0]] = out
+				}
+				out = outs[rs[0]]
+				for _, r := range rs {
+					for {
+						st, err := r.Read(t.Context(), out)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if st != connector.MoreAvailable {
+							break
+						}
+					}
+				}
+				return total(out.got)
+			}
+			// The first run: a second at parallelism ps[0], then a savepoint.
+			first := readers(t, src, ps[0], clock, nil)
+			readAll(first)
+			clock.Advance(time.Second)
+			readAll(first)
+			var snap []connector.Split
+			for _, r := range first {
+				sps, err := r.Snapshot(1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				snap = append(snap, sps...)
+			}
+			// The restored run, at parallelism ps[1].
+			rs := readers(t, src, ps[1], clock, snap)
+			elapsed := time.Duration(0)
+			perSplit := int64(rate / ps[0])
+			for _, d := range []time.Duration{0, time.Second, 2500 * time.Millisecond, 10 * time.Millisecond} {
+				clock.Advance(d)
+				elapsed += d
+				// Every split's first record at once, then rate/p0 per split and second.
+				want := ps[0] * int(int64(elapsed)*perSplit/int64(time.Second)+1)
+				if got := readAll(rs); got != want {
+					t.Fatalf("restored at parallelism %d: %d records after %v, want %d (%d per second in all)", ps[1], got, elapsed, want, rate)
+				}
+			}
+		})
 	}
 }

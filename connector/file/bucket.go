@@ -2,7 +2,6 @@ package file
 
 import (
 	"fmt"
-	"path/filepath"
 	"time"
 )
 
@@ -13,15 +12,6 @@ func HourlyBucket(ts int64) string {
 	return fmt.Sprintf("dt=%s/hour=%02d", t.Format(time.DateOnly), t.Hour())
 }
 
-// bucketDir returns the absolute directory of bucket below root, or an error if bucket escapes
-// root.
-func bucketDir(root, bucket string) (string, error) {
-	if bucket == "" {
-		return root, nil
-	}
-	rel := filepath.FromSlash(bucket)
-	if !filepath.IsLocal(rel) {
-		return "", fmt.Errorf("file: bucket %q is not a relative path inside %s", bucket, root)
-	}
-	return filepath.Join(root, rel), nil
-}
+// Hourly is a SinkConfig.Bucket that buckets records of type T by the UTC hour of their
+// timestamp (HourlyBucket): set Bucket to file.Hourly[T].
+func Hourly[T any](_ T, ts int64) string { return HourlyBucket(ts) }

@@ -3,8 +3,6 @@ package file_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -25,33 +23,34 @@ import (
 // parts back with the source of the format: every record exactly once, and every committed
 // part a complete file.
 func TestBulkSinkExactlyOnce(t *testing.T) {
-	bucket := file.BucketBy(func(r rec, _ int64) string { return fmt.Sprintf("file=%d", r.File) })
-	for _, tc := range []struct {
-		kind kind
-		sink func(dir string) (*file.BulkSink[rec], error)
-	}{
-		{kinds[6], func(dir string) (*file.BulkSink[rec], error) {
-			return file.NewParquetSink[rec](dir, parquet.WriterOptions{Compression: parquet.Zstd, RowGroupRows: 100}, bucket)
-		}},
-		{kinds[7], func(dir string) (*file.BulkSink[rec], error) {
-			return file.NewAvroSink[rec](dir, avro.FileOptions{Codec: "deflate", BlockLength: 100}, bucket)
-		}},
-	} {
-		t.Run(tc.kind.name, func(t *testing.T) { testBulkSinkExactlyOnce(t, tc.kind, tc.sink) })
-	}
+	bucket := func(r rec, _ int64) string { return fmt.Sprintf("file=%d", r.File) }
+	eachFS(t, func(t *testing.T, e *fsEnv) {
+		for _, tc := range []struct {
+			kind kind
+			sink func(dir string) (*file.Sink[rec], error)
+		}{
+			{kinds[6], func(dir string) (*file.Sink[rec], error) {
+				return file.NewParquetSink(file.SinkConfig[rec]{FS: e.fs, Dir: dir, Bucket: bucket},
+					parquet.WriterOptions{Compression: parquet.Zstd, RowGroupRows: 100})
+			}},
+			{kinds[7], func(dir string) (*file.Sink[rec], error) {
+				return file.NewAvroSink(file.SinkConfig[rec]{FS: e.fs, Dir: dir, Bucket: bucket},
+					avro.FileOptions{Codec: "deflate", BlockLength: 100})
+			}},
+		} {
+			t.Run(tc.kind.name, func(t *testing.T) { testBulkSinkExactlyOnce(t, e, tc.kind, tc.sink) })
+		}
+	})
 }
 
-func testBulkSinkExactlyOnce(t *testing.T, k kind, newSink func(string) (*file.BulkSink[rec], error)) {
-	in := t.TempDir()
+func testBulkSinkExactlyOnce(t *testing.T, e *fsEnv, k kind, newSink func(string) (*file.Sink[rec], error)) {
+	in := e.dir(t)
 	var want []rec
-	for _, recs := range writeFiles(t, in, k, 4, 3000) {
+	for _, recs := range e.writeFiles(t, in, k, 4, 3000) {
 		want = append(want, recs...)
 	}
-	src, err := file.NewSource(in, k.fmt, file.ReadBatch(16))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := t.TempDir()
+	src := e.newSource(t, in, k.fmt, file.SourceConfig[rec]{ReadBatch: 16})
+	out := e.dir(t)
 	sink, err := newSink(out)
 	if err != nil {
 		t.Fatal(err)
@@ -85,20 +84,16 @@ func testBulkSinkExactlyOnce(t *testing.T, k kind, newSink func(string) (*file.B
 	if failures.Load() != 2 {
 		t.Fatalf("%d failures injected, want 2", failures.Load())
 	}
-	var parts []string
-	_ = filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			if strings.HasPrefix(d.Name(), ".") || !strings.HasSuffix(p, k.ext) {
-				t.Errorf("unexpected file %s", p)
-			}
-			parts = append(parts, p)
+	l := e.list(t, out)
+	for _, f := range l.files {
+		if !strings.HasSuffix(f, k.ext) {
+			t.Errorf("unexpected file %s", f)
 		}
-		return err
-	})
-	back, err := file.NewSource(out, k.fmt)
-	if err != nil {
-		t.Fatal(err)
 	}
+	if len(l.hidden) != 0 {
+		t.Errorf("uncommitted files left: %v", l.hidden)
+	}
+	back := e.newSource(t, out, k.fmt, file.SourceConfig[rec]{})
 	_, _, rs := start(t, back, 1, nil, nil)
 	o := newOutput(t)
 	pump(t, rs, o, nil)
@@ -115,29 +110,37 @@ func testBulkSinkExactlyOnce(t *testing.T, k kind, newSink func(string) (*file.B
 	slices.SortFunc(got, cmp)
 	slices.SortFunc(want, cmp)
 	if !slices.Equal(got, want) {
-		t.Fatalf("read back %d records from %d parts, want %d", len(got), len(parts), len(want))
+		t.Fatalf("read back %d records from %d parts, want %d", len(got), len(l.files), len(want))
 	}
-	t.Logf("%d records in %d committed parts", len(got), len(parts))
+	t.Logf("%d records in %d committed parts", len(got), len(l.files))
 }
 
-func TestBulkSinkOptions(t *testing.T) {
+func TestBulkSinkConfig(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := file.NewParquetSink[int](dir, parquet.WriterOptions{}); err == nil {
+	if _, err := file.NewParquetSink(file.SinkConfig[int]{Dir: dir}, parquet.WriterOptions{}); err == nil {
 		t.Error("a Parquet sink of ints: no error")
 	}
-	if _, err := file.NewParquetSink[rec](dir, parquet.WriterOptions{}, file.Gzip(1)); err == nil {
+	if _, err := file.NewParquetSink(file.SinkConfig[rec]{Dir: dir, Gzip: true}, parquet.WriterOptions{}); err == nil {
 		t.Error("a gzip Parquet sink: no error")
 	}
-	if _, err := file.NewParquetSink[rec](dir, parquet.WriterOptions{RowGroupRows: -1}); err == nil {
+	if _, err := file.NewParquetSink(file.SinkConfig[rec]{Dir: dir}, parquet.WriterOptions{RowGroupRows: -1}); err == nil {
 		t.Error("negative row group: no error")
 	}
-	if _, err := file.NewAvroSink[int](dir, avro.FileOptions{}); err == nil || !strings.Contains(err.Error(), "file: avro sink") {
+	if _, err := file.NewAvroSink(file.SinkConfig[int]{Dir: dir}, avro.FileOptions{}); err == nil || !strings.Contains(err.Error(), "file: avro sink") {
 		t.Errorf("an Avro sink of ints: %v", err)
 	}
-	if _, err := file.NewAvroSink[rec](dir, avro.FileOptions{Codec: "lz4"}); err == nil || !strings.Contains(err.Error(), `unknown file codec "lz4"`) {
+	if _, err := file.NewAvroSink(file.SinkConfig[rec]{Dir: dir}, avro.FileOptions{Codec: "lz4"}); err == nil || !strings.Contains(err.Error(), `unknown file codec "lz4"`) {
 		t.Errorf("an Avro sink with an unknown codec: %v", err)
 	}
-	if _, err := file.NewAvroSink[rec](dir, avro.FileOptions{}, file.Gzip(1)); err == nil || !strings.Contains(err.Error(), "do not apply to avro files") {
-		t.Errorf("a gzip Avro sink: %v", err)
+	encode := func(dst []byte, _ rec) []byte { return dst }
+	if _, err := file.NewAvroSink(file.SinkConfig[rec]{Dir: dir, Encode: encode}, avro.FileOptions{}); err == nil || !strings.Contains(err.Error(), "do not apply to avro files") {
+		t.Errorf("an Avro sink with an Encode function: %v", err)
+	}
+	s, err := file.NewParquetSink(file.SinkConfig[rec]{Dir: dir}, parquet.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Dir() != dir {
+		t.Errorf("Dir() = %s, want %s", s.Dir(), dir)
 	}
 }

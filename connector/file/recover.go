@@ -4,80 +4,58 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"slices"
 
 	"github.com/runnel-io/runnel/connector"
+	"github.com/runnel-io/runnel/filesystem"
 )
 
-// Recover deletes, below dir, every in-progress part file and every pending part file that
-// keep does not name; keep is the committables of the checkpoint being restored, which the
-// runtime commits (again) afterwards. It returns the paths it deleted, sorted.
+// Recover discards, below dir of fsys (nil: filesystem.Local{}), every uncommitted part file
+// (in progress, or finished and never committed: hidden files locally, multipart uploads on
+// S3) that keep does not name; keep is the committables of the checkpoint being restored,
+// which the runtime commits (again) afterwards. It returns the files it discarded. Other
+// uncommitted files below dir (whose names are not part names) are left alone.
 //
 // Call it at restore, before the new writers start and with no other job writing to dir: it
-// would delete the in-progress files of running writers. Without it, leftovers stay hidden and
-// only cost disk space; NewWriter itself deletes only its own subtask's in-progress files of
-// earlier attempts. It returns an error if a committable in keep cannot be decoded or a file
-// cannot be listed or deleted; it deletes what it can.
-func Recover(ctx context.Context, dir string, keep []connector.Committable) ([]string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, fmt.Errorf("file: recover %s: %w", dir, err)
+// would discard the files of running writers. Without it, leftovers stay hidden and only cost
+// space; NewWriter itself discards only its own subtask's in-progress files of earlier
+// attempts, and the Committer the files of its own job run's failed attempts. It returns an
+// error if a committable in keep cannot be decoded or a file cannot be listed or discarded; it
+// discards what it can.
+func Recover(ctx context.Context, fsys filesystem.FS, dir string, keep []connector.Committable) ([]filesystem.Pending, error) {
+	if fsys == nil {
+		fsys = filesystem.Local{}
 	}
-	c := committer{dir: abs}
+	root, err := fsys.Resolve(dir)
+	if err != nil {
+		return nil, fmt.Errorf("file: recover: %w", err)
+	}
+	c := committer{fs: fsys, dir: root}
 	kept := map[string]bool{}
 	for _, b := range keep {
-		r, err := c.parse(b)
+		p, err := c.parse(b)
 		if err != nil {
-			return nil, fmt.Errorf("file: recover %s: %w", abs, err)
+			return nil, fmt.Errorf("file: recover %s: %w", root, err)
 		}
-		kept[r.Pending] = true
+		kept[p.ID] = true
 	}
-	removed, err := removeLeftovers(ctx, abs, func(partName) bool { return true }, kept)
+	pending, err := fsys.ListPending(ctx, root)
 	if err != nil {
-		return removed, fmt.Errorf("file: recover %s: %w", abs, err)
+		return nil, fmt.Errorf("file: recover %s: %w", root, err)
+	}
+	var removed []filesystem.Pending
+	var errs []error
+	for _, p := range pending {
+		if _, ok := parsePartName(baseName(p.Name)); !ok || kept[p.ID] {
+			continue
+		}
+		if err := fsys.Abort(ctx, p); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, p)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return removed, fmt.Errorf("file: recover %s: %w", root, err)
 	}
 	return removed, nil
-}
-
-// removeLeftovers deletes the hidden part files below root for which match is true, except the
-// paths in keep (which may be nil), and returns the deleted paths, sorted.
-func removeLeftovers(ctx context.Context, root string, match func(partName) bool, keep map[string]bool) ([]string, error) {
-	var removed []string
-	var errs []error
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			errs = append(errs, err)
-			if d != nil && d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		n, ok := parsePartName(d.Name())
-		if !ok || !match(n) {
-			return nil
-		}
-		if keep[path] {
-			return nil
-		}
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, err)
-			return nil
-		}
-		removed = append(removed, path)
-		return nil
-	})
-	if err != nil {
-		errs = append(errs, err)
-	}
-	slices.Sort(removed)
-	return removed, errors.Join(errs...)
 }

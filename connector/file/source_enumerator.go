@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/runnel-io/runnel/connector"
+	"github.com/runnel-io/runnel/filesystem"
 )
 
 // enumerator hands files out to readers, round robin in path order. It is called from one
@@ -18,7 +19,7 @@ import (
 // position), or neither (finished); in all three cases it is in seen, so a restored enumerator
 // never makes a split for it again and Discover skips it.
 type enumerator struct {
-	list    func() ([]string, error)
+	list    func(context.Context) ([]filesystem.FileInfo, error)
 	ctx     connector.EnumeratorContext
 	bounded bool
 	fresh   bool // not restored: list the files at Start
@@ -35,15 +36,15 @@ func (e *enumerator) enqueue(sp *Split) {
 	e.next = (e.next + 1) % len(e.queues)
 }
 
-// addNew makes splits of the listed paths not seen before and assigns them.
-func (e *enumerator) addNew(paths []string) int {
+// addNew makes splits of the listed files not seen before and assigns them.
+func (e *enumerator) addNew(files []filesystem.FileInfo) int {
 	n := 0
-	for _, p := range paths {
-		if e.seen[p] {
+	for _, f := range files {
+		if e.seen[f.Name] {
 			continue
 		}
-		e.seen[p] = true
-		e.enqueue(&Split{Path: p})
+		e.seen[f.Name] = true
+		e.enqueue(&Split{Path: f.Name, Size: max(f.Size, 0), Version: f.Version})
 		n++
 	}
 	for i := range e.queues {
@@ -66,11 +67,11 @@ func (e *enumerator) flush(i int) {
 }
 
 // Start lists the files on a fresh start.
-func (e *enumerator) Start(context.Context) error {
+func (e *enumerator) Start(ctx context.Context) error {
 	if !e.fresh {
 		return nil
 	}
-	paths, err := e.list()
+	paths, err := e.list(ctx)
 	if err != nil {
 		return err
 	}
@@ -128,7 +129,7 @@ func (e *monitoringEnumerator) Discover(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	paths, err := e.list()
+	paths, err := e.list(ctx)
 	if err != nil {
 		return err
 	}
@@ -139,4 +140,4 @@ func (e *monitoringEnumerator) Discover(ctx context.Context) error {
 }
 
 // DiscoveryInterval implements connector.Discoverer: the Monitor interval.
-func (e *monitoringEnumerator) DiscoveryInterval() float64 { return e.interval.Seconds() }
+func (e *monitoringEnumerator) DiscoveryInterval() time.Duration { return e.interval }

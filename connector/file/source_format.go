@@ -3,6 +3,7 @@ package file
 import (
 	"bufio"
 	"bytes"
+	"errors"
 
 	"github.com/runnel-io/runnel/format"
 	"github.com/runnel-io/runnel/format/avro"
@@ -11,8 +12,8 @@ import (
 	"github.com/runnel-io/runnel/format/parquet"
 )
 
-// Format says how a Source turns a file into records of type T. Make one with JSONLines, CSV or
-// Parquet; the zero Format is invalid. A Format is immutable.
+// Format says how a Source turns a file into records of type T. Make one with JSONLines, CSV,
+// Lines, Parquet or Avro; the zero Format is invalid. A Format is immutable.
 type Format[T any] struct {
 	name string
 	// Line formats: the framing, a decoder per reader (CSV decoders reuse buffers), and, for
@@ -100,6 +101,57 @@ func Avro[T any]() Format[T] {
 		avro:  true,
 		check: func() error { return avro.CheckFile[T](avro.FileOptions{}) },
 	}
+}
+
+// Lines reads one record per line, decoded by decode, for line formats JSONLines and CSV do not
+// cover. decode gets the line without its line end and must not keep it; it is called from the
+// readers' goroutines concurrently. An error it returns makes the line a malformed record (see
+// SourceConfig.DeadLetter): a *format.RecordError is completed with the position, any other
+// error is wrapped in one; an error wrapping format.ErrBlank skips the line. Empty lines are
+// skipped.
+func Lines[T any](decode func(line []byte) (T, error)) Format[T] {
+	return Format[T]{
+		name:  "lines",
+		split: bufio.ScanLines,
+		newLine: func() (lineDecoder[T], error) {
+			if decode == nil {
+				return nil, errors.New("nil decode function")
+			}
+			return funcDecoder[T](decode), nil
+		},
+	}
+}
+
+// funcDecoder is the lineDecoder of Lines.
+type funcDecoder[T any] func(line []byte) (T, error)
+
+func (f funcDecoder[T]) Decode(raw []byte, pos format.Position) (T, *format.RecordError) {
+	v, err := f(raw)
+	if err == nil {
+		return v, nil
+	}
+	var rerr *format.RecordError
+	if errors.As(err, &rerr) {
+		rerr.Position = pos
+		if rerr.Raw == nil {
+			rerr.Raw = append([]byte(nil), raw...)
+		}
+		return v, rerr
+	}
+	return v, format.NewRecordError("", pos, "", raw, err)
+}
+
+// validate reports whether f can decode records of type T.
+func (f Format[T]) validate() error {
+	if f.newLine != nil {
+		if _, err := f.newLine(); err != nil {
+			return err
+		}
+	}
+	if f.check != nil {
+		return f.check()
+	}
+	return nil
 }
 
 // blank reports whether a record is empty, after ScanLines removed its line end. Lines of white

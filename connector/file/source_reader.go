@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
@@ -31,9 +30,9 @@ type reader[T any] struct {
 
 // openFile is the file being read, with its position in sp.
 type openFile[T any] struct {
-	sp  *Split
-	out connector.SplitOutput[T]
-	f   *os.File
+	sp   *Split
+	out  connector.SplitOutput[T]
+	body io.Closer // the stream of a line format or Avro file, the ReaderAt of a Parquet file
 	// line formats
 	zr       io.Closer // the decompressor, if any
 	sc       *bufio.Scanner
@@ -56,7 +55,9 @@ func (o *openFile[T]) close() {
 	if o.zr != nil {
 		_ = o.zr.Close()
 	}
-	_ = o.f.Close() // read-only: nothing to lose
+	if o.body != nil {
+		_ = o.body.Close() // read-only: nothing to lose
+	}
 }
 
 // AddSplits queues copies of splits, fresh or restored at their positions.
@@ -71,8 +72,8 @@ func (r *reader[T]) NoMoreSplits() { r.noMore = true }
 
 // Read emits up to the batch size of records from the current file, going on to the next file
 // when one ends. Errors name the file and position.
-func (r *reader[T]) Read(_ context.Context, out connector.ReaderOutput[T]) (connector.ReadStatus, error) {
-	budget := r.s.cfg.batch
+func (r *reader[T]) Read(ctx context.Context, out connector.ReaderOutput[T]) (connector.ReadStatus, error) {
+	budget := r.s.cfg.ReadBatch
 	for budget > 0 {
 		if r.cur == nil {
 			if len(r.queue) == 0 {
@@ -82,11 +83,11 @@ func (r *reader[T]) Read(_ context.Context, out connector.ReaderOutput[T]) (conn
 				return connector.NothingAvailable, nil
 			}
 			sp := r.queue[0]
-			r.queue = r.queue[1:]
-			cur, err := r.open(sp)
+			cur, err := r.open(ctx, sp)
 			if err != nil {
-				return connector.MoreAvailable, err
+				return connector.MoreAvailable, err // sp stays queued: it is still the reader's
 			}
+			r.queue = r.queue[1:]
 			cur.out = out.Split(sp.Path)
 			r.cur = cur
 		}
@@ -131,23 +132,19 @@ func compression(path string) func(io.Reader) (io.ReadCloser, error) {
 	return nil
 }
 
-// open opens sp's file at sp's position.
-func (r *reader[T]) open(sp *Split) (_ *openFile[T], err error) {
-	f, err := os.Open(sp.Path)
-	if err != nil {
-		return nil, fmt.Errorf("file: source: subtask %d: %w", r.rc.Subtask, err)
-	}
-	o := &openFile[T]{sp: sp, f: f}
+// open opens sp's file at sp's position. On error it leaves sp as it was.
+func (r *reader[T]) open(ctx context.Context, sp *Split) (_ *openFile[T], err error) {
+	o := &openFile[T]{sp: sp}
 	defer func() {
 		if err != nil {
 			o.close()
 		}
 	}()
-	if r.s.format.parquet {
-		return o, r.openParquet(o)
-	}
-	if r.s.format.avro {
-		return o, r.openAvro(o)
+	switch {
+	case r.s.format.parquet:
+		return o, r.openParquet(ctx, o)
+	case r.s.format.avro:
+		return o, r.openAvro(ctx, o)
 	}
 	if r.dec == nil {
 		if r.dec, err = r.s.format.newLine(); err != nil {
@@ -156,17 +153,35 @@ func (r *reader[T]) open(sp *Split) (_ *openFile[T], err error) {
 	}
 	o.dec = r.dec
 	decompress := compression(sp.Path)
-	var in io.Reader = f
-	if decompress != nil {
-		zr, err := decompress(bufio.NewReaderSize(f, 64<<10))
+	header := r.s.format.withHeader != nil
+	// A plain file resumes where its position is; any other is read from its start, a header
+	// first whatever the position.
+	from := int64(0)
+	if decompress == nil && !header {
+		from = sp.Offset
+	}
+	body, err := r.openAt(ctx, o, from)
+	if err != nil {
+		return nil, err
+	}
+	if decompress == nil {
+		o.sc = r.newScanner(o, body)
+	} else {
+		zr, err := decompress(bufio.NewReaderSize(body, 64<<10))
+		if errors.Is(err, io.EOF) { // an empty gzip file
+			if sp.Records > 0 {
+				return nil, fmt.Errorf("file: source: %s: position at record %d but the file is empty", sp.Path, sp.Records)
+			}
+			return o, nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("file: source: %s: %w", sp.Path, err)
 		}
-		o.zr, in = zr, zr
+		o.zr = zr
+		o.sc = r.newScanner(o, zr)
 	}
-	o.sc = r.newScanner(o, in)
-	// A header is read from the start whatever the position.
-	if r.s.format.withHeader != nil {
+	pos := *sp
+	if header {
 		if !o.sc.Scan() {
 			if err := o.scanErr(); err != nil {
 				return nil, err
@@ -177,51 +192,67 @@ func (r *reader[T]) open(sp *Split) (_ *openFile[T], err error) {
 			o.sc = nil // an empty file
 			return o, nil
 		}
-		pos := format.Position{Source: sp.Path, Line: 1, Offset: 0}
-		hd, rerr := r.s.format.withHeader(r.dec, o.sc.Bytes(), pos)
+		hd, rerr := r.s.format.withHeader(r.dec, o.sc.Bytes(), format.Position{Source: sp.Path, Line: 1, Offset: 0})
 		if rerr != nil {
 			return nil, rerr
 		}
 		o.dec = hd
-		if sp.Records == 0 {
-			sp.Records, sp.Offset = 1, o.consumed
+		if pos.Records == 0 {
+			pos.Records, pos.Offset = 1, o.consumed
 		}
 	}
 	switch {
-	case sp.Offset == o.consumed && sp.Records > 0 || sp.Records == 0 && sp.Offset == 0:
+	case pos.Records == 0 && pos.Offset == 0, pos.Offset == o.consumed && pos.Records > 0:
 		// At the position already.
 	case decompress == nil:
-		if _, err := f.Seek(sp.Offset, io.SeekStart); err != nil {
-			return nil, fmt.Errorf("file: source: %s: seeking to offset %d: %w", sp.Path, sp.Offset, err)
+		// Past the header of a plain file: read again from the position.
+		_ = o.body.Close()
+		body, err := r.openAt(ctx, o, pos.Offset)
+		if err != nil {
+			return nil, err
 		}
-		o.consumed = sp.Offset
-		o.sc = r.newScanner(o, f)
+		o.sc = r.newScanner(o, body)
 	default:
-		// Compressed: skip records up to the position, checking that the content did not change.
+		// Compressed: skip records up to the position, checking that the content did not
+		// change (a position of an earlier S3 source recorded no offset: 0).
 		skipped := int64(0)
-		if r.s.format.withHeader != nil {
+		if header {
 			skipped = 1
 		}
-		for ; skipped < sp.Records; skipped++ {
+		for ; skipped < pos.Records; skipped++ {
 			if !o.sc.Scan() {
 				if err := o.scanErr(); err != nil {
 					return nil, err
 				}
-				return nil, fmt.Errorf("file: source: %s: position at record %d but the file has %d", sp.Path, sp.Records, skipped)
+				return nil, fmt.Errorf("file: source: %s: position at record %d but the file has %d", sp.Path, pos.Records, skipped)
 			}
 		}
-		if o.consumed != sp.Offset {
+		if pos.Offset != 0 && o.consumed != pos.Offset {
 			return nil, fmt.Errorf("file: source: %s: record %d ends at offset %d, the checkpoint says %d: the file changed",
-				sp.Path, sp.Records, o.consumed, sp.Offset)
+				sp.Path, pos.Records, o.consumed, pos.Offset)
 		}
+		pos.Offset = o.consumed
 	}
+	*sp = pos
 	return o, nil
+}
+
+// openAt opens o's file to read its content from offset.
+func (r *reader[T]) openAt(ctx context.Context, o *openFile[T], offset int64) (io.Reader, error) {
+	body, err := r.s.list.fs.Open(ctx, o.sp.info(), offset)
+	if err != nil {
+		o.body = nil
+		return nil, fmt.Errorf("file: source: subtask %d: %w", r.rc.Subtask, err)
+	}
+	o.body = body
+	o.consumed = offset
+	return body, nil
 }
 
 // newScanner returns a scanner of in that records in o the offsets of the records it returns.
 func (r *reader[T]) newScanner(o *openFile[T], in io.Reader) *bufio.Scanner {
 	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 0, min(64<<10, r.s.cfg.maxRecord)), r.s.cfg.maxRecord)
+	sc.Buffer(make([]byte, 0, min(64<<10, r.s.cfg.MaxRecordSize)), r.s.cfg.MaxRecordSize)
 	split := r.s.format.split
 	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
 		adv, tok, err := split(data, atEOF)
@@ -268,10 +299,10 @@ func (r *reader[T]) readLines(budget int) (n int, done bool, err error) {
 		if rerr != nil {
 			if !errors.Is(rerr.Err, format.ErrBlank) { // blank: a JSON line of white space, skipped
 				policy := format.Fail
-				if r.s.cfg.deadLetter != nil {
+				if r.s.cfg.DeadLetter != nil {
 					policy = format.DeadLetter
 				}
-				if err := policy.Handle(rerr, r.s.cfg.deadLetter); err != nil {
+				if err := policy.Handle(rerr, r.s.cfg.DeadLetter); err != nil {
 					return n, false, fmt.Errorf("file: source: subtask %d: %w", r.rc.Subtask, err)
 				}
 			}
@@ -285,15 +316,16 @@ func (r *reader[T]) readLines(budget int) (n int, done bool, err error) {
 }
 
 // openParquet opens o's file as Parquet at row o.sp.Records.
-func (r *reader[T]) openParquet(o *openFile[T]) error {
-	st, err := o.f.Stat()
-	if err != nil {
-		return fmt.Errorf("file: source: %w", err)
-	}
+func (r *reader[T]) openParquet(ctx context.Context, o *openFile[T]) error {
 	if compression(o.sp.Path) != nil {
 		return fmt.Errorf("file: source: %s: a compressed Parquet file cannot be read (Parquet compresses its pages)", o.sp.Path)
 	}
-	pr, err := parquet.NewReader[T](o.f, st.Size(), o.sp.Path)
+	ra, err := r.s.list.fs.OpenReaderAt(ctx, o.sp.info())
+	if err != nil {
+		return fmt.Errorf("file: source: subtask %d: %w", r.rc.Subtask, err)
+	}
+	o.body = ra
+	pr, err := parquet.NewReader[T](ra, ra.Size(), o.sp.Path)
 	if err != nil {
 		return fmt.Errorf("file: source: %w", err)
 	}
@@ -310,7 +342,7 @@ func (r *reader[T]) openParquet(o *openFile[T]) error {
 func (r *reader[T]) readParquet(budget int) (n int, done bool, err error) {
 	o := r.cur
 	if o.rows == nil {
-		o.rows = make([]T, r.s.cfg.batch)
+		o.rows = make([]T, r.s.cfg.ReadBatch)
 	}
 	rows := o.rows[:budget]
 	n, err = o.pr.Read(rows)
@@ -329,11 +361,16 @@ func (r *reader[T]) readParquet(budget int) (n int, done bool, err error) {
 }
 
 // openAvro opens o's file as an Avro container file at record o.sp.Records.
-func (r *reader[T]) openAvro(o *openFile[T]) error {
+func (r *reader[T]) openAvro(ctx context.Context, o *openFile[T]) error {
 	if compression(o.sp.Path) != nil {
 		return fmt.Errorf("file: source: %s: a compressed Avro file cannot be read (Avro compresses its blocks)", o.sp.Path)
 	}
-	ar, err := avro.NewFileReader[T](bufio.NewReaderSize(o.f, 64<<10), o.sp.Path)
+	body, err := r.s.list.fs.Open(ctx, o.sp.info(), 0)
+	if err != nil {
+		return fmt.Errorf("file: source: subtask %d: %w", r.rc.Subtask, err)
+	}
+	o.body = body
+	ar, err := avro.NewFileReader[T](bufio.NewReaderSize(body, 64<<10), o.sp.Path)
 	if err != nil {
 		return fmt.Errorf("file: source: %w", err)
 	}
@@ -348,7 +385,7 @@ func (r *reader[T]) openAvro(o *openFile[T]) error {
 func (r *reader[T]) readAvro(budget int) (n int, done bool, err error) {
 	o := r.cur
 	if o.rows == nil {
-		o.rows = make([]T, r.s.cfg.batch)
+		o.rows = make([]T, r.s.cfg.ReadBatch)
 	}
 	rows := o.rows[:budget]
 	n, err = o.ar.Read(rows)

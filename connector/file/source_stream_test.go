@@ -4,10 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,6 +21,10 @@ import (
 // sink with checkpoints every few milliseconds, restarting from the latest checkpoint after
 // each failure: the committed output is exactly the input, every record once.
 func TestSourceJobSurvivesFailures(t *testing.T) {
+	eachFS(t, testSourceJobSurvivesFailures)
+}
+
+func testSourceJobSurvivesFailures(t *testing.T, e *fsEnv) {
 	for _, c := range []struct {
 		name  string
 		kinds []kind
@@ -32,12 +33,12 @@ func TestSourceJobSurvivesFailures(t *testing.T) {
 		{"csv", []kind{kinds[3]}},
 		{"parquet", []kind{kinds[6]}},
 	} {
-		for seed := range uint64(2) {
+		for seed := range uint64(map[string]int{"local": 2, "s3": 1}[e.name]) {
 			t.Run(fmt.Sprintf("%s/seed%d", c.name, seed), func(t *testing.T) {
-				in := t.TempDir()
+				in := e.dir(t)
 				var want []string
 				for i, k := range c.kinds {
-					for _, recs := range writeFiles(t, filepath.Join(in, fmt.Sprint(i)), k, 5, 4000) {
+					for _, recs := range e.writeFiles(t, e.path(in, fmt.Sprint(i)), k, 5, 4000) {
 						for _, r := range recs {
 							want = append(want, line(r))
 						}
@@ -51,12 +52,10 @@ func TestSourceJobSurvivesFailures(t *testing.T) {
 					points = append(points, at)
 				}
 				var seen, failures atomic.Int64
-				src, err := file.NewSource(in, c.kinds[0].fmt, file.ReadBatch(16))
-				if err != nil {
-					t.Fatal(err)
-				}
-				out := t.TempDir()
-				sink, err := file.NewSink(out, func(dst []byte, s string) []byte { return append(dst, s...) })
+				src := e.newSource(t, in, c.kinds[0].fmt, file.SourceConfig[rec]{ReadBatch: 16})
+				out := e.dir(t)
+				sink, err := file.NewSink(file.SinkConfig[string]{FS: e.fs, Dir: out,
+					Encode: func(dst []byte, s string) []byte { return append(append(dst, s...), '\n') }})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -108,7 +107,7 @@ func TestSourceJobSurvivesFailures(t *testing.T) {
 				if restored.Load() == 0 {
 					t.Fatal("no restart restored a checkpoint")
 				}
-				got := committed(t, out)
+				got := committed(t, e, out)
 				if !slices.Equal(got, want) {
 					t.Fatalf("committed %d lines, want %d (first differing: %v)", len(got), len(want), firstDiff(got, want))
 				}
@@ -119,26 +118,19 @@ func TestSourceJobSurvivesFailures(t *testing.T) {
 
 func line(r rec) string { return fmt.Sprintf("%d %d %q", r.File, r.N, r.Text) }
 
-func committed(t testing.TB, dir string) []string {
+// committed returns the committed lines below dir, sorted, and checks that nothing
+// uncommitted is left.
+func committed(t testing.TB, e *fsEnv, dir string) []string {
 	t.Helper()
+	l := e.list(t, dir)
+	if len(l.hidden) != 0 {
+		t.Errorf("uncommitted files left: %v", l.hidden)
+	}
 	var lines []string
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") {
-			return err
+	for row, n := range l.rows {
+		for range n {
+			lines = append(lines, row)
 		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		for l := range strings.SplitSeq(strings.TrimSuffix(string(b), "\n"), "\n") {
-			if l != "" {
-				lines = append(lines, l)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	slices.Sort(lines)
 	return lines

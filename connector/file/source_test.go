@@ -3,12 +3,13 @@ package file_test
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
-	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/runnel-io/runnel/connector"
 	"github.com/runnel-io/runnel/connector/file"
+	"github.com/runnel-io/runnel/connector/s3"
+	"github.com/runnel-io/runnel/filesystem"
 	"github.com/runnel-io/runnel/format"
 	"github.com/runnel-io/runnel/format/avro"
 	"github.com/runnel-io/runnel/format/csv"
@@ -65,8 +68,8 @@ func text(i int64) string {
 }
 
 // writeFiles writes files records into dir, file f holding per*(f+1)/2 records, and returns the
-// records by absolute path.
-func writeFiles(t testing.TB, dir string, k kind, files, per int) map[string][]rec {
+// records by name.
+func (e *fsEnv) writeFiles(t testing.TB, dir string, k kind, files, per int) map[string][]rec {
 	t.Helper()
 	want := map[string][]rec{}
 	for f := range files {
@@ -74,19 +77,15 @@ func writeFiles(t testing.TB, dir string, k kind, files, per int) map[string][]r
 		for i := range per * (f + 1) / 2 {
 			recs = append(recs, rec{File: f, N: int64(i), Text: text(int64(i))})
 		}
-		path := filepath.Join(dir, fmt.Sprintf("sub%d", f%2), fmt.Sprintf("f%03d%s", f, k.ext))
-		writeFile(t, path, k, recs)
-		abs, _ := filepath.Abs(path)
-		want[abs] = recs
+		name := e.path(dir, fmt.Sprintf("sub%d/f%03d%s", f%2, f, k.ext))
+		e.writeFile(t, name, k, recs)
+		want[name] = recs
 	}
 	return want
 }
 
-func writeFile(t testing.TB, path string, k kind, recs []rec) {
+func (e *fsEnv) writeFile(t testing.TB, path string, k kind, recs []rec) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	var raw bytes.Buffer
 	switch {
 	case strings.HasPrefix(k.name, "json"):
@@ -148,9 +147,7 @@ func writeFile(t testing.TB, path string, k kind, recs []rec) {
 		zw, _ := zstd.NewWriter(nil)
 		data = zw.EncodeAll(data, nil)
 	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	e.put(t, path, data)
 }
 
 // enumCtx is a connector.EnumeratorContext recording assignments.
@@ -319,50 +316,62 @@ func checkExact(t testing.TB, got, want map[string][]rec) {
 	}
 }
 
-func TestSourceReadsAllFilesExactly(t *testing.T) {
-	for _, k := range kinds {
-		t.Run(k.name, func(t *testing.T) {
-			dir := t.TempDir()
-			want := writeFiles(t, dir, k, 7, 300)
-			// Leftovers of a file sink and hidden directories are not read.
-			for _, hidden := range []string{".part-0-0-x-0.inprogress", "_SUCCESS", ".hidden/f" + k.ext} {
-				p := filepath.Join(dir, hidden)
-				_ = os.MkdirAll(filepath.Dir(p), 0o755)
-				if err := os.WriteFile(p, []byte("garbage\n"), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			src, err := file.NewSource(dir, k.fmt, file.ReadBatch(13))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if src.Boundedness() != connector.Bounded {
-				t.Fatal("source without Monitor is not bounded")
-			}
-			_, _, rs := start(t, src, 3, nil, nil)
-			out := newOutput(t)
-			pump(t, rs, out, nil)
-			checkExact(t, out.got, want)
-			if len(out.released) != len(want) {
-				t.Fatalf("%d splits released, want %d", len(out.released), len(want))
-			}
-		})
-	}
-}
-
-func TestSourceGlob(t *testing.T) {
-	dir := t.TempDir()
-	all := writeFiles(t, dir, kinds[0], 4, 10)
-	src, err := file.NewSource(filepath.Join(dir, "sub1", "*.jsonl"), file.JSONLines[rec]())
+// newSource returns a source of e's file system; cfg sets the rest.
+func (e *fsEnv) newSource(t testing.TB, path string, f file.Format[rec], cfg file.SourceConfig[rec]) *file.Source[rec] {
+	t.Helper()
+	cfg.FS, cfg.Path, cfg.Format = e.fs, path, f
+	src, err := file.NewSource(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, rs := start(t, src, 1, nil, nil)
-	out := newOutput(t)
-	pump(t, rs, out, nil)
-	want := maps.Clone(all)
-	maps.DeleteFunc(want, func(p string, _ []rec) bool { return !strings.Contains(p, "sub1") })
-	checkExact(t, out.got, want)
+	return src
+}
+
+func TestSourceReadsAllFilesExactly(t *testing.T) {
+	eachFS(t, func(t *testing.T, e *fsEnv) {
+		for _, k := range kinds {
+			t.Run(k.name, func(t *testing.T) {
+				dir := e.dir(t)
+				want := e.writeFiles(t, dir, k, 7, 300)
+				// Leftovers of a file sink and hidden directories are not read.
+				for _, hidden := range []string{".part-0-0-x-0.inprogress", "_SUCCESS", ".hidden/f" + k.ext, "sub0/_tmp/g" + k.ext} {
+					e.put(t, e.path(dir, hidden), []byte("garbage\n"))
+				}
+				src := e.newSource(t, dir, k.fmt, file.SourceConfig[rec]{ReadBatch: 13})
+				if src.Boundedness() != connector.Bounded {
+					t.Fatal("source without Monitor is not bounded")
+				}
+				_, _, rs := start(t, src, 3, nil, nil)
+				out := newOutput(t)
+				pump(t, rs, out, nil)
+				checkExact(t, out.got, want)
+				if len(out.released) != len(want) {
+					t.Fatalf("%d splits released, want %d", len(out.released), len(want))
+				}
+			})
+		}
+	})
+}
+
+func TestSourceGlobAndFilter(t *testing.T) {
+	eachFS(t, func(t *testing.T, e *fsEnv) {
+		dir := e.dir(t)
+		all := e.writeFiles(t, dir, kinds[0], 4, 10)
+		read := func(path string, filter func(string) bool) map[string][]rec {
+			src := e.newSource(t, path, file.JSONLines[rec](), file.SourceConfig[rec]{Filter: filter})
+			_, _, rs := start(t, src, 1, nil, nil)
+			out := newOutput(t)
+			pump(t, rs, out, nil)
+			return out.got
+		}
+		want := maps.Clone(all)
+		maps.DeleteFunc(want, func(p string, _ []rec) bool { return !strings.Contains(p, "sub1") })
+		checkExact(t, read(e.path(dir, "sub1/*.jsonl"), nil), want)
+		checkExact(t, read(e.path(dir, "*/f00[13].jsonl"), nil), want)
+		checkExact(t, read(dir, func(name string) bool { return strings.Contains(name, "/sub1/") }), want)
+		one := e.path(dir, "sub0/f002.jsonl")
+		checkExact(t, read(one, nil), map[string][]rec{one: all[one]})
+	})
 }
 
 // TestSourceSnapshotRestore stops the readers part way, at several points, snapshots the
@@ -370,202 +379,213 @@ func TestSourceGlob(t *testing.T) {
 // set of readers of another parallelism: per file, what the first run read followed by what the
 // restored run read must be exactly the file.
 func TestSourceSnapshotRestore(t *testing.T) {
-	for _, k := range kinds {
-		for _, ps := range [][2]int{{2, 3}, {3, 1}, {1, 1}} {
-			for _, frac := range []float64{0, 0.05, 0.4, 0.93} {
-				t.Run(fmt.Sprintf("%s/p=%d->%d/at=%v", k.name, ps[0], ps[1], frac), func(t *testing.T) {
-					dir := t.TempDir()
-					want := writeFiles(t, dir, k, 6, 200)
-					n := 0
-					for _, w := range want {
-						n += len(w)
-					}
-					src, err := file.NewSource(dir, k.fmt, file.ReadBatch(11))
-					if err != nil {
-						t.Fatal(err)
-					}
-					e, _, rs := start(t, src, ps[0], nil, nil)
-					out := newOutput(t)
-					stopAt := int(frac * float64(n))
-					if stopAt > 0 {
-						pump(t, rs, out, func() bool { return out.total() >= stopAt })
-					}
-					enumSplits, err := e.Snapshot()
-					if err != nil {
-						t.Fatal(err)
-					}
-					var readerSplits []connector.Split
-					for _, r := range rs {
-						sps, err := r.Snapshot(1)
+	eachFS(t, func(t *testing.T, e *fsEnv) {
+		for _, k := range kinds {
+			for _, ps := range [][2]int{{2, 3}, {3, 1}, {1, 1}} {
+				for _, frac := range []float64{0, 0.05, 0.4, 0.93} {
+					t.Run(fmt.Sprintf("%s/p=%d->%d/at=%v", k.name, ps[0], ps[1], frac), func(t *testing.T) {
+						dir := e.dir(t)
+						want := e.writeFiles(t, dir, k, 6, 200)
+						n := 0
+						for _, w := range want {
+							n += len(w)
+						}
+						src := e.newSource(t, dir, k.fmt, file.SourceConfig[rec]{ReadBatch: 11})
+						en, _, rs := start(t, src, ps[0], nil, nil)
+						out := newOutput(t)
+						stopAt := int(frac * float64(n))
+						if stopAt > 0 {
+							pump(t, rs, out, func() bool { return out.total() >= stopAt })
+						}
+						enumSplits, err := en.Snapshot()
 						if err != nil {
 							t.Fatal(err)
 						}
-						readerSplits = append(readerSplits, sps...)
-						_ = r.Close()
-					}
-					if stopAt > 0 && !slices.ContainsFunc(readerSplits, func(sp connector.Split) bool {
-						return sp.(*file.Split).Records > 0
-					}) {
-						t.Fatalf("no reader stopped inside a file: %+v", readerSplits)
-					}
-					// Work done after the snapshot is lost with the failure.
-					_, _, rs2 := start(t, src, ps[1], codec(t, src, enumSplits), codec(t, src, readerSplits))
-					pump(t, rs2, out, nil)
-					checkExact(t, out.got, want)
-				})
+						var readerSplits []connector.Split
+						for _, r := range rs {
+							sps, err := r.Snapshot(1)
+							if err != nil {
+								t.Fatal(err)
+							}
+							readerSplits = append(readerSplits, sps...)
+							_ = r.Close()
+						}
+						if stopAt > 0 && !slices.ContainsFunc(readerSplits, func(sp connector.Split) bool {
+							return sp.(*file.Split).Records > 0
+						}) {
+							t.Fatalf("no reader stopped inside a file: %+v", readerSplits)
+						}
+						// Work done after the snapshot is lost with the failure.
+						_, _, rs2 := start(t, src, ps[1], codec(t, src, enumSplits), codec(t, src, readerSplits))
+						pump(t, rs2, out, nil)
+						checkExact(t, out.got, want)
+					})
+				}
 			}
 		}
-	}
+	})
 }
 
 func TestSourceMonitorPicksUpNewFiles(t *testing.T) {
-	dir := t.TempDir()
-	k := kinds[0]
-	want := writeFiles(t, dir, k, 2, 10)
-	src, err := file.NewSource(dir, k.fmt, file.Monitor(time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if src.Boundedness() != connector.Unbounded {
-		t.Fatal("source with Monitor is bounded")
-	}
-	e, ec, rs := start(t, src, 2, nil, nil)
-	d, ok := e.(connector.Discoverer)
-	if !ok || d.DiscoveryInterval() != 1 {
-		t.Fatalf("enumerator %T is not a Discoverer with a 1 s interval", e)
-	}
-	out := newOutput(t)
-	drain := func() {
-		for range 100 {
-			for _, r := range rs {
-				st, err := r.Read(t.Context(), out)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if st == connector.EndOfInput {
-					t.Fatal("a monitoring reader ended")
+	eachFS(t, func(t *testing.T, e *fsEnv) {
+		dir := e.dir(t)
+		k := kinds[0]
+		want := e.writeFiles(t, dir, k, 2, 10)
+		src := e.newSource(t, dir, k.fmt, file.SourceConfig[rec]{Monitor: time.Second})
+		if src.Boundedness() != connector.Unbounded {
+			t.Fatal("source with Monitor is bounded")
+		}
+		en, ec, rs := start(t, src, 2, nil, nil)
+		d, ok := en.(connector.Discoverer)
+		if !ok || d.DiscoveryInterval() != time.Second {
+			t.Fatalf("enumerator %T is not a Discoverer with a 1 s interval", en)
+		}
+		out := newOutput(t)
+		drain := func() {
+			for range 100 {
+				for _, r := range rs {
+					st, err := r.Read(t.Context(), out)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if st == connector.EndOfInput {
+						t.Fatal("a monitoring reader ended")
+					}
 				}
 			}
 		}
-	}
-	drain()
-	checkExact(t, out.got, want)
+		drain()
+		checkExact(t, out.got, want)
 
-	// A file written hidden and renamed into place is read once.
-	recs := []rec{{File: 9, N: 1, Text: "new"}, {File: 9, N: 2, Text: "newer"}}
-	hiddenPath := filepath.Join(dir, "sub0", ".new.jsonl")
-	writeFile(t, hiddenPath, k, recs)
-	if err := d.Discover(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if len(ec.assigned) != 0 {
-		t.Fatalf("a hidden file was assigned: %v", ec.assigned)
-	}
-	newPath := filepath.Join(dir, "sub0", "new.jsonl")
-	if err := os.Rename(hiddenPath, newPath); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Discover(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	ec.take(rs)
-	drain()
-	want[newPath] = recs
-	checkExact(t, out.got, want)
-	if err := d.Discover(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if len(ec.assigned) != 0 {
-		t.Fatalf("a file was assigned twice: %v", ec.assigned)
-	}
-
-	// A restored enumerator remembers the files already read: a third file is the only new one.
-	snap, err := e.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	third := filepath.Join(dir, "third.jsonl")
-	writeFile(t, third, k, []rec{{File: 3, N: 3}})
-	e2, ec2, rs2 := start(t, src, 3, codec(t, src, snap), nil)
-	if len(ec2.assigned) != 0 {
-		t.Fatalf("restored enumerator assigned %v before discovering", ec2.assigned)
-	}
-	if err := e2.(connector.Discoverer).Discover(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, sps := range ec2.assigned {
-		for _, sp := range sps {
-			got = append(got, sp.SplitID())
+		// A file written hidden and renamed into place is read once.
+		recs := []rec{{File: 9, N: 1, Text: "new"}, {File: 9, N: 2, Text: "newer"}}
+		hiddenPath := e.path(dir, "sub0/.new.jsonl")
+		e.writeFile(t, hiddenPath, k, recs)
+		if err := d.Discover(t.Context()); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if !slices.Equal(got, []string{third}) {
-		t.Fatalf("restored enumerator assigned %v, want only %s", got, third)
-	}
-	_ = rs2
+		if len(ec.assigned) != 0 {
+			t.Fatalf("a hidden file was assigned: %v", ec.assigned)
+		}
+		newPath := e.path(dir, "sub0/new.jsonl")
+		e.rename(t, hiddenPath, newPath)
+		if err := d.Discover(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		ec.take(rs)
+		drain()
+		want[newPath] = recs
+		checkExact(t, out.got, want)
+		if err := d.Discover(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if len(ec.assigned) != 0 {
+			t.Fatalf("a file was assigned twice: %v", ec.assigned)
+		}
+
+		// A restored enumerator remembers the files already read: a third file is the only new one.
+		snap, err := en.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		third := e.path(dir, "third.jsonl")
+		e.writeFile(t, third, k, []rec{{File: 3, N: 3}})
+		e2, ec2, _ := start(t, src, 3, codec(t, src, snap), nil)
+		if len(ec2.assigned) != 0 {
+			t.Fatalf("restored enumerator assigned %v before discovering", ec2.assigned)
+		}
+		if err := e2.(connector.Discoverer).Discover(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, sps := range ec2.assigned {
+			for _, sp := range sps {
+				got = append(got, sp.SplitID())
+			}
+		}
+		if !slices.Equal(got, []string{third}) {
+			t.Fatalf("restored enumerator assigned %v, want only %s", got, third)
+		}
+	})
 }
 
 func TestSourceMalformed(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "bad.jsonl")
-	lines := `{"file":1,"n":1,"text":"a"}` + "\n" + `{"file":1,"n":2,"text":"b"}` + "\n" + `{"file":1,"n":` + "\n" +
-		`{"file":1,"n":"four"}` + "\n" + `{"file":1,"n":5,"text":"e"}` + "\n"
-	if err := os.WriteFile(path, []byte(lines), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	abs, _ := filepath.Abs(path)
-	badOffset := int64(len(`{"file":1,"n":1,"text":"a"}`+"\n") * 2)
+	eachFS(t, func(t *testing.T, e *fsEnv) {
+		dir := e.dir(t)
+		name := e.path(dir, "bad.jsonl")
+		lines := `{"file":1,"n":1,"text":"a"}` + "\n" + `{"file":1,"n":2,"text":"b"}` + "\n" + `{"file":1,"n":` + "\n" +
+			`{"file":1,"n":"four"}` + "\n" + `{"file":1,"n":5,"text":"e"}` + "\n"
+		e.put(t, name, []byte(lines))
+		badOffset := int64(len(`{"file":1,"n":1,"text":"a"}`+"\n") * 2)
 
-	t.Run("fail", func(t *testing.T) {
-		src, err := file.NewSource(dir, file.JSONLines[rec]())
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _, rs := start(t, src, 1, nil, nil)
-		_, err = rs[0].Read(t.Context(), newOutput(t))
-		var rerr *format.RecordError
-		if !errors.As(err, &rerr) {
-			t.Fatalf("Read: %v, want a *format.RecordError", err)
-		}
-		msg := err.Error()
-		for _, want := range []string{abs, "line 3", fmt.Sprintf("offset %d", badOffset), "json"} {
-			if !strings.Contains(msg, want) {
-				t.Errorf("error %q does not name %q", msg, want)
+		t.Run("fail", func(t *testing.T) {
+			src := e.newSource(t, dir, file.JSONLines[rec](), file.SourceConfig[rec]{})
+			_, _, rs := start(t, src, 1, nil, nil)
+			_, err := rs[0].Read(t.Context(), newOutput(t))
+			var rerr *format.RecordError
+			if !errors.As(err, &rerr) {
+				t.Fatalf("Read: %v, want a *format.RecordError", err)
 			}
-		}
-		if rerr.Source != abs || rerr.Line != 3 || rerr.Offset != badOffset || string(rerr.Raw) != `{"file":1,"n":` {
-			t.Errorf("RecordError %+v", rerr)
-		}
-	})
-	t.Run("dead-letter", func(t *testing.T) {
-		var dead []*format.RecordError
-		src, err := file.NewSource(dir, file.JSONLines[rec](), file.DeadLetter(func(e *format.RecordError) error {
-			dead = append(dead, e)
-			return nil
-		}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _, rs := start(t, src, 1, nil, nil)
-		out := newOutput(t)
-		pump(t, rs, out, nil)
-		if got := out.got[abs]; len(got) != 3 || got[2].N != 5 {
-			t.Fatalf("read %+v, want records 1, 2 and 5", got)
-		}
-		if len(dead) != 2 || dead[0].Line != 3 || dead[1].Line != 4 || dead[1].Field == "" {
-			t.Fatalf("dead letters %+v", dead)
-		}
-	})
-	t.Run("dead-letter-error", func(t *testing.T) {
-		stop := errors.New("too many")
-		src, err := file.NewSource(dir, file.JSONLines[rec](), file.DeadLetter(func(*format.RecordError) error { return stop }))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _, rs := start(t, src, 1, nil, nil)
-		if _, err := rs[0].Read(t.Context(), newOutput(t)); !errors.Is(err, stop) {
-			t.Fatalf("Read: %v, want the dead-letter output's error", err)
-		}
+			msg := err.Error()
+			for _, want := range []string{name, "line 3", fmt.Sprintf("offset %d", badOffset), "json"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error %q does not name %q", msg, want)
+				}
+			}
+			if rerr.Source != name || rerr.Line != 3 || rerr.Offset != badOffset || string(rerr.Raw) != `{"file":1,"n":` {
+				t.Errorf("RecordError %+v", rerr)
+			}
+		})
+		t.Run("dead-letter", func(t *testing.T) {
+			var dead []*format.RecordError
+			src := e.newSource(t, dir, file.JSONLines[rec](), file.SourceConfig[rec]{DeadLetter: func(e *format.RecordError) error {
+				dead = append(dead, e)
+				return nil
+			}})
+			_, _, rs := start(t, src, 1, nil, nil)
+			out := newOutput(t)
+			pump(t, rs, out, nil)
+			if got := out.got[name]; len(got) != 3 || got[2].N != 5 {
+				t.Fatalf("read %+v, want records 1, 2 and 5", got)
+			}
+			if len(dead) != 2 || dead[0].Line != 3 || dead[1].Line != 4 || dead[1].Field == "" {
+				t.Fatalf("dead letters %+v", dead)
+			}
+		})
+		t.Run("dead-letter-error", func(t *testing.T) {
+			stop := errors.New("too many")
+			src := e.newSource(t, dir, file.JSONLines[rec](), file.SourceConfig[rec]{DeadLetter: func(*format.RecordError) error { return stop }})
+			_, _, rs := start(t, src, 1, nil, nil)
+			if _, err := rs[0].Read(t.Context(), newOutput(t)); !errors.Is(err, stop) {
+				t.Fatalf("Read: %v, want the dead-letter output's error", err)
+			}
+		})
+		t.Run("lines", func(t *testing.T) {
+			// A decode function of its own: its errors become records errors with positions.
+			var dead []*format.RecordError
+			decode := func(line []byte) (rec, error) {
+				if bytes.Contains(line, []byte(`"four"`)) {
+					return rec{}, errors.New("four is a word")
+				}
+				if bytes.Contains(line, []byte(`"n":5`)) {
+					return rec{}, fmt.Errorf("blank, really: %w", format.ErrBlank)
+				}
+				return rec{N: int64(len(line))}, nil
+			}
+			src := e.newSource(t, dir, file.Lines(decode), file.SourceConfig[rec]{DeadLetter: func(e *format.RecordError) error {
+				dead = append(dead, e)
+				return nil
+			}})
+			_, _, rs := start(t, src, 1, nil, nil)
+			out := newOutput(t)
+			pump(t, rs, out, nil)
+			if got := out.got[name]; len(got) != 3 {
+				t.Fatalf("read %+v, want 3 records", got)
+			}
+			if len(dead) != 1 || dead[0].Line != 4 || dead[0].Source != name || string(dead[0].Raw) != `{"file":1,"n":"four"}` {
+				t.Fatalf("dead letters %+v, want line 4", dead)
+			}
+		})
 	})
 }
 
@@ -573,136 +593,243 @@ func TestSourceMalformed(t *testing.T) {
 // but still counted, so the position of a later malformed line is right, while a line of other
 // space (U+00A0) and a CSV record of spaces are malformed records, not skipped.
 func TestSourceSkipsBlankLines(t *testing.T) {
-	dir := t.TempDir()
-	line := func(n int) string { return fmt.Sprintf(`{"file":1,"n":%d,"text":"x"}`, n) + "\n" }
-	content := line(1) + "   \n" + "\t \r\n" + line(2) + "\n" + " \n" + line(3) + "\u00a0\n" + line(4)
-	if err := os.WriteFile(filepath.Join(dir, "blank.jsonl"), []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	abs, _ := filepath.Abs(filepath.Join(dir, "blank.jsonl"))
-	var dead []*format.RecordError
-	src, err := file.NewSource(dir, file.JSONLines[rec](), file.DeadLetter(func(e *format.RecordError) error {
-		dead = append(dead, e)
-		return nil
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _, rs := start(t, src, 1, nil, nil)
-	out := newOutput(t)
-	pump(t, rs, out, nil)
-	if got := out.got[abs]; len(got) != 4 || got[0].N != 1 || got[3].N != 4 {
-		t.Fatalf("read %+v, want records 1 to 4", got)
-	}
-	if len(dead) != 1 || dead[0].Line != 8 || string(dead[0].Raw) != "\u00a0" {
-		t.Fatalf("dead letters %+v, want only the no-break space at line 8", dead)
-	}
+	eachFS(t, func(t *testing.T, e *fsEnv) {
+		dir := e.dir(t)
+		line := func(n int) string { return fmt.Sprintf(`{"file":1,"n":%d,"text":"x"}`, n) + "\n" }
+		content := line(1) + "   \n" + "\t \r\n" + line(2) + "\n" + " \n" + line(3) + "\u00a0\n" + line(4)
+		name := e.path(dir, "blank.jsonl")
+		e.put(t, name, []byte(content))
+		var dead []*format.RecordError
+		deadLetter := func(e *format.RecordError) error {
+			dead = append(dead, e)
+			return nil
+		}
+		src := e.newSource(t, dir, file.JSONLines[rec](), file.SourceConfig[rec]{DeadLetter: deadLetter})
+		_, _, rs := start(t, src, 1, nil, nil)
+		out := newOutput(t)
+		pump(t, rs, out, nil)
+		if got := out.got[name]; len(got) != 4 || got[0].N != 1 || got[3].N != 4 {
+			t.Fatalf("read %+v, want records 1 to 4", got)
+		}
+		if len(dead) != 1 || dead[0].Line != 8 || string(dead[0].Raw) != "\u00a0" {
+			t.Fatalf("dead letters %+v, want only the no-break space at line 8", dead)
+		}
 
-	csvDir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(csvDir, "blank.csv"), []byte("1,1,x\n\n  \n1,2,y\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dead = nil
-	src, err = file.NewSource(csvDir, file.CSV[rec](csv.Options{}, false), file.DeadLetter(func(e *format.RecordError) error {
-		dead = append(dead, e)
-		return nil
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _, rs = start(t, src, 1, nil, nil)
-	out = newOutput(t)
-	pump(t, rs, out, nil)
-	if out.total() != 2 || len(dead) != 1 || dead[0].Line != 3 {
-		t.Fatalf("CSV: read %+v, dead letters %+v; want 2 records and the record of spaces (line 3) as malformed", out.got, dead)
-	}
+		csvDir := e.dir(t)
+		e.put(t, e.path(csvDir, "blank.csv"), []byte("1,1,x\n\n  \n1,2,y\n"))
+		dead = nil
+		src = e.newSource(t, csvDir, file.CSV[rec](csv.Options{}, false), file.SourceConfig[rec]{DeadLetter: deadLetter})
+		_, _, rs = start(t, src, 1, nil, nil)
+		out = newOutput(t)
+		pump(t, rs, out, nil)
+		if out.total() != 2 || len(dead) != 1 || dead[0].Line != 3 {
+			t.Fatalf("CSV: read %+v, dead letters %+v; want 2 records and the record of spaces (line 3) as malformed", out.got, dead)
+		}
+	})
 }
 
-func TestSourceErrors(t *testing.T) {
+func TestSourceConfigErrors(t *testing.T) {
 	dir := t.TempDir()
+	jsonl := file.JSONLines[rec]()
 	for name, f := range map[string]func() error{
-		"zero format": func() error { _, err := file.NewSource(dir, file.Format[rec]{}); return err },
-		"empty path":  func() error { _, err := file.NewSource("", file.JSONLines[rec]()); return err },
-		"bad batch":   func() error { _, err := file.NewSource(dir, file.JSONLines[rec](), file.ReadBatch(0)); return err },
-		"bad monitor": func() error { _, err := file.NewSource(dir, file.JSONLines[rec](), file.Monitor(-1)); return err },
-		"missing":     func() error { _, err := file.NewSource(filepath.Join(dir, "nope"), file.JSONLines[rec]()); return err },
-		"bad pattern": func() error { _, err := file.NewSource(dir+"/[", file.JSONLines[rec]()); return err },
-		"parquet int": func() error { _, err := file.NewSource(dir, file.Parquet[int]()); return err },
+		"zero format": func() error { _, err := file.NewSource(file.SourceConfig[rec]{Path: dir}); return err },
+		"empty path":  func() error { _, err := file.NewSource(file.SourceConfig[rec]{Format: jsonl}); return err },
+		"bad batch": func() error {
+			_, err := file.NewSource(file.SourceConfig[rec]{Path: dir, Format: jsonl, ReadBatch: -1})
+			return err
+		},
+		"bad monitor": func() error {
+			_, err := file.NewSource(file.SourceConfig[rec]{Path: dir, Format: jsonl, Monitor: -1})
+			return err
+		},
+		"bad max size": func() error {
+			_, err := file.NewSource(file.SourceConfig[rec]{Path: dir, Format: jsonl, MaxRecordSize: -1})
+			return err
+		},
+		"bad pattern": func() error {
+			_, err := file.NewSource(file.SourceConfig[rec]{Path: dir + "/[", Format: jsonl})
+			return err
+		},
+		"parquet int": func() error {
+			_, err := file.NewSource(file.SourceConfig[int]{Path: dir, Format: file.Parquet[int]()})
+			return err
+		},
+		"nil lines": func() error {
+			_, err := file.NewSource(file.SourceConfig[int]{Path: dir, Format: file.Lines[int](nil)})
+			return err
+		},
 		"csv chan": func() error {
-			_, err := file.NewSource(dir, file.CSV[struct{ C chan int }](csv.Options{}, false))
+			_, err := file.NewSource(file.SourceConfig[struct{ C chan int }]{Path: dir, Format: file.CSV[struct{ C chan int }](csv.Options{}, false)})
 			return err
 		},
 	} {
-		if f() == nil {
-			t.Errorf("%s: no error", name)
+		if err := f(); err == nil || !strings.HasPrefix(err.Error(), "file: source: ") {
+			t.Errorf("%s: %v, want an error prefixed file: source:", name, err)
 		}
 	}
-	src, err := file.NewSource(dir, file.JSONLines[rec]())
+	if err := (file.SourceConfig[rec]{Path: dir, Format: jsonl}).Validate(); err != nil {
+		t.Errorf("Validate of a usable config: %v", err)
+	}
+	// A local directory that does not exist fails the first listing.
+	src, err := file.NewSource(file.SourceConfig[rec]{Path: dir + "/nope", Format: jsonl})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range [][]byte{nil, {1}, {2, 'f'}, {1, 'x'}, {1, 'f', 3, 'a', 'b'}, {1, 'f', 1, 'a', 0, 0}, {1, 'f', 2, '/', 'a', 0, 0, 9}, {1, 's', 200}} {
-		if _, err := src.DecodeSplit(b); !errors.Is(err, file.ErrBadSplit) {
-			t.Errorf("DecodeSplit(%v): %v, want ErrBadSplit", b, err)
-		}
-	}
-	if _, err := src.EncodeSplit(fakeSplit{}); err == nil {
-		t.Error("EncodeSplit of a foreign split: no error")
-	}
-	// Restored file splits without the record of files seen are refused.
-	if _, err := src.NewEnumerator(newEnumCtx(1), []connector.Split{&file.Split{Path: "/x"}}); err == nil {
-		t.Error("restore without the seen record: no error")
-	}
-	// A file that disappeared fails the read, naming it.
-	_, _, rs := start(t, src, 1, nil, []connector.Split{&file.Split{Path: filepath.Join(dir, "gone.jsonl"), Offset: 10, Records: 1}})
-	if _, err := rs[0].Read(t.Context(), newOutput(t)); err == nil || !strings.Contains(err.Error(), "gone.jsonl") {
-		t.Errorf("reading a removed file: %v", err)
-	}
-	// A compressed file shorter than its position.
-	gz := filepath.Join(dir, "short.jsonl.gz")
-	writeFile(t, gz, kinds[1], []rec{{N: 1}})
-	_, _, rs = start(t, src, 1, []connector.Split{}, []connector.Split{&file.Split{Path: gz, Offset: 100, Records: 5}})
-	if _, err := rs[0].Read(t.Context(), newOutput(t)); err == nil || !strings.Contains(err.Error(), "short.jsonl.gz") {
-		t.Errorf("reading past the end of a compressed file: %v", err)
-	}
-	// A too-long line.
-	long := t.TempDir()
-	if err := os.WriteFile(filepath.Join(long, "l.jsonl"), append(bytes.Repeat([]byte("x"), 5000), '\n'), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src, err = file.NewSource(long, file.JSONLines[rec](), file.MaxRecordSize(1000))
+	en, err := src.NewEnumerator(newEnumCtx(1), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, rs = start(t, src, 1, nil, nil)
-	if _, err := rs[0].Read(t.Context(), newOutput(t)); err == nil || !strings.Contains(err.Error(), "maximum record size") {
-		t.Errorf("reading a too-long line: %v", err)
+	if err := en.Start(t.Context()); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("listing a missing directory: %v", err)
 	}
+}
+
+func TestSourceReadErrors(t *testing.T) {
+	eachFS(t, func(t *testing.T, e *fsEnv) {
+		dir := e.dir(t)
+		src := e.newSource(t, dir, file.JSONLines[rec](), file.SourceConfig[rec]{})
+		for _, b := range [][]byte{nil, {1}, {3, 'f'}, {1, 'x'}, {2, 0}, {1, 'f', 3, 'a', 'b'}, {1, 'f', 1, 'a', 0, 0},
+			{1, 'f', 2, '/', 'a', 0, 0, 9}, {1, 's', 200}, {2, 'f', 0, 0, 0, 0, 0}} {
+			if _, err := src.DecodeSplit(b); !errors.Is(err, file.ErrBadSplit) {
+				t.Errorf("DecodeSplit(%v): %v, want ErrBadSplit", b, err)
+			}
+		}
+		if _, err := src.EncodeSplit(fakeSplit{}); err == nil {
+			t.Error("EncodeSplit of a foreign split: no error")
+		}
+		// Restored file splits without the record of files seen are refused.
+		if _, err := src.NewEnumerator(newEnumCtx(1), []connector.Split{&file.Split{Path: e.path(dir, "x")}}); err == nil {
+			t.Error("restore without the seen record: no error")
+		}
+		// A file that disappeared fails the read, naming it.
+		_, _, rs := start(t, src, 1, nil, []connector.Split{&file.Split{Path: e.path(dir, "gone.jsonl"), Offset: 10, Records: 1}})
+		if _, err := rs[0].Read(t.Context(), newOutput(t)); err == nil || !strings.Contains(err.Error(), "gone.jsonl") {
+			t.Errorf("reading a removed file: %v", err)
+		}
+		// A compressed file shorter than its position.
+		gz := e.path(dir, "short.jsonl.gz")
+		e.writeFile(t, gz, kinds[1], []rec{{N: 1}})
+		_, _, rs = start(t, src, 1, []connector.Split{}, []connector.Split{&file.Split{Path: gz, Offset: 100, Records: 5}})
+		if _, err := rs[0].Read(t.Context(), newOutput(t)); err == nil || !strings.Contains(err.Error(), "short.jsonl.gz") {
+			t.Errorf("reading past the end of a compressed file: %v", err)
+		}
+		// A too-long line.
+		long := e.dir(t)
+		e.put(t, e.path(long, "l.jsonl"), append(bytes.Repeat([]byte("x"), 5000), '\n'))
+		src = e.newSource(t, long, file.JSONLines[rec](), file.SourceConfig[rec]{MaxRecordSize: 1000})
+		_, _, rs = start(t, src, 1, nil, nil)
+		if _, err := rs[0].Read(t.Context(), newOutput(t)); err == nil || !strings.Contains(err.Error(), "maximum record size") {
+			t.Errorf("reading a too-long line: %v", err)
+		}
+		if e.srv == nil {
+			return
+		}
+		// On S3 a file replaced after it was listed fails the read: its ETag changed.
+		changed := e.dir(t)
+		name := e.path(changed, "a.jsonl")
+		e.writeFile(t, name, kinds[0], []rec{{N: 1}})
+		src = e.newSource(t, changed, file.JSONLines[rec](), file.SourceConfig[rec]{})
+		_, _, rs = start(t, src, 1, nil, nil)
+		e.writeFile(t, name, kinds[0], []rec{{N: 2}, {N: 3}})
+		if _, err := rs[0].Read(t.Context(), newOutput(t)); !errors.Is(err, filesystem.ErrChanged) || !strings.Contains(err.Error(), name) {
+			t.Errorf("reading a replaced object: %v, want ErrChanged naming it", err)
+		}
+	})
+}
+
+// TestSplitCodecReadsEarlierVersions decodes splits as earlier builds of the file and S3
+// sources wrote them into checkpoints.
+func TestSplitCodecReadsEarlierVersions(t *testing.T) {
+	local, err := file.NewSource(file.SourceConfig[rec]{Path: "/data", Format: file.JSONLines[rec]()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3src := s3Source(t, "s3://bkt/prefix")
+	str := func(s string) []byte { return append(binary.AppendUvarint(nil, uint64(len(s))), s...) }
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	for _, tc := range []struct {
+		name string
+		src  *file.Source[rec]
+		b    []byte
+		want connector.Split
+	}{
+		{"file split v1", local, cat([]byte{1, 'f'}, str("/data/a.jsonl"), binary.AppendUvarint(nil, 1234), binary.AppendUvarint(nil, 56)),
+			&file.Split{Path: "/data/a.jsonl", Offset: 1234, Records: 56}},
+		{"file seen v1", local, cat([]byte{1, 's', 2}, str("/data/a"), str("/data/b")), nil},
+		{"s3 split v1", s3src, cat([]byte{1, 0}, str("prefix/a.jsonl.gz"), str(`"etag"`), binary.AppendVarint(nil, 99), binary.AppendVarint(nil, 0), binary.AppendVarint(nil, 7)),
+			&file.Split{Path: "s3://bkt/prefix/a.jsonl.gz", Size: 99, Version: `"etag"`, Records: 7}},
+		{"s3 seen v1", s3src, cat([]byte{1, 1, 1}, str("prefix/a.jsonl")), nil},
+	} {
+		sp, err := tc.src.DecodeSplit(tc.b)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if tc.want != nil && *sp.(*file.Split) != *tc.want.(*file.Split) {
+			t.Errorf("%s: decoded %+v, want %+v", tc.name, sp, tc.want)
+		}
+		if tc.want == nil {
+			// The record of files seen: a restored enumerator never lists them again.
+			en, err := tc.src.NewEnumerator(newEnumCtx(1), []connector.Split{sp})
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+				continue
+			}
+			snap, _ := en.Snapshot()
+			b, _ := tc.src.EncodeSplit(snap[0])
+			if again, err := tc.src.DecodeSplit(b); err != nil || again.SplitID() != sp.SplitID() {
+				t.Errorf("%s: re-encoded as %v, %v", tc.name, again, err)
+			}
+		}
+	}
+	// An S3 source's split restored into a local source cannot name its file.
+	if _, err := local.DecodeSplit(cat([]byte{1, 0}, str("k"), str(""), []byte{0, 0, 0})); !errors.Is(err, file.ErrBadSplit) {
+		t.Errorf("an S3 split in a local source: %v", err)
+	}
+}
+
+// s3Source returns a source on an S3 file system that is never reached.
+func s3Source(t testing.TB, path string) *file.Source[rec] {
+	fsys, err := s3.NewFS(context.Background(), s3.Config{Connection: s3.Connection{Endpoint: "http://127.0.0.1:1", Region: "us-east-1",
+		AccessKeyID: "a", SecretAccessKey: "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := file.NewSource(file.SourceConfig[rec]{FS: fsys, Path: path, Format: file.JSONLines[rec]()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
 }
 
 type fakeSplit struct{}
 
 func (fakeSplit) SplitID() string { return "fake" }
 
-// FuzzDecodeSplit checks that DecodeSplit never panics and that what it accepts encodes back to
-// the same bytes.
+// FuzzDecodeSplit checks that DecodeSplit never panics, and that what it accepts encodes to
+// bytes that decode to the same split. It decodes as a source on S3, which reads every
+// encoding of the earlier file and S3 sources.
 func FuzzDecodeSplit(f *testing.F) {
-	src, err := file.NewSource(f.TempDir(), file.JSONLines[rec]())
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, sp := range []connector.Split{&file.Split{Path: "/a/b.jsonl", Offset: 1234, Records: 56}, &file.Split{Path: "/x"}} {
+	src := s3Source(f, "s3://bkt/p")
+	for _, sp := range []connector.Split{
+		&file.Split{Path: "/a/b.jsonl", Offset: 1234, Records: 56},
+		&file.Split{Path: "s3://bkt/p/x.parquet", Size: 4096, Version: `"abc"`, Records: 9},
+		&file.Split{Path: "/x"},
+	} {
 		b, _ := src.EncodeSplit(sp)
 		f.Add(b)
 	}
-	e, err := src.NewEnumerator(newEnumCtx(1), []connector.Split{})
+	en, err := src.NewEnumerator(newEnumCtx(1), []connector.Split{})
 	if err != nil {
 		f.Fatal(err)
 	}
-	snap, _ := e.Snapshot()
+	snap, _ := en.Snapshot()
 	b, _ := src.EncodeSplit(snap[0])
 	f.Add(b)
 	f.Add([]byte{1, 's', 2, 2, '/', 'a', 2, '/', 'b'})
+	f.Add([]byte{1, 'f', 2, '/', 'a', 0x80, 1, 3})
+	f.Add([]byte{1, 0, 1, 'k', 1, 'e', 2, 0, 4})
+	f.Add([]byte{1, 1, 2, 1, 'a', 1, 'b'})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sp, err := src.DecodeSplit(b)
 		if err != nil {
@@ -715,8 +842,9 @@ func FuzzDecodeSplit(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(again, b) {
-			t.Fatalf("decoded %x as %+v, which encodes as %x", b, sp, again)
+		sp2, err := src.DecodeSplit(again)
+		if err != nil || !reflect.DeepEqual(sp, sp2) {
+			t.Fatalf("decoded %x as %+v, which encodes as %x and decodes as %+v, %v", b, sp, again, sp2, err)
 		}
 	})
 }

@@ -26,11 +26,11 @@
 // connector.Availability. Records go through their split's output, so watermarks are per
 // partition. After a checkpoint completes (connector.CheckpointListener) a reader commits the
 // checkpoint's offsets to SourceConfig.Group, best effort and off the task goroutine, for
-// lag monitoring; the checkpoints, not the group, hold the progress. SourceConfig.OnLag
-// reports each partition's lag after each fetch: the high watermark, or for ReadCommitted the
-// last stable offset (records of open transactions are not lag, as in Kafka's Java consumer),
-// minus the offset after the last record polled. The largest over a reader's partitions is
-// its records_lag_max gauge (metrics.RecordsLagMax) in the job's metrics snapshots, as Managed
+// lag monitoring; the checkpoints, not the group, hold the progress. After each fetch a
+// reader works out each partition's lag: the high watermark, or for ReadCommitted the last
+// stable offset (records of open transactions are not lag, as in Kafka's Java consumer), minus
+// the offset after the last record polled. The largest over a reader's partitions is its
+// records_lag_max gauge (metrics.RecordsLagMax) in the job's metrics snapshots, as Managed
 // Service for Apache Flink names it in CloudWatch. It is the lag as of the reader's last fetch
 // (a reader held back by backpressure fetches only as its buffered records drain), and it
 // reads 0 once the reader has polled every record it can read (TestSourceLagMetric,

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -328,13 +329,13 @@ func (e *enumerator[T]) Discover(ctx context.Context) error {
 	return e.discover(ctx, Earliest)
 }
 
-// DiscoveryInterval implements connector.Discoverer: SourceConfig.DiscoveryInterval in
-// seconds, 0 when discovery is off.
-func (e *enumerator[T]) DiscoveryInterval() float64 {
+// DiscoveryInterval implements connector.Discoverer: SourceConfig.DiscoveryInterval, 0 when
+// discovery is off.
+func (e *enumerator[T]) DiscoveryInterval() time.Duration {
 	if e.src.cfg.Bounded || e.src.cfg.DiscoveryInterval < 0 {
 		return 0
 	}
-	return e.src.cfg.DiscoveryInterval.Seconds()
+	return e.src.cfg.DiscoveryInterval
 }
 
 // Close closes the enumerator's client.

@@ -110,7 +110,7 @@ type splitKey struct {
 // updateLag records, for each partition the fetch returned records of, its lag: the records
 // between the last one fetched and the end a consumer can read to, the high watermark or, for
 // read_committed, the last stable offset (as Kafka's Java consumer counts it: records of open
-// transactions are not lag). It sets the records_lag_max gauge and calls SourceConfig.OnLag.
+// transactions are not lag). It sets the records_lag_max gauge.
 // It runs on the fetch goroutine.
 func (r *reader[T]) updateLag(fs kgo.Fetches) {
 	changed := false
@@ -126,9 +126,6 @@ func (r *reader[T]) updateLag(fs kgo.Fetches) {
 		lag := max(end-fp.Records[n-1].Offset-1, 0)
 		r.lags[splitKey{fp.Topic, fp.Partition}] = lag
 		changed = true
-		if r.src.cfg.OnLag != nil {
-			r.src.cfg.OnLag(fp.Topic, fp.Partition, lag)
-		}
 	})
 	if changed {
 		var m int64

@@ -65,12 +65,6 @@ type SourceConfig struct {
 	// DeadLetter receives rejected records under format.DeadLetter. It is called from the
 	// readers' goroutines, concurrently; an error it returns fails the job.
 	DeadLetter func(*format.RecordError) error
-	// OnLag, if not nil, is called after each fetch with a partition's lag: the high
-	// watermark (the last stable offset when ReadCommitted) minus the reader's position. It is
-	// called from a reader's fetch goroutine and must be safe for concurrent use (a metrics
-	// gauge, for instance). The largest lag over a reader's partitions is also its
-	// records_lag_max gauge (metrics.RecordsLagMax), with the job's other metrics.
-	OnLag func(topic string, partition int32, lag int64)
 }
 
 // Validate reports whether c is usable.

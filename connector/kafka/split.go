@@ -4,10 +4,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 
 	"github.com/runnel-io/runnel/connector"
+	"github.com/runnel-io/runnel/connector/splitcodec"
 )
 
 // Split is one partition of a topic. Its position, Next, is the offset of the next record to
@@ -56,8 +58,7 @@ func (s *Source[T]) EncodeSplit(sp connector.Split) ([]byte, error) {
 	switch sp := sp.(type) {
 	case *Split:
 		b := []byte{splitVersion, kindPartition}
-		b = binary.AppendUvarint(b, uint64(len(sp.Topic)))
-		b = append(b, sp.Topic...)
+		b = splitcodec.AppendString(b, sp.Topic)
 		b = binary.AppendVarint(b, int64(sp.Partition))
 		b = binary.AppendVarint(b, sp.Next)
 		return binary.AppendVarint(b, sp.End), nil
@@ -65,84 +66,53 @@ func (s *Source[T]) EncodeSplit(sp connector.Split) ([]byte, error) {
 		b := []byte{splitVersion, kindKnownSplit}
 		b = binary.AppendUvarint(b, uint64(len(sp.ids)))
 		for _, id := range sp.ids {
-			b = binary.AppendUvarint(b, uint64(len(id)))
-			b = append(b, id...)
+			b = splitcodec.AppendString(b, id)
 		}
 		return b, nil
 	}
 	return nil, fmt.Errorf("kafka: cannot encode split %T", sp)
 }
 
-// DecodeSplit implements connector.SplitCodec. It returns an error wrapping ErrBadSplit for
-// bytes EncodeSplit did not make, or of an unknown version.
+// DecodeSplit implements connector.SplitCodec. It returns an error wrapping ErrBadSplit, naming
+// the field, for bytes EncodeSplit did not make, or of an unknown version.
 func (s *Source[T]) DecodeSplit(b []byte) (connector.Split, error) {
-	if len(b) < 2 {
-		return nil, fmt.Errorf("%w: %d bytes", ErrBadSplit, len(b))
+	d := splitcodec.NewDecoder(b, ErrBadSplit)
+	if v := d.Byte("version"); d.Err() == nil && v != splitVersion {
+		return nil, fmt.Errorf("%w: encoding version %d, this build reads version %d", ErrBadSplit, v, splitVersion)
 	}
-	if b[0] != splitVersion {
-		return nil, fmt.Errorf("%w: encoding version %d, this build reads version %d", ErrBadSplit, b[0], splitVersion)
-	}
-	d := decoder{b: b[2:]}
-	switch b[1] {
-	case kindPartition:
-		sp := &Split{Topic: d.str()}
-		p := d.varint()
-		sp.Next, sp.End = d.varint(), d.varint()
-		if d.err != nil || len(d.b) > 0 || p < 0 || p > 1<<31-1 || sp.Next < 0 || sp.Topic == "" {
-			return nil, fmt.Errorf("%w: malformed partition split", ErrBadSplit)
+	switch kind := d.Byte("kind"); {
+	case d.Err() != nil:
+		return nil, d.Err()
+	case kind == kindPartition:
+		sp := &Split{Topic: d.String("topic")}
+		p := d.Varint("partition")
+		sp.Next, sp.End = d.Varint("next offset"), d.Varint("end offset")
+		switch {
+		case d.Err() != nil:
+		case sp.Topic == "":
+			d.Fail("topic", "empty")
+		case p < 0 || p > math.MaxInt32:
+			d.Fail("partition", "%d out of range", p)
+		case sp.Next < 0:
+			d.Fail("next offset", "%d is negative", sp.Next)
+		}
+		if err := d.Finish(); err != nil {
+			return nil, err
 		}
 		sp.Partition = int32(p)
 		return sp, nil
-	case kindKnownSplit:
-		n := d.uvarint()
-		if n > uint64(len(d.b)) {
-			return nil, fmt.Errorf("%w: malformed known partitions", ErrBadSplit)
-		}
+	case kind == kindKnownSplit:
+		n := d.Count("known partitions", 1)
 		k := &knownSplit{ids: make([]string, 0, n)}
 		for range n {
-			k.ids = append(k.ids, d.str())
+			k.ids = append(k.ids, d.String("known partition"))
 		}
-		if d.err != nil || len(d.b) > 0 {
-			return nil, fmt.Errorf("%w: malformed known partitions", ErrBadSplit)
+		if err := d.Finish(); err != nil {
+			return nil, err
 		}
 		slices.Sort(k.ids)
 		return k, nil
+	default:
+		return nil, fmt.Errorf("%w: unknown kind %d", ErrBadSplit, kind)
 	}
-	return nil, fmt.Errorf("%w: unknown kind %d", ErrBadSplit, b[1])
-}
-
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err, d.b = ErrBadSplit, nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err, d.b = ErrBadSplit, nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) str() string {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.err, d.b = ErrBadSplit, nil
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
 }

@@ -71,7 +71,7 @@ func testCheckpointedJob(t *testing.T, m readMode) {
 		return string(r.Data)
 	}).Uid("map")
 	out := t.TempDir()
-	sink, err := file.NewSink(out, func(dst []byte, s string) []byte { return append(dst, s...) })
+	sink, err := file.NewSink(file.SinkConfig[string]{Dir: out, Encode: func(dst []byte, s string) []byte { return append(append(dst, s...), '\n') }})
 	if err != nil {
 		t.Fatal(err)
 	}

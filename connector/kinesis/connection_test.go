@@ -13,24 +13,12 @@ import (
 	"github.com/runnel-io/runnel/internal/testing/kinesistest"
 )
 
-func TestConnectionValidate(t *testing.T) {
-	for _, tc := range []struct {
-		c    kinesis.Connection
-		want string
-	}{
-		{kinesis.Connection{Endpoint: "127.0.0.1:4567"}, "not an http:// or https:// URL"},
-		{kinesis.Connection{DialTimeout: -time.Second}, "negative"},
-		{kinesis.Connection{AccessKeyID: "k"}, "both an access key ID and a secret"},
-	} {
-		if err := tc.c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("Validate(%+v) = %v, want an error containing %q", tc.c, err, tc.want)
-		}
-		if _, err := kinesis.NewClient(context.Background(), tc.c); err == nil {
-			t.Errorf("NewClient(%+v) succeeded", tc.c)
-		}
-	}
-	if err := (kinesis.Connection{Endpoint: "http://127.0.0.1:4567", AccessKeyID: "k", SecretAccessKey: "s"}).Validate(); err != nil {
-		t.Errorf("valid connection: %v", err)
+// TestNewClientValidates: a Connection is awsconn.Config (tested there); NewClient refuses an
+// invalid one, naming the package.
+func TestNewClientValidates(t *testing.T) {
+	_, err := kinesis.NewClient(context.Background(), kinesis.Connection{Endpoint: "127.0.0.1:4567"})
+	if err == nil || !strings.HasPrefix(err.Error(), "kinesis: ") || !strings.Contains(err.Error(), "not an http:// or https:// URL") {
+		t.Fatalf("NewClient with an endpoint without a scheme: %v", err)
 	}
 }
 

@@ -16,11 +16,11 @@
 // errors are retried with exponential backoff and jitter; an expired iterator is replaced by a
 // new one after the last sequence number fetched. After SourceConfig.MaxRetries failures in a
 // row the reader fails the job with an error naming the stream, the shard and the call; every
-// retry is logged and reported to SourceConfig.OnRetry. The enumerator's shard listing runs
+// retry is logged as a warning to the reader's logger (the job's Logger). The enumerator's shard listing runs
 // again at the next discovery when it fails, so a job rides out a server that cannot be reached
 // for up to about MaxRetries backoffs (outage_test.go cuts a proxy in front of the server and
-// restores it). MillisBehindLatest of every shard is reported to SourceConfig.OnLag and kept
-// for Source.Lag; the largest over a reader's unfinished shards is its millisBehindLatest gauge
+// restores it). The largest MillisBehindLatest over a reader's unfinished shards is its
+// millisBehindLatest gauge
 // (metrics.MillisBehindLatest) in the job's metrics snapshots, as Managed Service for Apache
 // Flink names it in CloudWatch. It is the figure of each shard's last GetRecords (or, with
 // enhanced fan-out, its last event), so it falls to 0 once a shard's tip is reached
@@ -81,7 +81,7 @@
 // subscription ended before any event gave a continuation is subscribed to again AT_TIMESTAMP of
 // that first subscription, so records put in between are not skipped. Each SubscribeToShardEvent's
 // records go to the same per-shard queue as polling's batches, and its MillisBehindLatest to the
-// same OnLag, Lag and millisBehindLatest gauge (Kinesis also sends events without records while a
+// same millisBehindLatest gauge (Kinesis also sends events without records while a
 // shard is idle, which bring the gauge back to 0). A subscription ends after five minutes, or on a
 // failure; the next one starts after the last continuation, so nothing is read twice, and a
 // subscription that brought no event is followed by a pause of BaseBackoff. Refusals (ResourceInUse

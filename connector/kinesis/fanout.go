@@ -220,7 +220,6 @@ func (f *fetcher) consume(ctx context.Context, es *kinesis.SubscribeToShardEvent
 		*failures = 0
 		v := e.Value
 		if v.MillisBehindLatest != nil {
-			f.src.setLag(f.shard, *v.MillisBehindLatest)
 			f.lag.set(f.shard, *v.MillisBehindLatest, false)
 		}
 		// A closed shard's last event has no continuation: its records are the shard's last.

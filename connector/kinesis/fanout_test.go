@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -69,9 +69,9 @@ func deregister(t *testing.T, api *awskinesis.Client, stream, consumer string) {
 
 // runJob runs a job reading src at parallelism 2 until cond holds of what it read, then stops
 // it and returns what it read and how it ended.
-func runJob(t *testing.T, src *kinesis.Source, cond func([]kinesis.Record) bool) ([]kinesis.Record, error) {
+func runJob(t *testing.T, src *kinesis.Source, log *slog.Logger, cond func([]kinesis.Record) bool) ([]kinesis.Record, error) {
 	t.Helper()
-	env := stream.New("kinesis-fan-out", stream.Config{Parallelism: 2})
+	env := stream.New("kinesis-fan-out", stream.Config{Parallelism: 2, Logger: log})
 	got := stream.Collect(stream.FromSource(env, src, eventtime.Strategy[kinesis.Record]{}))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -108,15 +108,9 @@ func TestFanOutReadsAndResubscribes(t *testing.T) {
 	fo.SetSubscriptionLength(300 * time.Millisecond)
 	const n = 4000
 	putAll(t, srv.Client(), name, 0, n/2, 40)
-	var mu sync.Mutex
-	retries := 0
+	retries := &retryLog{}
 	src, err := kinesis.NewSource(srv.ClientAt(fo.Endpoint), kinesis.SourceConfig{Stream: name,
-		FanOut: &kinesis.FanOut{ConsumerName: "analytics"},
-		OnRetry: func(string, int, error) {
-			mu.Lock()
-			retries++
-			mu.Unlock()
-		}})
+		FanOut: &kinesis.FanOut{ConsumerName: "analytics"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +122,7 @@ func TestFanOutReadsAndResubscribes(t *testing.T) {
 			time.Sleep(50 * time.Millisecond) // a steady rate, not synchronization
 		}
 	}()
-	recs, err := runJob(t, src, func(r []kinesis.Record) bool { return len(r) >= n })
+	recs, err := runJob(t, src, retries.logger(), func(r []kinesis.Record) bool { return len(r) >= n })
 	<-putting
 	if err != nil {
 		t.Fatal(err)
@@ -140,10 +134,7 @@ func TestFanOutReadsAndResubscribes(t *testing.T) {
 	if s := fo.Subscriptions(); s <= 4 {
 		t.Fatalf("%d subscriptions, want more than one per shard", s)
 	}
-	if lag := src.Lag(); len(lag) != 4 {
-		t.Fatalf("Lag() = %v, want the 4 shards", lag)
-	}
-	t.Logf("%d subscriptions, %d retries (a re-subscription can meet the last one still open)", fo.Subscriptions(), retries)
+	t.Logf("%d subscriptions, %d retries (a re-subscription can meet the last one still open)", fo.Subscriptions(), len(retries.errors()))
 
 	// A second job (a restarted process) reuses the consumer; so does one given its ARN.
 	src2, err := kinesis.NewSource(srv.ClientAt(fo.Endpoint), kinesis.SourceConfig{Stream: name,
@@ -151,7 +142,7 @@ func TestFanOutReadsAndResubscribes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if recs, err := runJob(t, src2, func(r []kinesis.Record) bool { return len(r) >= n }); err != nil || len(recs) < n {
+	if recs, err := runJob(t, src2, nil, func(r []kinesis.Record) bool { return len(r) >= n }); err != nil || len(recs) < n {
 		t.Fatalf("second job: %d records, %v", len(recs), err)
 	}
 	if got := fo.Consumers(); len(got) != 1 {
@@ -193,25 +184,19 @@ func TestFanOutSubscribeFailures(t *testing.T) {
 	opts := srv.ClientAt(fo.Endpoint).Options()
 	opts.RetryMaxAttempts = 1
 	api := awskinesis.New(opts)
-	var mu sync.Mutex
-	var retried []error
+	retries := &retryLog{}
 	cfg := kinesis.SourceConfig{Stream: name, FanOut: &kinesis.FanOut{ConsumerName: "alerts"},
-		BaseBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, MaxRetries: 6,
-		OnRetry: func(_ string, _ int, err error) {
-			mu.Lock()
-			retried = append(retried, err)
-			mu.Unlock()
-		}}
+		BaseBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, MaxRetries: 6}
 	src, err := kinesis.NewSource(api, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, err := runJob(t, src, func(r []kinesis.Record) bool { return len(r) >= 500 })
+	recs, err := runJob(t, src, retries.logger(), func(r []kinesis.Record) bool { return len(r) >= 500 })
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkExactly(t, recs, 500, true)
-	mu.Lock()
+	retried := retries.errors()
 	inUse, limited := 0, 0
 	for _, err := range retried {
 		if !strings.Contains(err.Error(), "SubscribeToShard (attempt") {
@@ -227,7 +212,6 @@ func TestFanOutSubscribeFailures(t *testing.T) {
 	if inUse != 3 || limited != 3 {
 		t.Fatalf("retries %v, want the three refusals of each kind", retried)
 	}
-	mu.Unlock()
 
 	for _, tc := range []struct {
 		code, attempts string
@@ -240,7 +224,7 @@ func TestFanOutSubscribeFailures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = runJob(t, src, func([]kinesis.Record) bool { return false })
+		_, err = runJob(t, src, nil, func([]kinesis.Record) bool { return false })
 		if err == nil || !strings.Contains(err.Error(), "stream "+name+", shard shardId-") ||
 			!strings.Contains(err.Error(), "SubscribeToShard "+tc.attempts) || !strings.Contains(err.Error(), tc.code) {
 			t.Fatalf("job error %v, want the refused subscription named", err)
@@ -259,16 +243,10 @@ func TestFanOutLatestResubscribes(t *testing.T) {
 	putAll(t, srv.Client(), name, 0, 50, 5) // before the start: not read
 	fo := kinesistest.StartFanOut(t, srv)
 	fo.SetSubscriptionLength(200 * time.Millisecond)
-	refused := make(chan struct{}, 1)
+	refused := &retryLog{signal: make(chan struct{}, 1)}
 	src, err := kinesis.NewSource(srv.ClientAt(fo.Endpoint), kinesis.SourceConfig{Stream: name,
 		Start: kinesis.StartPosition{Kind: kinesis.Latest}, FanOut: &kinesis.FanOut{ConsumerName: "latest"},
-		BaseBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
-		OnRetry: func(string, int, error) {
-			select {
-			case refused <- struct{}{}:
-			default:
-			}
-		}})
+		BaseBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +262,7 @@ func TestFanOutLatestResubscribes(t *testing.T) {
 	if err := enum.AddReader(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	r, err := src.NewReader(connector.ReaderContext{Parallelism: 1})
+	r, err := src.NewReader(connector.ReaderContext{Parallelism: 1, Logger: refused.logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +277,7 @@ func TestFanOutLatestResubscribes(t *testing.T) {
 	// ones are refused for a while, and the records are put meanwhile.
 	fo.FailSubscribe(slices.Repeat([]string{"ResourceInUseException"}, 8)...)
 	select {
-	case <-refused:
+	case <-refused.signal:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no refused re-subscription within 10s")
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	awskinesis "github.com/aws/aws-sdk-go-v2/service/kinesis"
+
 	"github.com/runnel-io/runnel/connector"
 	"github.com/runnel-io/runnel/connector/kinesis"
 	"github.com/runnel-io/runnel/eventtime"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -46,18 +45,12 @@ func testJobRidesOutServerOutage(t *testing.T, m readMode) {
 	}
 	proxy := kinesistest.StartProxy(t, target)
 
-	var mu sync.Mutex
-	var retries []error
-	cfg.OnRetry = func(_ string, _ int, err error) {
-		mu.Lock()
-		retries = append(retries, err)
-		mu.Unlock()
-	}
+	retries := &retryLog{}
 	src, err := kinesis.NewSource(srv.ClientAt(proxy.Endpoint), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := stream.New("kinesis-outage", stream.Config{Parallelism: 2})
+	env := stream.New("kinesis-outage", stream.Config{Parallelism: 2, Logger: retries.logger()})
 	got := stream.Collect(stream.FromSource(env, src, eventtime.Strategy[kinesis.Record]{}))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -71,17 +64,11 @@ func testJobRidesOutServerOutage(t *testing.T, m readMode) {
 	proxy.Cut()
 	putAll(t, srv.Client(), name, before, during, keys) // behind the proxy's back
 	// Both readers' fetchers fail and back off; wait for several retries in a row.
-	waitFor(t, done, "retries during the outage", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(retries) >= 6
-	})
+	waitFor(t, done, "retries during the outage", func() bool { return len(retries.errors()) >= 6 })
 	if n := len(got.Values()); n != before {
 		t.Errorf("%d records read while the server could not be reached, want %d", n, before)
 	}
-	mu.Lock()
-	first := retries[0]
-	mu.Unlock()
+	first := retries.errors()[0]
 	if !strings.Contains(first.Error(), "kinesis: stream "+name+", shard shardId-") {
 		t.Errorf("retry error %q does not name the stream and shard", first)
 	}

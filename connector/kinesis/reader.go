@@ -201,7 +201,6 @@ func (r *reader) finish(sr *shardReader, out connector.ReaderOutput[Record]) {
 	sr.batches, sr.out, sr.cur = nil, nil, nil
 	out.ReleaseSplit(id)
 	r.lin.finish(id)
-	r.src.dropLag(id)
 	r.lag.set(id, 0, true)
 	r.rc.Logger.Info("kinesis: shard read to its end", "stream", r.src.cfg.Stream, "shard", id)
 }
@@ -279,15 +278,15 @@ func (f *fetcher) signal() {
 	}
 }
 
-// retrying reports failed call number n of op, about to be retried after a backoff, to the
-// log and to SourceConfig.OnRetry.
+// retrying logs failed call number n of op, about to be retried after a backoff, as a
+// warning naming the stream, the shard, the call and the cause.
 func (f *fetcher) retrying(op string, n int, err error) {
 	err = fmt.Errorf("kinesis: stream %s, shard %s: %s (attempt %d, retrying): %w", f.src.cfg.Stream, f.shard, op, n, err)
-	f.log.Warn("kinesis: call failed; backing off", "stream", f.src.cfg.Stream, "shard", f.shard, "op", op, "attempt", n, "err", err)
-	if f.src.cfg.OnRetry != nil {
-		f.src.cfg.OnRetry(f.shard, n, err)
-	}
+	f.log.Warn(retryMessage, "stream", f.src.cfg.Stream, "shard", f.shard, "op", op, "attempt", n, "err", err)
 }
+
+// retryMessage is the message of the warning logged for every retried call.
+const retryMessage = "kinesis: call failed; backing off"
 
 // poll fetches until the shard ends (nil) or the retries run out (the error).
 func (f *fetcher) poll(ctx context.Context) error {
@@ -333,7 +332,6 @@ func (f *fetcher) poll(ctx context.Context) error {
 		var behind int64
 		if resp.MillisBehindLatest != nil {
 			behind = *resp.MillisBehindLatest
-			f.src.setLag(f.shard, behind)
 			f.lag.set(f.shard, behind, false)
 		}
 		end := resp.NextShardIterator == nil

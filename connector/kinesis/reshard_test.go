@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awskinesis "github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
 	"github.com/runnel-io/runnel/connector/kinesis"
 	"github.com/runnel-io/runnel/eventtime"
 	"github.com/runnel-io/runnel/internal/testing/kinesistest"

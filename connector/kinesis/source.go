@@ -56,16 +56,6 @@ type SourceConfig struct {
 	// doubles per failure up to MaxBackoff, with up to 50% random jitter taken off. Defaults
 	// 100ms and 10s.
 	BaseBackoff, MaxBackoff time.Duration
-	// OnLag, if set, is called after every GetRecords call with the shard's MillisBehindLatest:
-	// how far the fetcher is behind the tip of the shard. It is called from the fetch
-	// goroutines, concurrently, and must not block. Source.Lag returns the latest values too.
-	OnLag func(shardID string, millisBehindLatest int64)
-	// OnRetry, if set, is called when a shard's fetcher is about to back off and retry a
-	// failed call: n is the number of failures in a row (from 1) and err names the stream,
-	// the shard and the call, wrapping the cause (throttling, an expired iterator, a server
-	// that cannot be reached). It is called from the fetch goroutines, concurrently, and must
-	// not block. Failures are logged as warnings to the reader's logger as well.
-	OnRetry func(shardID string, n int, err error)
 	// FanOut, if set, reads with enhanced fan-out (SubscribeToShard) instead of polling
 	// GetRecords; the client must then implement FanOutAPI, as *kinesis.Client does.
 	// PollInterval and MaxRecordsPerCall do not apply; the retry settings do. Positions in
@@ -136,7 +126,6 @@ type Source struct {
 	mu struct {
 		sync.Mutex
 		lin *lineage // of the current run: made by NewEnumerator, taken by NewReader
-		lag map[string]int64
 	}
 	// consumerMu serializes the registration of the fan-out consumer and guards the fields
 	// after it: consumerARN once the consumer is ACTIVE, the ARN of the stream, and whether this
@@ -163,35 +152,11 @@ func NewSource(api SourceAPI, cfg SourceConfig) (*Source, error) {
 		return nil, fmt.Errorf("kinesis: SourceConfig.FanOut needs a client with SubscribeToShard and the consumer calls (FanOutAPI); %T has not", api)
 	}
 	s := &Source{api: api, cfg: cfg.withDefaults()}
-	s.mu.lag = map[string]int64{}
 	return s, nil
 }
 
 // Boundedness implements connector.Source: a stream has no end.
 func (s *Source) Boundedness() connector.Boundedness { return connector.Unbounded }
-
-// Lag returns the latest MillisBehindLatest of every shard being read, by shard ID. It is safe
-// for concurrent use.
-func (s *Source) Lag() map[string]int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return maps.Clone(s.mu.lag)
-}
-
-func (s *Source) setLag(shard string, ms int64) {
-	s.mu.Lock()
-	s.mu.lag[shard] = ms
-	s.mu.Unlock()
-	if s.cfg.OnLag != nil {
-		s.cfg.OnLag(shard, ms)
-	}
-}
-
-func (s *Source) dropLag(shard string) {
-	s.mu.Lock()
-	delete(s.mu.lag, shard)
-	s.mu.Unlock()
-}
 
 // lineage returns the lineage of the current run, making one if fresh (a new enumerator).
 func (s *Source) lineage(fresh bool) *lineage {
@@ -224,7 +189,7 @@ func (s *Source) NewEnumerator(ctx connector.EnumeratorContext, restored []conne
 }
 
 // DiscoveryInterval implements connector.Discoverer.
-func (e *enumerator) DiscoveryInterval() float64 { return e.src.cfg.DiscoveryInterval.Seconds() }
+func (e *enumerator) DiscoveryInterval() time.Duration { return e.src.cfg.DiscoveryInterval }
 
 // notRead is the subtask recorded for shards the enumerator decided not to read (closed shards
 // at a LATEST start).

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/runnel-io/runnel/connector"
+	"github.com/runnel-io/runnel/connector/splitcodec"
 )
 
 // StartKind says where a reader starts in a shard that no checkpoint holds a position for.
@@ -104,10 +105,10 @@ func (s *Source) EncodeSplit(sp connector.Split) ([]byte, error) {
 			break
 		}
 		b = append(b, kindShard)
-		b = appendString(b, v.ShardID)
+		b = splitcodec.AppendString(b, v.ShardID)
 		b = binary.AppendUvarint(b, uint64(len(v.Parents)))
 		for _, p := range v.Parents {
-			b = appendString(b, p)
+			b = splitcodec.AppendString(b, p)
 		}
 		b = append(b, byte(v.Start.Kind))
 		var ts int64
@@ -115,12 +116,8 @@ func (s *Source) EncodeSplit(sp connector.Split) ([]byte, error) {
 			ts = v.Start.Timestamp.UnixNano()
 		}
 		b = binary.AppendVarint(b, ts)
-		b = appendString(b, v.SequenceNumber)
-		fin := byte(0)
-		if v.Finished {
-			fin = 1
-		}
-		return append(b, fin), nil
+		b = splitcodec.AppendString(b, v.SequenceNumber)
+		return splitcodec.AppendBool(b, v.Finished), nil
 	case *enumState:
 		if v == nil {
 			break
@@ -129,7 +126,7 @@ func (s *Source) EncodeSplit(sp connector.Split) ([]byte, error) {
 		ids := slices.Sorted(maps.Keys(v.assigned))
 		b = binary.AppendUvarint(b, uint64(len(ids)))
 		for _, id := range ids {
-			b = appendString(b, id)
+			b = splitcodec.AppendString(b, id)
 			b = binary.AppendVarint(b, int64(v.assigned[id]))
 		}
 		return b, nil
@@ -138,114 +135,48 @@ func (s *Source) EncodeSplit(sp connector.Split) ([]byte, error) {
 }
 
 // DecodeSplit implements connector.SplitCodec: it decodes what EncodeSplit encoded. It returns an
-// error wrapping ErrBadSplit for bytes of an unknown version or that are malformed. It does not
-// keep b.
+// error wrapping ErrBadSplit, naming the field, for bytes of an unknown version or that are
+// malformed. It does not keep b.
 func (s *Source) DecodeSplit(b []byte) (connector.Split, error) {
-	d := decoder{b: b}
-	if v := d.byte(); d.err == nil && v != splitVersion {
+	d := splitcodec.NewDecoder(b, ErrBadSplit)
+	if v := d.Byte("version"); d.Err() == nil && v != splitVersion {
 		return nil, fmt.Errorf("%w: encoding version %d, this build reads version %d", ErrBadSplit, v, splitVersion)
 	}
 	var out connector.Split
-	switch kind := d.byte(); kind {
-	case kindShard:
-		sp := &Split{ShardID: d.string()}
-		n := d.uvarint()
-		if n > uint64(len(d.b)) {
-			d.fail("parent count")
-			n = 0
+	switch kind := d.Byte("kind"); {
+	case d.Err() != nil:
+	case kind == kindShard:
+		sp := &Split{ShardID: d.String("shard ID")}
+		for range d.Count("parents", 1) {
+			sp.Parents = append(sp.Parents, d.String("parent"))
 		}
-		for range n {
-			sp.Parents = append(sp.Parents, d.string())
-		}
-		sp.Start.Kind = StartKind(d.byte())
-		if ts := d.varint(); ts != 0 {
+		sp.Start.Kind = StartKind(d.Byte("start kind"))
+		if ts := d.Varint("start timestamp"); ts != 0 {
 			sp.Start.Timestamp = time.Unix(0, ts).UTC()
 		}
-		sp.SequenceNumber = d.string()
-		sp.Finished = d.byte() == 1
-		if d.err == nil && (sp.ShardID == "" || sp.Start.Kind > AtTimestamp) {
-			d.fail("shard")
+		sp.SequenceNumber = d.String("sequence number")
+		// Version 1 wrote any byte other than 1 as not finished; only 0 re-encodes the same.
+		sp.Finished = d.Byte("finished") == 1
+		switch {
+		case d.Err() != nil:
+		case sp.ShardID == "":
+			d.Fail("shard ID", "empty")
+		case sp.Start.Kind > AtTimestamp:
+			d.Fail("start kind", "unknown kind %d", sp.Start.Kind)
 		}
 		out = sp
-	case kindEnum:
+	case kind == kindEnum:
 		st := &enumState{assigned: map[string]int{}}
-		n := d.uvarint()
-		if n > uint64(len(d.b)) {
-			d.fail("assignment count")
-			n = 0
-		}
-		for range n {
-			id := d.string()
-			st.assigned[id] = int(d.varint())
+		for range d.Count("assignments", 2) {
+			id := d.String("assigned shard")
+			st.assigned[id] = int(d.Varint("assigned subtask"))
 		}
 		out = st
 	default:
-		d.fail(fmt.Sprintf("kind %d", kind))
+		d.Fail("kind", "unknown kind %d", kind)
 	}
-	if d.err == nil && len(d.b) > 0 {
-		d.err = fmt.Errorf("%w: %d bytes after the split", ErrBadSplit, len(d.b))
-	}
-	if d.err != nil {
-		return nil, d.err
+	if err := d.Finish(); err != nil {
+		return nil, err
 	}
 	return out, nil
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-// decoder reads the encoding; the first error sticks and later reads return zero values.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail(what string) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: truncated or malformed %s", ErrBadSplit, what)
-	}
-	d.b = nil
-}
-
-func (d *decoder) byte() byte {
-	if len(d.b) == 0 {
-		d.fail("encoding")
-		return 0
-	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("number")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("number")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) string() string {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail("string")
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
 }

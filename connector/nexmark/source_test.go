@@ -2,6 +2,7 @@ package nexmark_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/runnel-io/runnel/connector/nexmark"
@@ -49,6 +50,9 @@ func TestSourceProducesEveryEventOnceAtAnyParallelism(t *testing.T) {
 		if bids != len(want) {
 			t.Fatalf("p=%d: %d bids, want %d", p, bids, len(want))
 		}
+	}
+	if err := (nexmark.SourceOptions{Rate: -1}).Validate(); err == nil || !strings.Contains(err.Error(), "bad rate") {
+		t.Errorf("Validate of a negative rate: %v", err)
 	}
 	if _, err := nexmark.NewSource(nexmark.Config{}, nexmark.SourceOptions{Events: -1}); err == nil {
 		t.Fatal("negative events accepted")

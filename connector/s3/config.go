@@ -4,196 +4,144 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
-	"github.com/aws/smithy-go/logging"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/runnel-io/runnel/awsconn"
+	"github.com/runnel-io/runnel/filesystem"
 )
 
-// Connection says how to reach S3 or an S3-compatible store. The zero value takes everything
-// from the standard AWS configuration chain (environment, shared config and credentials files,
-// web identity, container and EC2 instance roles), like the AWS CLI does.
-type Connection struct {
-	// Endpoint is the base URL of an S3-compatible server, such as "http://127.0.0.1:7070".
-	// Default: the SDK's own resolution, which honours the AWS_ENDPOINT_URL_S3 and
-	// AWS_ENDPOINT_URL environment variables (and endpoint_url in the shared config file),
-	// else AWS's endpoint for the region.
-	Endpoint string
-	// Region is the bucket's region. Default: the configuration chain's (AWS_REGION,
-	// AWS_DEFAULT_REGION, the profile's region); if that is empty too, "us-east-1".
-	Region string
-	// PathStyle forces path-style addressing (http://host/bucket/key). It is also used,
-	// whatever this field says, whenever an endpoint is configured (by Endpoint or by the
-	// environment): S3-compatible servers rarely resolve bucket subdomains. Default false.
-	PathStyle bool
-	// AccessKeyID and SecretAccessKey, when both set, are static credentials used instead of
-	// the configuration chain's.
-	AccessKeyID, SecretAccessKey string
-	// MaxAttempts bounds the attempts of each request, the first included, with the SDK's
-	// standard exponential backoff between them. Default 3.
-	MaxAttempts int
-	// DialTimeout bounds each TCP connect, so that an unreachable endpoint fails instead of
-	// hanging. Default 10 s.
-	DialTimeout time.Duration
+// Connection says how to reach S3 or an S3-compatible store: endpoint, region, credentials,
+// path-style addressing, attempts and dial timeout. It is awsconn.Config, the configuration
+// every AWS client of Runnel is made from; its zero value takes everything from the standard
+// AWS configuration chain, which honours AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL.
+type Connection = awsconn.Config
+
+// Sizes of the multipart uploads an FS writes files with.
+const (
+	// MinPartSize is S3's minimum size of every part of a multipart upload but the last.
+	MinPartSize = 5 << 20
+	// DefaultPartSize is the default size of the parts a Writer uploads while it writes.
+	DefaultPartSize = 8 << 20
+)
+
+// Config configures an FS. Its zero value reaches S3 through the standard AWS configuration
+// chain with the defaults below.
+type Config struct {
+	// Connection says how to reach the store. Default: the zero awsconn.Config.
+	Connection Connection
+	// PartSize is the size of the parts a Writer uploads: it buffers what is written in
+	// memory until it holds PartSize bytes, then uploads them as one part, so memory is about
+	// PartSize per file being written. Default DefaultPartSize (8 MiB); at least MinPartSize
+	// (5 MiB, S3's minimum for every part but the last). A file holds at most 10,000 parts.
+	PartSize int64
 }
 
-// Validate reports whether c is usable: an Endpoint must be an absolute http(s) URL,
-// MaxAttempts and DialTimeout not negative, and the static credentials both set or both empty.
-func (c Connection) Validate() error {
-	if c.Endpoint != "" {
-		u, err := url.Parse(c.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("s3: endpoint %q is not an http:// or https:// URL", c.Endpoint)
-		}
+// Validate reports whether c is usable: a valid Connection and a PartSize of 0 or at least
+// MinPartSize.
+func (c Config) Validate() error {
+	if err := c.Connection.Validate(); err != nil {
+		return fmt.Errorf("s3: %w", err)
 	}
-	if c.MaxAttempts < 0 {
-		return fmt.Errorf("s3: max attempts %d is negative", c.MaxAttempts)
-	}
-	if c.DialTimeout < 0 {
-		return fmt.Errorf("s3: dial timeout %v is negative", c.DialTimeout)
-	}
-	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
-		return errors.New("s3: static credentials need both an access key ID and a secret access key")
+	if c.PartSize != 0 && c.PartSize < MinPartSize {
+		return fmt.Errorf("s3: part size %d is below S3's minimum of 5 MiB", c.PartSize)
 	}
 	return nil
 }
 
-// location is a parsed s3://bucket/prefix URL. prefix is "" or ends in "/".
-type location struct {
-	bucket, prefix string
+// FS is the filesystem.FS of Amazon S3 and S3-compatible stores (MinIO, Versity's gateway,
+// Ceph, R2). Its names are "s3://bucket/key" URLs, of any bucket the connection may reach. A
+// file is written as a multipart upload, invisible until Commit completes it; a finished
+// file's Pending.Data is JSON of the bucket, key, upload ID, parts (number, ETag, CRC32, size)
+// and size. Reads are pinned to the ETag the file had when it was listed (If-Match).
+//
+// A writer that crashes, or a checkpoint that never completes, leaves multipart uploads that
+// are invisible but billed until aborted: the file connector's clean-up aborts what it can
+// find (ListPending), and a lifecycle rule of the bucket must remove the rest (see the package
+// documentation). An FS is safe for concurrent use.
+type FS struct {
+	cl       *awss3.Client
+	endpoint string // the configured endpoint, "" for AWS: for messages
+	partSize int64
 }
 
-// parseURL parses "s3://bucket/prefix"; leading and trailing slashes of the prefix are
-// ignored.
-func parseURL(raw string) (location, error) {
-	u, err := url.Parse(raw)
+var _ filesystem.FS = (*FS)(nil)
+
+// NewFS returns the FS of c. It reads the environment and the shared AWS configuration files
+// but does not contact the store; the first request does, failing after c.Connection's
+// MaxAttempts when it cannot be reached. It returns an error if c is invalid.
+func NewFS(ctx context.Context, c Config) (*FS, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	cfg, err := c.Connection.Load(ctx)
 	if err != nil {
-		return location{}, fmt.Errorf("s3: URL %q: %w", raw, err)
+		return nil, fmt.Errorf("s3: %w", err)
+	}
+	f := &FS{partSize: c.PartSize}
+	if f.partSize == 0 {
+		f.partSize = DefaultPartSize
+	}
+	f.cl = awss3.NewFromConfig(cfg, func(so *awss3.Options) {
+		so.BaseEndpoint = c.Connection.BaseEndpoint(so.BaseEndpoint)
+		so.UsePathStyle = c.Connection.UsePathStyle(so.BaseEndpoint)
+		f.endpoint = aws.ToString(so.BaseEndpoint)
+	})
+	return f, nil
+}
+
+// Resolve returns path, an "s3://bucket/prefix" URL, without slashes around the prefix:
+// "s3://bucket/prefix", or "s3://bucket" for the whole bucket. It returns an error for
+// anything else, and for URLs with credentials, a query or a fragment (the connection comes
+// from the Config).
+func (f *FS) Resolve(path string) (string, error) {
+	u, err := url.Parse(path)
+	if err != nil {
+		return "", fmt.Errorf("s3: URL %q: %w", path, err)
 	}
 	if u.Scheme != "s3" || u.Host == "" {
-		return location{}, fmt.Errorf("s3: URL %q is not of the form s3://bucket/prefix", raw)
+		return "", fmt.Errorf("s3: %q is not of the form s3://bucket/prefix", path)
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return location{}, fmt.Errorf("s3: URL %q: only s3://bucket/prefix is accepted (credentials and endpoints come from the AWS configuration or the Connection option)", u.Redacted())
+		return "", fmt.Errorf("s3: URL %q: only s3://bucket/prefix is accepted (credentials and endpoints come from the Connection)", u.Redacted())
 	}
-	p := strings.Trim(u.Path, "/")
-	if p != "" {
-		p += "/"
+	name := "s3://" + u.Host
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		name += "/" + p
 	}
-	return location{bucket: u.Host, prefix: p}, nil
+	return name, nil
 }
 
-func (l location) String() string { return "s3://" + l.bucket + "/" + l.prefix }
-
-// client is an S3 client with what error messages need.
-type client struct {
-	*s3.Client
-	endpoint string // the configured endpoint, "" for AWS
+// split returns the bucket and key of a name.
+func split(name string) (bucket, key string, err error) {
+	rest, ok := strings.CutPrefix(name, "s3://")
+	if bucket, key, _ = strings.Cut(rest, "/"); !ok || bucket == "" {
+		return "", "", fmt.Errorf("s3: %q is not an s3://bucket/key name", name)
+	}
+	return bucket, key, nil
 }
 
-// where names the object or prefix key of bucket for messages, with the endpoint.
-func (c *client) where(bucket, key string) string {
-	s := "s3://" + bucket + "/" + key
-	if c.endpoint != "" {
-		s += " at " + c.endpoint
+// prefixOf returns the key prefix of the objects below a directory key: "" for the bucket,
+// else the key and a slash.
+func prefixOf(key string) string {
+	if key == "" {
+		return ""
 	}
-	return s
+	return key + "/"
 }
 
-// newClient makes a client by c. It reads the environment and the shared configuration files
-// but does not contact the network; credentials are resolved at the first request.
-func newClient(ctx context.Context, c Connection) (*client, error) {
-	if c.MaxAttempts == 0 {
-		c.MaxAttempts = 3
+func nameOf(bucket, key string) string { return "s3://" + bucket + "/" + key }
+
+// where names a name for messages, with the endpoint.
+func (f *FS) where(name string) string {
+	if f.endpoint != "" {
+		return name + " at " + f.endpoint
 	}
-	if c.DialTimeout == 0 {
-		c.DialTimeout = 10 * time.Second
-	}
-	httpClient := awshttp.NewBuildableClient().
-		WithDialerOptions(func(d *net.Dialer) { d.Timeout = c.DialTimeout }).
-		WithTransportOptions(func(tr *http.Transport) { tr.TLSHandshakeTimeout = c.DialTimeout })
-	loadOpts := []func(*config.LoadOptions) error{
-		config.WithHTTPClient(httpClient),
-		config.WithRetryMaxAttempts(c.MaxAttempts),
-		// Versity's posix backend races when concurrent PUTs create the same parent directory
-		// and answers one of them with ExistingObjectIsDirectory; the retry succeeds. AWS S3
-		// never returns the code.
-		config.WithRetryer(func() aws.Retryer {
-			return retry.AddWithErrorCodes(retry.NewStandard(func(so *retry.StandardOptions) {
-				so.MaxAttempts = c.MaxAttempts
-			}), "ExistingObjectIsDirectory")
-		}),
-	}
-	if c.Region != "" {
-		loadOpts = append(loadOpts, config.WithRegion(c.Region))
-	}
-	if c.AccessKeyID != "" {
-		loadOpts = append(loadOpts, config.WithCredentialsProvider(
-			credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, "")))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("s3: loading the AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
-	}
-	cfg.Logger = logging.Nop{} // the SDK's notes (skipped checksum validation) are no errors
-	var endpoint string
-	cl := s3.NewFromConfig(cfg, func(so *s3.Options) {
-		if c.Endpoint != "" {
-			so.BaseEndpoint = aws.String(c.Endpoint)
-		}
-		// BaseEndpoint is already resolved from the environment and the shared config here.
-		if so.BaseEndpoint != nil {
-			endpoint = *so.BaseEndpoint
-			so.UsePathStyle = true
-		}
-		if c.PathStyle {
-			so.UsePathStyle = true
-		}
-	})
-	return &client{Client: cl, endpoint: endpoint}, nil
+	return name
 }
 
-// isNotFound reports whether err is S3's answer for a missing object.
-func isNotFound(err error) bool {
-	var nsk *types.NoSuchKey
-	var nf *types.NotFound
-	if errors.As(err, &nsk) || errors.As(err, &nf) {
-		return true
-	}
-	if isCode(err, "NoSuchKey") || isCode(err, "NotFound") {
-		return true
-	}
-	var re *awshttp.ResponseError
-	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound &&
-		!isCode(err, "NoSuchBucket") && !isCode(err, "NoSuchUpload")
-}
-
-// isNoSuchUpload reports whether err says a multipart upload is unknown: completed, aborted,
-// expired or never created.
-func isNoSuchUpload(err error) bool {
-	var nsu *types.NoSuchUpload
-	if errors.As(err, &nsu) || isCode(err, "NoSuchUpload") {
-		return true
-	}
-	var re *awshttp.ResponseError
-	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound && !isCode(err, "NoSuchBucket")
-}
-
-func isCode(err error, code string) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && ae.ErrorCode() == code
-}
+// errNoBucket is returned for names without a key where a file is needed.
+var errNoBucket = errors.New("names a bucket, not a file")

@@ -145,7 +145,7 @@ func Sources(env *stream.Env, o Options) ([]stream.Stream[Tick], error) {
 	wm := eventtime.BoundedOutOfOrderness(o.Disorder, func(t Tick) int64 { return t.Time })
 	srcs := make([]stream.Stream[Tick], o.Exchanges)
 	for e := range srcs {
-		src, err := datagen.New(func(n int64) Tick { return Generate(o, e, n) }, datagen.Limit(o.Events), datagen.Rate(o.Rate))
+		src, err := datagen.New(func(n int64) Tick { return Generate(o, e, n) }, datagen.Config{Count: o.Events, Rate: o.Rate})
 		if err != nil {
 			return nil, fmt.Errorf("arbitrage: source of exchange %s: %w", ExchangeNames[e], err)
 		}

@@ -96,7 +96,7 @@ func mix(x uint64) uint64 {
 // trailing by the disorder bound.
 func Source(env *stream.Env, o Options) (stream.Stream[Click], error) {
 	o = o.withDefaults()
-	src, err := datagen.New(func(n int64) Click { return Generate(o, n) }, datagen.Limit(o.Events), datagen.Rate(o.Rate))
+	src, err := datagen.New(func(n int64) Click { return Generate(o, n) }, datagen.Config{Count: o.Events, Rate: o.Rate})
 	if err != nil {
 		return stream.Stream[Click]{}, err
 	}

@@ -185,7 +185,7 @@ func Source(env *stream.Env, o Options) (stream.Stream[Reading], error) {
 		return stream.Stream[Reading]{}, err
 	}
 	o = o.withDefaults()
-	src, err := datagen.New(func(n int64) Reading { return Generate(o, n) }, datagen.Limit(o.Events), datagen.Rate(o.Rate))
+	src, err := datagen.New(func(n int64) Reading { return Generate(o, n) }, datagen.Config{Count: o.Events, Rate: o.Rate})
 	if err != nil {
 		return stream.Stream[Reading]{}, fmt.Errorf("iot: readings source: %w", err)
 	}

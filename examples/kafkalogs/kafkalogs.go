@@ -229,7 +229,7 @@ func BuildProducer(env *stream.Env, brokers []string, topic string, n, badEvery 
 	if err != nil {
 		return err
 	}
-	src, err := datagen.New(func(i int64) string { return Generate(start, i, badEvery) }, datagen.Limit(n))
+	src, err := datagen.New(func(i int64) string { return Generate(start, i, badEvery) }, datagen.Config{Count: n})
 	if err != nil {
 		return err
 	}

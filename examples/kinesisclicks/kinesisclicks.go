@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/runnel-io/runnel/connector/datagen"
+	"github.com/runnel-io/runnel/connector/file"
 	"github.com/runnel-io/runnel/connector/kinesis"
 	"github.com/runnel-io/runnel/connector/s3"
 	"github.com/runnel-io/runnel/eventtime"
@@ -144,10 +145,14 @@ func Count(clicks stream.Stream[Click], size time.Duration) stream.Stream[PageCo
 
 // Sink returns the exactly-once S3 sink of the counts: Parquet files, partitioned by the UTC
 // hour of the window's start.
-func Sink(o Options) (*s3.Sink[PageCount], error) {
-	return s3.NewParquetSink[PageCount](o.Output, parquet.WriterOptions{Compression: parquet.Zstd},
-		s3.SinkConnection(o.S3),
-		s3.PartitionBy(func(v PageCount, _ int64) string { return s3.HourlyPartition(v.WindowStart) }))
+func Sink(ctx context.Context, o Options) (*file.Sink[PageCount], error) {
+	fsys, err := s3.NewFS(ctx, s3.Config{Connection: o.S3})
+	if err != nil {
+		return nil, err
+	}
+	return file.NewParquetSink(file.SinkConfig[PageCount]{FS: fsys, Dir: o.Output,
+		Bucket: func(v PageCount, _ int64) string { return file.HourlyBucket(v.WindowStart) }},
+		parquet.WriterOptions{Compression: parquet.Zstd})
 }
 
 // Build adds the whole job to env: Kinesis → parse → count per page and window → S3.
@@ -160,7 +165,7 @@ func Build(ctx context.Context, env *stream.Env, o Options) error {
 	if err != nil {
 		return err
 	}
-	sink, err := Sink(o)
+	sink, err := Sink(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -190,7 +195,7 @@ func BuildProducer(ctx context.Context, env *stream.Env, o Options, n int64, sta
 	if err != nil {
 		return err
 	}
-	src, err := datagen.New(func(i int64) Click { return Generate(start, i) }, datagen.Limit(n))
+	src, err := datagen.New(func(i int64) Click { return Generate(start, i) }, datagen.Config{Count: n})
 	if err != nil {
 		return err
 	}

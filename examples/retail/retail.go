@@ -142,7 +142,7 @@ func Source(env *stream.Env, o Options) (stream.Stream[Sale], error) {
 		return stream.Stream[Sale]{}, err
 	}
 	o = o.withDefaults()
-	src, err := datagen.New(func(n int64) Sale { return Generate(o, n) }, datagen.Limit(o.Events), datagen.Rate(o.Rate))
+	src, err := datagen.New(func(n int64) Sale { return Generate(o, n) }, datagen.Config{Count: o.Events, Rate: o.Rate})
 	if err != nil {
 		return stream.Stream[Sale]{}, fmt.Errorf("retail: sales source: %w", err)
 	}

@@ -5,14 +5,15 @@
 package s3backfill
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"time"
 
 	"github.com/runnel-io/runnel/connector/datagen"
+	"github.com/runnel-io/runnel/connector/file"
 	"github.com/runnel-io/runnel/connector/s3"
 	"github.com/runnel-io/runnel/eventtime"
-	"github.com/runnel-io/runnel/format"
 	"github.com/runnel-io/runnel/format/json"
 	"github.com/runnel-io/runnel/format/parquet"
 	"github.com/runnel-io/runnel/stream"
@@ -64,15 +65,17 @@ func Transform(o Order) (Row, bool) {
 // Build adds the bounded job to env: S3 JSON lines → Transform → S3 Parquet, partitioned by
 // order time.
 // A malformed line fails the job with a *format.RecordError naming object, line and offset.
+// Input and Output may be on the local file system too (file.SinkConfig.Dir, local paths)
+// with another FS; the example keeps to S3.
 func Build(env *stream.Env, o Options) error {
 	if o.Input == "" || o.Output == "" {
 		return fmt.Errorf("s3backfill: need an input and an output URL")
 	}
-	dec, err := json.NewDecoder[Order]()
+	fsys, err := newFS(o.S3)
 	if err != nil {
 		return err
 	}
-	src, err := s3.NewSource(o.Input, s3.Decode[Order](dec), s3.SourceConnection(o.S3), s3.OnMalformed(format.Fail, nil))
+	src, err := file.NewSource(file.SourceConfig[Order]{FS: fsys, Path: o.Input, Format: file.JSONLines[Order]()})
 	if err != nil {
 		return err
 	}
@@ -83,7 +86,7 @@ func Build(env *stream.Env, o Options) error {
 		}
 		return nil
 	}).Name("transform").Uid("transform")
-	sink, err := s3.NewParquetSink[Row](o.Output, parquet.WriterOptions{}, s3.SinkConnection(o.S3), s3.PartitionByTime(s3.HourlyPartition))
+	sink, err := file.NewParquetSink(file.SinkConfig[Row]{FS: fsys, Dir: o.Output, Bucket: file.Hourly[Row]}, parquet.WriterOptions{})
 	if err != nil {
 		return err
 	}
@@ -91,18 +94,24 @@ func Build(env *stream.Env, o Options) error {
 	return nil
 }
 
-func jsonSink[T any](url string, conn s3.Connection, opts ...s3.SinkOption) (*s3.Sink[T], error) {
+// newFS returns the S3 file system of conn. It reads the AWS configuration files, no more: the
+// jobs contact S3 when they run.
+func newFS(conn s3.Connection) (*s3.FS, error) {
+	return s3.NewFS(context.Background(), s3.Config{Connection: conn})
+}
+
+func jsonSink[T any](fsys *s3.FS, url string) (*file.Sink[T], error) {
 	enc, err := json.NewEncoder[T]()
 	if err != nil {
 		return nil, err
 	}
-	return s3.NewSink(url, func(dst []byte, v T) []byte {
-		b, err := enc.Append(dst, v)
+	return file.NewSink(file.SinkConfig[T]{FS: fsys, Dir: url, Encode: func(dst []byte, v T) []byte {
+		b, err := enc.Append(dst, v) // a JSON line, its newline included
 		if err != nil {
 			panic(fmt.Sprintf("s3backfill: encoding %+v: %v", v, err)) // the example's types always encode
 		}
-		return b[:len(b)-1] // the sink adds the newline
-	}, append([]s3.SinkOption{s3.SinkConnection(conn)}, opts...)...)
+		return b
+	}})
 }
 
 // Generate returns order n of the generated input: one a second from start, one in ten a test
@@ -120,11 +129,15 @@ func Generate(start time.Time, n int64) Order {
 
 // BuildProducer adds to env a bounded job writing n generated orders as JSON lines below url.
 func BuildProducer(env *stream.Env, conn s3.Connection, url string, n int64, start time.Time) error {
-	src, err := datagen.New(func(i int64) Order { return Generate(start, i) }, datagen.Limit(n))
+	src, err := datagen.New(func(i int64) Order { return Generate(start, i) }, datagen.Config{Count: n})
 	if err != nil {
 		return err
 	}
-	sink, err := jsonSink[Order](url, conn, s3.NoPartitions())
+	fsys, err := newFS(conn)
+	if err != nil {
+		return err
+	}
+	sink, err := jsonSink[Order](fsys, url)
 	if err != nil {
 		return err
 	}

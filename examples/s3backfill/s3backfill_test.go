@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runnel-io/runnel/connector/file"
 	"github.com/runnel-io/runnel/connector/s3"
 	"github.com/runnel-io/runnel/eventtime"
 	"github.com/runnel-io/runnel/examples/s3backfill"
@@ -44,10 +45,15 @@ func TestJob(t *testing.T) {
 		return s3backfill.Build(env, s3backfill.Options{S3: conn, Input: "s3://" + bucket + "/in/", Output: "s3://" + bucket + "/out/"})
 	})
 
-	// Read back with the S3 Parquet source, one partition at a time.
+	// Read back with the Parquet file source on S3, one partition at a time.
+	fsys, err := s3.NewFS(ctx, s3.Config{Connection: conn})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var got []int64
 	for _, hour := range []string{"dt=2026-01-01/hour=05", "dt=2026-01-01/hour=06"} {
-		src, err := s3.NewParquetSource[s3backfill.Row]("s3://"+bucket+"/out/"+hour+"/", s3.SourceConnection(conn))
+		src, err := file.NewSource(file.SourceConfig[s3backfill.Row]{FS: fsys, Path: "s3://" + bucket + "/out/" + hour + "/",
+			Format: file.Parquet[s3backfill.Row]()})
 		if err != nil {
 			t.Fatal(err)
 		}

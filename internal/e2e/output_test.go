@@ -11,6 +11,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/runnel-io/runnel/connector/file"
 	"github.com/runnel-io/runnel/connector/s3"
 	"github.com/runnel-io/runnel/internal/testing/s3test"
 )
@@ -25,13 +27,15 @@ func target(t *testing.T, srv *s3test.Server) s3Target {
 		SecretKey: srv.SecretKey, Bucket: srv.Bucket(t), Prefix: "out"}
 }
 
-// idSink returns the exactly-once sink of IDs into c.
-func idSink(c s3Target) (*s3.Sink[int], error) {
-	return s3.NewSink(fmt.Sprintf("s3://%s/%s", c.Bucket, c.Prefix),
-		func(dst []byte, id int) []byte { return strconv.AppendInt(dst, int64(id), 10) },
-		s3.NoPartitions(),
-		s3.SinkConnection(s3.Connection{Endpoint: c.Endpoint, Region: c.Region,
-			AccessKeyID: c.AccessKey, SecretAccessKey: c.SecretKey}))
+// idSink returns the exactly-once sink of IDs into c, one per line.
+func idSink(c s3Target) (*file.Sink[int], error) {
+	fsys, err := s3.NewFS(context.Background(), s3.Config{Connection: s3.Connection{Endpoint: c.Endpoint, Region: c.Region,
+		AccessKeyID: c.AccessKey, SecretAccessKey: c.SecretKey}})
+	if err != nil {
+		return nil, err
+	}
+	return file.NewSink(file.SinkConfig[int]{FS: fsys, Dir: fmt.Sprintf("s3://%s/%s", c.Bucket, c.Prefix),
+		Encode: func(dst []byte, id int) []byte { return append(strconv.AppendInt(dst, int64(id), 10), '\n') }})
 }
 
 // committedIDs lists the objects below c's prefix and returns how often each ID occurs in

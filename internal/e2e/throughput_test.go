@@ -19,8 +19,10 @@ import (
 	awskinesis "github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/runnel-io/runnel/checkpoint"
 	"github.com/runnel-io/runnel/connector"
+	"github.com/runnel-io/runnel/connector/file"
 	"github.com/runnel-io/runnel/connector/kinesis"
 	"github.com/runnel-io/runnel/connector/s3"
 	"github.com/runnel-io/runnel/eventtime"
@@ -298,10 +300,14 @@ func (b *throughputBench) job(ctx context.Context, r *throughputResult, name, bu
 	if err != nil {
 		return err
 	}
-	sink, err := s3.NewSink(fmt.Sprintf("s3://%s/views", bucket), func(dst []byte, v benchView) []byte {
-		dst, _ = enc.Append(dst, v) // benchView has nothing that fails to encode
+	fsys, err := s3.NewFS(ctx, s3.Config{Connection: b.s3conn})
+	if err != nil {
+		return err
+	}
+	sink, err := file.NewSink(file.SinkConfig[benchView]{FS: fsys, Dir: fmt.Sprintf("s3://%s/views", bucket), Encode: func(dst []byte, v benchView) []byte {
+		dst, _ = enc.Append(dst, v) // benchView has nothing that fails to encode; a JSON line
 		return dst
-	}, s3.Delimiter(""), s3.NoPartitions(), s3.SinkConnection(b.s3conn))
+	}})
 	if err != nil {
 		return err
 	}

@@ -78,6 +78,9 @@ var projectRules = rules{
 			"restart/...",
 			"checkpoint", // the checkpoint storage SPI and the local directory storage
 			"checkpoint/checkpointtest/...",
+			"awsconn/...", // how every AWS client is configured: S3 files and checkpoints, Kinesis
+			"filesystem",  // the file-system SPI under the file connectors, and the local file system
+			"filesystem/filesystemtest/...",
 		}},
 		{2, "implementations", []string{
 			"connector/*/...",
@@ -107,7 +110,9 @@ var projectRules = rules{
 	sameLayer: []edge{
 		{"internal/runtime/...", "internal/snapshot/...", "tasks align barriers and snapshot for the coordinator"},
 		{"checkpoint/checkpointtest/...", "checkpoint", "the conformance suites test storages"},
+		{"filesystem/filesystemtest/...", "filesystem", "the conformance suite tests file systems"},
 		{"connector/nexmark", "connector/datagen", "the Nexmark source is a generator source"},
+		{"connector/*/...", "connector/splitcodec", "split codecs share the binary field decoder"},
 		{"connector/*/...", "format/*/...", "file and object-store connectors decode and encode records with the codecs"},
 		{"internal/nexmark/...", "stream/...", "benchmark queries are DataStream programs"},
 		{"examples/...", "stream/...", "examples are user programs"},
@@ -124,7 +129,7 @@ var projectRules = rules{
 			"internal/testing/kafkatest/...", // runs kfake for the examples and local development
 		}},
 		{dep: "github.com/aws/aws-sdk-go-v2", homes: []string{
-			"connector/kinesis/...", "connector/s3/...", "checkpoint/s3/...",
+			"awsconn/...", "connector/kinesis/...", "connector/s3/...", "checkpoint/s3/...",
 			"connector/kafka/...",              // MSK IAM credentials from the SDK's default chain
 			"internal/testing/s3test/...",      // creates the test server's buckets
 			"internal/testing/kinesistest/...", // creates the test server's streams
@@ -618,7 +623,7 @@ func TestCheck(t *testing.T) {
 		{
 			name: "aws sdk outside its homes",
 			pkgs: with(p("connector/pulsar/auth", "github.com/aws/aws-sdk-go-v2/config")),
-			want: []string{"forbidden import: package connector/pulsar/auth imports github.com/aws/aws-sdk-go-v2/config; only connector/kinesis/..., connector/s3/..., checkpoint/s3/..., connector/kafka/..., internal/testing/s3test/..., internal/testing/kinesistest/... may import"},
+			want: []string{"forbidden import: package connector/pulsar/auth imports github.com/aws/aws-sdk-go-v2/config; only awsconn/..., connector/kinesis/..., connector/s3/..., checkpoint/s3/..., connector/kafka/..., internal/testing/s3test/..., internal/testing/kinesistest/... may import"},
 		},
 		{
 			name: "pebble outside its backend",

@@ -57,7 +57,7 @@ func Source(env *stream.Env, o SourceOptions) (stream.Stream[nexmark.Event], *ne
 	if err != nil {
 		return stream.Stream[nexmark.Event]{}, nil, err
 	}
-	src, err := datagen.New(g.Event, datagen.Limit(o.Events), datagen.Rate(o.Rate))
+	src, err := datagen.New(g.Event, datagen.Config{Count: o.Events, Rate: o.Rate})
 	if err != nil {
 		return stream.Stream[nexmark.Event]{}, nil, fmt.Errorf("nexmark: source: %w", err)
 	}

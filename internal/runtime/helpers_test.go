@@ -18,7 +18,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // addSource adds a datagen source of n ints (0..n-1) with timestamp = value.
 func addSource(g *Graph, name string, p int, n int64) *Node {
-	src, err := datagen.New(func(i int64) int { return int(i) }, datagen.Count(n))
+	src, err := datagen.New(func(i int64) int { return int(i) }, datagen.Config{Count: n})
 	if err != nil {
 		panic(err)
 	}

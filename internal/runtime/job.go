@@ -656,7 +656,7 @@ func (j *job) startEnumerators(ctx context.Context) error {
 // discovery is logged and tried again at the next interval: the splits already assigned go on
 // being read.
 func (j *job) discover(ctx context.Context, e *enumerator, d connector.Discoverer) {
-	iv := time.Duration(d.DiscoveryInterval() * float64(time.Second))
+	iv := d.DiscoveryInterval()
 	if iv <= 0 {
 		return
 	}

@@ -379,7 +379,7 @@ func TestRunCancel(t *testing.T) {
 		t.Run(fmt.Sprint(cause), func(t *testing.T) {
 			ctx, cancel := context.WithCancelCause(testCtx(t))
 			defer cancel(nil)
-			src, err := datagen.New(func(i int64) int { return int(i) })
+			src, err := datagen.New(func(i int64) int { return int(i) }, datagen.Config{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -586,7 +586,7 @@ func (s gaugeSource) NewReader(rc connector.ReaderContext) (connector.Reader[int
 // TestRunMetricsGauges checks that a gauge a source reader sets through its ReaderContext is
 // published with the source's metrics, per subtask, and that operators without gauges have none.
 func TestRunMetricsGauges(t *testing.T) {
-	src, err := datagen.New(func(i int64) int { return int(i) }, datagen.Count(100))
+	src, err := datagen.New(func(i int64) int { return int(i) }, datagen.Config{Count: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -658,7 +658,7 @@ func (s stalledSource) NewReader(rc connector.ReaderContext) (connector.Reader[i
 // when the task last published: a source task that never gets back to its loop (here its
 // reader stays in Read until the snapshots show the gauge it set there) still shows its gauge.
 func TestRunMetricsGaugesWhileBlocked(t *testing.T) {
-	src, err := datagen.New(func(i int64) int { return int(i) }, datagen.Count(10))
+	src, err := datagen.New(func(i int64) int { return int(i) }, datagen.Config{Count: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
