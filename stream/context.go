@@ -8,6 +8,7 @@ import (
 	"time"
 
 	rt "github.com/runnel-io/runnel/internal/runtime"
+	"github.com/runnel-io/runnel/operator"
 )
 
 // RuntimeContext tells a user function where it runs. It is valid from Open until Close and
@@ -57,18 +58,17 @@ type Closer interface {
 	Close() error
 }
 
-func openFn(f any, c *rt.Context) error {
+// funcsOf returns the Open and Close of a user function f that runs in the operator subtask
+// of c: Opener and Closer, if f implements them.
+func funcsOf(f any, c *rt.Context) operator.Funcs {
+	var fs operator.Funcs
 	if o, ok := f.(Opener); ok {
-		return o.Open(&RuntimeContext{c: c})
+		fs.Open = func() error { return o.Open(&RuntimeContext{c: c}) }
 	}
-	return nil
-}
-
-func closeFn(f any) error {
 	if o, ok := f.(Closer); ok {
-		return o.Close()
+		fs.Close = o.Close
 	}
-	return nil
+	return fs
 }
 
 // Collector receives what a function emits.

@@ -91,6 +91,7 @@ var projectRules = rules{
 			"internal/checkpoint/...",
 		}},
 		{4, "assembly", []string{
+			"operator/...", // below stream and sql: see the edges
 			"stream/...",
 			"sql/...",
 			"internal/nexmark/...",
@@ -112,6 +113,8 @@ var projectRules = rules{
 		{"internal/runtime/...", "internal/checkpoint/...", "tasks align barriers and snapshot for the coordinator"},
 		{"internal/runtime/...", "internal/restart/...", "failed jobs restart by a strategy"},
 		{"sql/...", "stream/...", "the planner builds jobs with the DataStream API"},
+		{"stream/...", "operator/...", "the DataStream builders instantiate the operators"},
+		{"sql/...", "operator/...", "the planner instantiates the operators directly"},
 		{"connector/nexmark", "connector/datagen", "the Nexmark source is a generator source"},
 		{"connector/*/...", "format/*/...", "file and object-store connectors decode and encode records with the codecs"},
 		{"internal/nexmark/...", "stream/...", "benchmark queries are DataStream programs"},

@@ -1,7 +1,8 @@
-package stream
+package operator
 
 import (
 	"cmp"
+	rt "github.com/runnel-io/runnel/internal/runtime"
 	"slices"
 
 	"github.com/runnel-io/runnel/eventtime"
@@ -191,7 +192,7 @@ func (b *timeBuckets[K]) pop() int64 {
 
 // windowTimers is the timer service of one window operator subtask.
 type windowTimers[K comparable] struct {
-	env        windowRuntime
+	c          *rt.Context
 	event      timeBuckets[K]
 	proc       timeBuckets[K]
 	procArmed  int64 // the time of the live runtime callback; 0 if none
@@ -211,7 +212,7 @@ func (s *windowTimers[K]) add(r timerRef, e timerEntry[K]) {
 
 func (s *windowTimers[K]) arm(at int64) {
 	s.procArmed = at
-	s.env.RegisterProcessingTimer(at, s.onProcTime)
+	s.c.RegisterProcessingTimer(at, s.onProcTime)
 }
 
 // procFired is called first thing by a runtime callback at time at; callbacks for an earlier

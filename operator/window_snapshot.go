@@ -1,4 +1,4 @@
-package stream
+package operator
 
 import (
 	"encoding/binary"
@@ -148,7 +148,7 @@ func (s *windowSnapshot[K, ACC]) AppendGroup(dst []byte, kg int) (out []byte, er
 			if !ok || !errors.As(e, &ee) {
 				panic(r)
 			}
-			out, err = dst, fmt.Errorf("stream: %s: %w", s.what, e)
+			out, err = dst, fmt.Errorf("operator: %s: %w", s.what, e)
 		}
 	}()
 	w := blob.Writer{Buf: dst}
@@ -249,10 +249,10 @@ func (s *windowSnapshot[K, ACC]) Release() {
 
 var (
 	_ state.SnapshotPart = (*windowSnapshot[int, int])(nil)
-	_ rt.Snapshotter     = (*windowOp[int, int, int, int])(nil)
+	_ rt.Snapshotter     = (*Window[int, int, int, int])(nil)
 )
 
-func (o *windowOp[T, K, ACC, OUT]) codecs() {
+func (o *Window[T, K, ACC, OUT]) codecs() {
 	if o.keyCodec == nil {
 		o.keyCodec, o.accCodec = state.CodecFor[K](), state.CodecFor[ACC]()
 		o.accCopied = copiedByAssignment(reflect.TypeFor[ACC]())
@@ -288,7 +288,7 @@ func copiedByAssignment(t reflect.Type) bool {
 // whose type holds no references; other contents (record lists, pointers that an aggregate
 // function may change in place) are encoded here. It returns an error if contents cannot be
 // encoded.
-func (o *windowOp[T, K, ACC, OUT]) SnapshotState(id int64) (snap rt.OperatorSnapshot, err error) {
+func (o *Window[T, K, ACC, OUT]) SnapshotState(id int64) (snap rt.OperatorSnapshot, err error) {
 	what := fmt.Sprintf("checkpoint %d of %s subtask %d", id, o.c.Name, o.c.Subtask)
 	defer func() {
 		if r := recover(); r != nil {
@@ -297,11 +297,11 @@ func (o *windowOp[T, K, ACC, OUT]) SnapshotState(id int64) (snap rt.OperatorSnap
 			if !ok || !errors.As(e, &ee) {
 				panic(r)
 			}
-			snap, err = rt.OperatorSnapshot{}, fmt.Errorf("stream: %s: %w", what, e)
+			snap, err = rt.OperatorSnapshot{}, fmt.Errorf("operator: %s: %w", what, e)
 		}
 	}()
 	o.codecs()
-	ws := &windowSnapshot[K, ACC]{r: o.c.KeyGroups, what: what, wm: o.wm, keyCodec: o.keyCodec,
+	ws := &windowSnapshot[K, ACC]{r: o.c.KeyGroups, what: what, wm: o.WM, keyCodec: o.keyCodec,
 		accCodec: o.accCodec, copied: o.accCopied, groups: make(map[int]*groupCopy[K, ACC]), pool: o.copies}
 	copies := make([]*groupCopy[K, ACC], len(o.groups))
 	var buf []byte
@@ -337,7 +337,7 @@ func (o *windowOp[T, K, ACC, OUT]) SnapshotState(id int64) (snap rt.OperatorSnap
 }
 
 // copyPane appends a copy of p to g; buf is scratch space, returned for reuse.
-func (o *windowOp[T, K, ACC, OUT]) copyPane(g *groupCopy[K, ACC], p *windowPane[ACC], buf []byte) []byte {
+func (o *Window[T, K, ACC, OUT]) copyPane(g *groupCopy[K, ACC], p *windowPane[ACC], buf []byte) []byte {
 	c := paneCopy[ACC]{w: p.w, trig: p.trig, ntimers: int32(p.timers.len())}
 	if p.has {
 		c.flags |= paneHas
@@ -364,11 +364,11 @@ func (o *windowOp[T, K, ACC, OUT]) copyPane(g *groupCopy[K, ACC], p *windowPane[
 // of the key groups of a snapshot taken at any parallelism. It returns an error wrapping
 // blob.ErrCorrupt for malformed bytes, or an error when a key or contents cannot be decoded
 // (their type changed incompatibly) or a key is not in the key group it was stored in.
-func (o *windowOp[T, K, ACC, OUT]) restore() error {
+func (o *Window[T, K, ACC, OUT]) restore() error {
 	var ts []restoredTimer[K]
 	restored := false
 	wm := eventtime.MaxTime
-	err := o.env.RestoredKeyGroups(func(kg int, b []byte) error {
+	err := o.c.Restored().KeyGroups(func(kg int, b []byte) error {
 		if !o.c.KeyGroups.Contains(kg) {
 			return fmt.Errorf("key group %d is not one of the subtask's %v", kg, o.c.KeyGroups)
 		}
@@ -385,10 +385,10 @@ func (o *windowOp[T, K, ACC, OUT]) restore() error {
 		})
 	})
 	if err != nil {
-		return fmt.Errorf("stream: restoring %s subtask %d: %w", o.c.Name, o.c.Subtask, err)
+		return fmt.Errorf("operator: restoring %s subtask %d: %w", o.c.Name, o.c.Subtask, err)
 	}
 	if restored {
-		o.wm = max(o.wm, wm)
+		o.WM = max(o.WM, wm)
 	}
 	o.timers.restore(ts)
 	return nil
@@ -396,7 +396,7 @@ func (o *windowOp[T, K, ACC, OUT]) restore() error {
 
 // restoreGroup decodes the body of key group kg's section, adds its panes and appends its
 // timers to ts. It returns the watermark the section holds.
-func (o *windowOp[T, K, ACC, OUT]) restoreGroup(kg int, body []byte, ts *[]restoredTimer[K]) (int64, error) {
+func (o *Window[T, K, ACC, OUT]) restoreGroup(kg int, body []byte, ts *[]restoredTimer[K]) (int64, error) {
 	o.codecs()
 	d := decoder{b: body}
 	if v := d.byte(); d.err == nil && v != windowFormat {
@@ -452,7 +452,7 @@ func (o *windowOp[T, K, ACC, OUT]) restoreGroup(kg int, body []byte, ts *[]resto
 }
 
 // decodePanes decodes the panes of a key record into kp.
-func (o *windowOp[T, K, ACC, OUT]) decodePanes(d *decoder, kp *keyPanes[ACC]) error {
+func (o *Window[T, K, ACC, OUT]) decodePanes(d *decoder, kp *keyPanes[ACC]) error {
 	n := d.count()
 	kp.panes = make([]windowPane[ACC], 0, n)
 	for range n {
