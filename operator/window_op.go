@@ -16,10 +16,13 @@ import (
 // its maker plugs in: package stream's WindowReduce, WindowAggregate, WindowProcess and
 // WindowAggregateProcess, or a SQL planner's aggregates.
 //
-// State is a map per owned key group from key to the key's panes (one per window, sorted by
-// window), so that checkpoints can store and move it per key group, and a record costs one map
-// look-up however many windows it falls in. For merging assigners the key's panes are also its
-// merging window set (Flink's MergingWindowSet). Timers are in window_timers.go. Checkpoints
+// With the in-memory backend, state is a map per owned key group from key to the key's panes
+// (one per window, sorted by window), so that checkpoints can store and move it per key group,
+// and a record costs one map look-up however many windows it falls in. For merging assigners
+// the key's panes are also its merging window set (Flink's MergingWindowSet). With a bytes
+// backend (Pebble) the panes and timers are states of the backend (window_store.go): the
+// operator loads the panes a record or timer touches into the same keyPanes, runs the same
+// code on them and writes them back. Timers are in window_timers.go. Checkpoints
 // (SnapshotState, and restore in Open) are in window_snapshot.go.
 
 // WindowConfig is what the job graph fixes for every subtask of a window operator. Make it
@@ -101,11 +104,14 @@ type Window[T any, K comparable, ACC, OUT any] struct {
 	first  int        // the first owned key group
 	domain TimeDomain // of the assigner: the domain of cleanup timers
 
-	groups   []map[K]*keyPanes[ACC] // per owned key group
-	freeKeys []*keyPanes[ACC]
-	spare    []ACC // emptied contents kept for reuse (record lists)
-	timers   windowTimers[K]
-	tctx     triggerCtx[K]
+	groups    []map[K]*keyPanes[ACC] // per owned key group; memory backend only
+	backend   state.Backend
+	bytes     *windowBytes[K, ACC] // the panes and timers with a bytes backend; nil in memory
+	oneWindow []window.Window      // scratch
+	freeKeys  []*keyPanes[ACC]
+	spare     []ACC // emptied contents kept for reuse (record lists)
+	timers    windowTimers[K]
+	tctx      triggerCtx[K]
 	// WM is the operator's watermark.
 	WM            int64
 	late          rt.Output[T] // late side output; nil means drop and count
@@ -132,7 +138,11 @@ type Window[T any, K comparable, ACC, OUT any] struct {
 // NewWindow returns a subtask of a window operator over cfg, keyed by key, with the pane
 // functions p. Set Funcs to open and close a window function (Open runs after the panes are
 // restored).
-func NewWindow[T any, K comparable, ACC, OUT any](c *rt.Context, out rt.Output[OUT], key func(T) K, cfg WindowConfig, p Panes[T, K, ACC]) *Window[T, K, ACC, OUT] {
+//
+// The panes and timers live in the subtask's state backend (c.NewStateBackend): the
+// operator's own tables with the in-memory backend, the backend's states with a bytes backend
+// (state.BytesBackend). It returns an error if the backend cannot be made.
+func NewWindow[T any, K comparable, ACC, OUT any](c *rt.Context, out rt.Output[OUT], key func(T) K, cfg WindowConfig, p Panes[T, K, ACC]) (*Window[T, K, ACC, OUT], error) {
 	o := &Window[T, K, ACC, OUT]{Forward: Forward[OUT]{out}, WindowConfig: cfg, Panes: p, c: c, key: key,
 		hash: keygroup.HasherFor[K](), first: c.KeyGroups.Start, WM: eventtime.MinTime}
 	if !cfg.eventTime {
@@ -147,7 +157,20 @@ func NewWindow[T any, K comparable, ACC, OUT any](c *rt.Context, out rt.Output[O
 		// Nil when no stream reads the side output: late records are then dropped and counted.
 		o.late, _ = c.SideOutput(cfg.lateTag).(rt.Output[T])
 	}
-	return o
+	var err error
+	if o.backend, err = c.NewStateBackend(); err != nil {
+		return nil, err
+	}
+	if bb, ok := o.backend.(state.BytesBackend); ok {
+		if o.bytes, err = newWindowBytes[K, ACC](bb, c.KeyGroups, c.MaxParallelism); err != nil {
+			return nil, err
+		}
+		o.groups = nil
+		o.timers.event.ext, o.timers.event.domain, o.timers.event.r = o.bytes, EventTime, c.KeyGroups
+		o.timers.proc.ext, o.timers.proc.domain, o.timers.proc.r = o.bytes, ProcessingTime, c.KeyGroups
+		o.oneWindow = make([]window.Window, 1)
+	}
+	return o, nil
 }
 
 // Open restores the operator's panes and timers if the job restores a snapshot, then opens
@@ -177,8 +200,16 @@ func (o *Window[T, K, ACC, OUT]) isLate(w window.Window) bool {
 	return o.eventTime && o.cleanupTime(w) <= o.WM
 }
 
-// keyPanes returns the panes of key k in key group g, creating them.
+// keyPanes returns the panes of key k in key group g, creating them. With a bytes backend they
+// are the panes of the windows just assigned (all the key's panes for a merging assigner),
+// loaded; save writes them back.
 func (o *Window[T, K, ACC, OUT]) keyPanes(k K, g int) *keyPanes[ACC] {
+	if o.bytes != nil {
+		if o.merging != nil {
+			return o.bytes.load(k, g, nil, true)
+		}
+		return o.bytes.load(k, g, o.assigned, true)
+	}
 	m := o.groups[g-o.first]
 	if m == nil {
 		m = make(map[K]*keyPanes[ACC])
@@ -268,6 +299,9 @@ func (o *Window[T, K, ACC, OUT]) Collect(v T, ts int64) {
 			}
 			o.addAt(kp, i, v, ts, k, g)
 		}
+		if o.bytes != nil && kp != nil {
+			o.bytes.save(k, g, kp)
+		}
 	}
 	if skipped && o.eventTime && addSaturating(ts, o.lateness) <= o.WM {
 		o.lateRecord(v, ts)
@@ -330,7 +364,9 @@ func (o *Window[T, K, ACC, OUT]) addMerging(v T, ts int64, k K, g int) (skipped 
 	skipped = true
 	for _, nw := range o.assigned {
 		var kp *keyPanes[ACC]
-		if m := o.groups[g-o.first]; m != nil {
+		if o.bytes != nil {
+			kp = o.bytes.load(k, g, nil, false)
+		} else if m := o.groups[g-o.first]; m != nil {
 			kp = m[k]
 		}
 		result := nw
@@ -368,6 +404,9 @@ func (o *Window[T, K, ACC, OUT]) addMerging(v T, ts int64, k K, g int) (skipped 
 		}
 		skipped = false
 		o.addAt(kp, i, v, ts, k, g)
+		if o.bytes != nil {
+			o.bytes.save(k, g, kp)
+		}
 	}
 	return skipped
 }
@@ -489,7 +528,13 @@ func (o *Window[T, K, ACC, OUT]) onTimer(e timerEntry[K], at int64, domain TimeD
 			o.c.Recovered(r, paneRef[K]{e.key, e.w, at, domain})
 		}
 	}()
-	kp := o.groups[e.group-o.first][e.key]
+	var kp *keyPanes[ACC]
+	if o.bytes != nil {
+		o.oneWindow[0] = e.w
+		kp = o.bytes.load(e.key, e.group, o.oneWindow, false)
+	} else {
+		kp = o.groups[e.group-o.first][e.key]
+	}
 	if kp == nil {
 		return // the key's panes are gone
 	}
@@ -525,6 +570,9 @@ func (o *Window[T, K, ACC, OUT]) onTimer(e timerEntry[K], at int64, domain TimeD
 		}
 		o.clearPane(kp, i, e.key, e.group)
 	}
+	if o.bytes != nil {
+		o.bytes.save(e.key, e.group, kp)
+	}
 }
 
 // clearPane drops pane i of key k at its cleanup time, with the trigger's timers and state.
@@ -536,7 +584,7 @@ func (o *Window[T, K, ACC, OUT]) clearPane(kp *keyPanes[ACC], i int, k K, g int)
 	copy(kp.panes[i:], kp.panes[i+1:])
 	kp.panes[len(kp.panes)-1] = windowPane[ACC]{}
 	kp.panes = kp.panes[:len(kp.panes)-1]
-	if len(kp.panes) == 0 {
+	if len(kp.panes) == 0 && o.bytes == nil {
 		delete(o.groups[g-o.first], k)
 		o.freeKeys = append(o.freeKeys, kp)
 	}
@@ -547,6 +595,22 @@ func (o *Window[T, K, ACC, OUT]) clearPane(kp *keyPanes[ACC], i int, k K, g int)
 // processing-time panes are dropped unevaluated. Either way every pane is dropped.
 func (o *Window[T, K, ACC, OUT]) endOfInput() {
 	unfired := 0
+	if o.bytes != nil {
+		o.bytes.forAllAndClear(func(k K, p *windowPane[ACC]) {
+			switch {
+			case !p.dirty:
+			case o.eventTime:
+				o.flush(k, p)
+			default:
+				unfired++
+			}
+		})
+		o.spare = nil
+		if unfired > 0 {
+			o.c.Logger.Warn("processing-time windows not fired by end of input were dropped", "panes", unfired)
+		}
+		return
+	}
 	for gi, m := range o.groups {
 		for k, kp := range m {
 			for i := range kp.panes {

@@ -18,24 +18,25 @@ import (
 	"github.com/runnel-io/runnel/window"
 )
 
-// Checkpoints. The panes and timers live in the operator, not in a state backend, so the
-// operator writes them itself: for each key group with panes, an operator section (package
-// state/blob) called windowSection. Its body is
+// Checkpoints. Every key group's blob holds the window state of its keys as three state
+// sections, window/panes, window/timers and window/wm (their encodings are in
+// window_store.go), whether the panes live in the operator's tables (the memory backend) or in
+// a bytes backend: with Pebble the backend's own snapshot (or incremental checkpoint) writes
+// them, and restores them by key group like any state. With the memory backend the operator
+// writes them itself:
 //
-//	body    = version:byte(1) wm:varint nkeys:uvarint *keyrec ntimers:uvarint *timer
-//	keyrec  = key:str npanes:uvarint *pane                     panes in the key's order
-//	pane    = start:varint end:varint trig:varint flags:byte ntimers:uvarint
-//	          *(at:varint domain:byte) [acc:str]               acc iff flags has paneHas
-//	timer   = keyidx:uvarint paneidx:uvarint domain:byte at:varint seq:uvarint
+//   - window/panes, for each key with panes: a record of the key whose map entries are its
+//     panes by window;
+//   - window/timers: the timers that point at an existing pane, with their index in their
+//     bucket as their sequence number, so that timers of one time fire in the same order after
+//     a restore. Entries for panes that are gone are left out: a pane is never made again for a
+//     window once dropped (it is late by then) or merged away (a larger window covers it);
+//   - window/wm: the subtask's watermark. The restoring subtask starts from the least of its
+//     key groups', so that records late before the snapshot are late after it.
 //
-// (str: a uvarint length and the bytes). Keys are encoded with state.CodecFor[K], the codec of
-// keyed state, and contents with state.CodecFor[ACC]. A pane's timers are the set it holds (the
-// timers that fire it); the timer records are the bucket entries that point at existing panes,
-// with their index in their bucket (seq), so that timers of one time fire in the same order
-// after a restore. Entries for panes that are gone are left out: a pane is never made again
-// for a window once dropped (it is late by then) or merged away (a larger window covers it).
-// wm is the subtask's watermark: the restoring subtask starts from the least of its key
-// groups', so that records late before the snapshot are late after it.
+// Keys are encoded with state.CodecFor[K], the codec of keyed state, and contents with
+// state.CodecFor[ACC]. Snapshots of the window operator before this format (an operator
+// section called "window", windowFormat 1) still restore with the memory backend.
 //
 // Snapshots are asynchronous: SnapshotState copies the panes and timers into flat slices
 // (groupCopy) on the task goroutine, and the snapshot encodes the copy in the format above on
@@ -44,7 +45,7 @@ import (
 // next snapshot once written. Pane contents that assignment does not copy whole are encoded
 // during the copy instead, since the task may change them in place.
 
-// windowSection names the window operator's operator sections.
+// windowSection names the window operator's operator sections of the earlier format.
 const windowSection = "window"
 
 const windowFormat = 1
@@ -134,7 +135,7 @@ type timerCopy[K comparable] struct {
 
 func (s *windowSnapshot[K, ACC]) Range() keygroup.Range { return s.r }
 
-// AppendGroup encodes key group kg's operator section. It returns an error if a key or
+// AppendGroup encodes key group kg's window state sections. It returns an error if a key or
 // contents cannot be encoded.
 func (s *windowSnapshot[K, ACC]) AppendGroup(dst []byte, kg int) (out []byte, err error) {
 	g := s.groups[kg]
@@ -152,53 +153,51 @@ func (s *windowSnapshot[K, ACC]) AppendGroup(dst []byte, kg int) (out []byte, er
 		}
 	}()
 	w := blob.Writer{Buf: dst}
-	w.BeginOperator(windowSection)
-	w.Raw([]byte{windowFormat})
-	w.Buf = s.appendBody(w.Buf, g) // the rest of the body, straight into the section
+	w.BeginState(paneState, blob.Map)
+	s.appendPanes(&w, g)
+	if err := w.End(); err != nil {
+		return dst, err
+	}
+	w.BeginState(timerState, blob.Value)
+	s.appendTimers(&w, g)
+	if err := w.End(); err != nil {
+		return dst, err
+	}
+	w.BeginState(wmState, blob.Value)
+	w.Record([]byte("wm"), binary.AppendVarint(blob.AppendValue(nil, 0, nil), s.wm))
 	err = w.End()
 	return w.Buf, err
 }
 
-// appendBody appends the section body of g after its version byte (the format above).
-func (s *windowSnapshot[K, ACC]) appendBody(b []byte, g *groupCopy[K, ACC]) []byte {
-	b = binary.AppendVarint(b, s.wm)
-	b = binary.AppendUvarint(b, uint64(len(g.keys)))
-	var buf []byte
+// appendPanes appends the records of g's keys to the open window/panes section.
+func (s *windowSnapshot[K, ACC]) appendPanes(w *blob.Writer, g *groupCopy[K, ACC]) {
+	var kbuf, payload, value, ukey []byte
 	pi, ti, ai := 0, 0, 0 // the next pane, pane timer and encoded contents
 	for i, k := range g.keys {
-		buf = s.keyCodec.Append(buf[:0], k)
-		b = blob.AppendStr(b, buf)
-		end := int(g.keyEnds[i])
-		b = binary.AppendUvarint(b, uint64(end-pi))
-		for ; pi < end; pi++ {
+		kbuf = s.keyCodec.Append(kbuf[:0], k)
+		payload = payload[:0]
+		for end := int(g.keyEnds[i]); pi < end; pi++ {
 			p := &g.panes[pi]
-			b = binary.AppendVarint(b, p.w.Start)
-			b = binary.AppendVarint(b, p.w.End)
-			b = binary.AppendVarint(b, p.trig)
-			b = append(b, p.flags)
-			b = binary.AppendUvarint(b, uint64(p.ntimers))
-			for _, r := range g.ptimers[ti : ti+int(p.ntimers)] {
-				b = binary.AppendVarint(b, r.at)
-				b = append(b, byte(r.domain))
-			}
+			value = appendPaneHead(value[:0], p.trig, p.flags, g.ptimers[ti:ti+int(p.ntimers)])
 			ti += int(p.ntimers)
 			switch {
 			case p.flags&paneHas == 0:
 			case s.copied:
-				buf = s.accCodec.Append(buf[:0], p.acc)
-				b = blob.AppendStr(b, buf)
+				value = s.accCodec.Append(value, p.acc)
 			default:
-				b = blob.AppendStr(b, g.accs[ai:p.accEnd])
-				ai = int(p.accEnd)
+				value = append(value, g.accs[ai:p.accEnd]...)
+				ai = p.accEnd
 			}
+			ukey = appendWindow(ukey[:0], p.w)
+			payload = blob.AppendMapItem(payload, ukey, 0, value)
 		}
+		w.Record(kbuf, payload)
 	}
-	return s.appendTimers(b, g)
 }
 
-// appendTimers appends the timer records of g: the bucket entries that point at a pane of the
-// copy, each with the index of its key and of its pane.
-func (s *windowSnapshot[K, ACC]) appendTimers(b []byte, g *groupCopy[K, ACC]) []byte {
+// appendTimers appends to the open window/timers section the bucket entries of g that point
+// at a pane of the copy.
+func (s *windowSnapshot[K, ACC]) appendTimers(w *blob.Writer, g *groupCopy[K, ACC]) {
 	var index map[K]int
 	if len(g.timers) > 0 {
 		index = make(map[K]int, len(g.keys))
@@ -206,8 +205,7 @@ func (s *windowSnapshot[K, ACC]) appendTimers(b []byte, g *groupCopy[K, ACC]) []
 			index[k] = i
 		}
 	}
-	var recs []byte
-	n := 0
+	var key, payload []byte
 	for _, t := range g.timers {
 		ki, ok := index[t.key]
 		if !ok {
@@ -218,19 +216,14 @@ func (s *windowSnapshot[K, ACC]) appendTimers(b []byte, g *groupCopy[K, ACC]) []
 			first = g.keyEnds[ki-1]
 		}
 		panes := g.panes[first:g.keyEnds[ki]]
-		pi, ok := slices.BinarySearchFunc(panes, t.w, func(p paneCopy[ACC], w window.Window) int { return cmpWindow(p.w, w) })
-		if !ok {
+		if _, ok := slices.BinarySearchFunc(panes, t.w, func(p paneCopy[ACC], w window.Window) int { return cmpWindow(p.w, w) }); !ok {
 			continue // stale: the pane was dropped or merged away
 		}
-		recs = binary.AppendUvarint(recs, uint64(ki))
-		recs = binary.AppendUvarint(recs, uint64(pi))
-		recs = append(recs, byte(t.domain))
-		recs = binary.AppendVarint(recs, t.at)
-		recs = binary.AppendUvarint(recs, uint64(t.seq))
-		n++
+		key = appendTimerKey(key[:0], t.domain, t.at, uint64(t.seq))
+		payload = blob.AppendValue(payload[:0], 0, nil)
+		payload = appendWindow(blob.AppendStr(payload, s.keyCodec.Append(nil, t.key)), t.w)
+		w.Record(key, payload)
 	}
-	b = binary.AppendUvarint(b, uint64(n))
-	return append(b, recs...)
 }
 
 func (s *windowSnapshot[K, ACC]) ReleaseGroup(kg int) {
@@ -289,6 +282,9 @@ func copiedByAssignment(t reflect.Type) bool {
 // function may change in place) are encoded here. It returns an error if contents cannot be
 // encoded.
 func (o *Window[T, K, ACC, OUT]) SnapshotState(id int64) (snap rt.OperatorSnapshot, err error) {
+	if o.bytes != nil {
+		return o.snapshotBytes(id)
+	}
 	what := fmt.Sprintf("checkpoint %d of %s subtask %d", id, o.c.Name, o.c.Subtask)
 	defer func() {
 		if r := recover(); r != nil {
@@ -360,11 +356,100 @@ func (o *Window[T, K, ACC, OUT]) copyPane(g *groupCopy[K, ACC], p *windowPane[AC
 	return buf
 }
 
+// snapshotBytes snapshots the panes and timers a bytes backend holds: the backend's snapshot,
+// or for a checkpoint its incremental files, after recording the watermark.
+func (o *Window[T, K, ACC, OUT]) snapshotBytes(id int64) (rt.OperatorSnapshot, error) {
+	if err := o.bytes.writeWM(o.WM); err != nil {
+		return rt.OperatorSnapshot{}, fmt.Errorf("operator: snapshot of %s subtask %d: %w", o.c.Name, o.c.Subtask, err)
+	}
+	if fb, ok := o.backend.(fileBackend); ok && !o.c.IsSavepoint(id) {
+		files, err := fb.CheckpointFiles(id)
+		return rt.OperatorSnapshot{Files: files}, err
+	}
+	sn, ok := o.backend.(state.Snapshotter)
+	if !ok {
+		return rt.OperatorSnapshot{}, fmt.Errorf("operator: the %s state backend cannot take snapshots", o.backend.Name())
+	}
+	snap, err := sn.Snapshot()
+	return rt.OperatorSnapshot{Keyed: snap}, err
+}
+
 // restore adds the panes and timers of the key groups the subtask restores, from any subset
 // of the key groups of a snapshot taken at any parallelism. It returns an error wrapping
 // blob.ErrCorrupt for malformed bytes, or an error when a key or contents cannot be decoded
 // (their type changed incompatibly) or a key is not in the key group it was stored in.
 func (o *Window[T, K, ACC, OUT]) restore() error {
+	var err error
+	if o.bytes != nil {
+		err = o.restoreBytes()
+	} else {
+		err = o.restoreMemory()
+	}
+	if err != nil {
+		return fmt.Errorf("operator: restoring %s subtask %d: %w", o.c.Name, o.c.Subtask, err)
+	}
+	return nil
+}
+
+// restoreBytes restores the key groups' blobs into the bytes backend (whose factory restored
+// the files of an incremental checkpoint), then lists the due times of the timers it holds and
+// takes up the watermark.
+func (o *Window[T, K, ACC, OUT]) restoreBytes() error {
+	if r := o.c.Restored(); r != nil {
+		sn, ok := o.backend.(state.Snapshotter)
+		if !ok {
+			return fmt.Errorf("the %s state backend cannot restore snapshots", o.backend.Name())
+		}
+		if len(r.Files()) > 0 {
+			if fb, ok := o.backend.(fileBackend); !ok || !fb.RestoredFiles() {
+				return fmt.Errorf("the snapshot holds the window state as Pebble files (an incremental checkpoint); restore it with the pebble state backend, or take a savepoint to change backends")
+			}
+		}
+		err := r.KeyGroups(func(kg int, b []byte) error {
+			if !o.c.KeyGroups.Contains(kg) {
+				return fmt.Errorf("key group %d is not one of the subtask's %v", kg, o.c.KeyGroups)
+			}
+			if err := blob.Sections(b, func(s blob.Section) error {
+				if s.Tag == blob.TagOperator && s.Name == windowSection {
+					return fmt.Errorf("key group %d holds window state of an earlier format, which only the memory backend restores: restore it with the memory backend and take a savepoint", kg)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			return sn.Restore(kg, b)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	err := o.bytes.scanTimers(func(d TimeDomain, at int64) {
+		if d == EventTime {
+			o.timers.event.addTime(at)
+		} else {
+			o.timers.proc.addTime(at)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	wm, ok, err := o.bytes.readWM()
+	if err != nil {
+		return err
+	}
+	if ok {
+		o.WM = max(o.WM, wm)
+	}
+	o.timers.rearm()
+	return nil
+}
+
+// restoreMemory decodes the window state sections of the restored key groups into the
+// operator's tables.
+func (o *Window[T, K, ACC, OUT]) restoreMemory() error {
+	if len(o.c.Restored().Files()) > 0 {
+		return fmt.Errorf("the snapshot holds the window state as Pebble files (an incremental checkpoint); restore it with the pebble state backend, or take a savepoint to change backends")
+	}
 	var ts []restoredTimer[K]
 	restored := false
 	wm := eventtime.MaxTime
@@ -373,25 +458,153 @@ func (o *Window[T, K, ACC, OUT]) restore() error {
 			return fmt.Errorf("key group %d is not one of the subtask's %v", kg, o.c.KeyGroups)
 		}
 		return blob.Sections(b, func(s blob.Section) error {
-			if s.Tag != blob.TagOperator || s.Name != windowSection {
+			var gwm int64
+			var err error
+			switch {
+			case s.Tag == blob.TagOperator && s.Name == windowSection:
+				gwm, err = o.restoreGroup(kg, s.Body, &ts)
+			case s.Tag != blob.TagState:
+				return nil
+			case s.Name == paneState && s.Kind == blob.Map:
+				return wrapKG(kg, o.restorePanes(kg, s.Body))
+			case s.Name == timerState && s.Kind == blob.Value:
+				return wrapKG(kg, o.restoreTimers(kg, s.Body, &ts))
+			case s.Name == wmState && s.Kind == blob.Value:
+				gwm, err = restoreWM(s.Body)
+			default:
 				return nil
 			}
-			gwm, err := o.restoreGroup(kg, s.Body, &ts)
 			if err != nil {
-				return fmt.Errorf("key group %d: %w", kg, err)
+				return wrapKG(kg, err)
 			}
 			restored, wm = true, min(wm, gwm)
 			return nil
 		})
 	})
 	if err != nil {
-		return fmt.Errorf("operator: restoring %s subtask %d: %w", o.c.Name, o.c.Subtask, err)
+		return err
 	}
 	if restored {
 		o.WM = max(o.WM, wm)
 	}
 	o.timers.restore(ts)
 	return nil
+}
+
+func wrapKG(kg int, err error) error {
+	if err != nil {
+		return fmt.Errorf("key group %d: %w", kg, err)
+	}
+	return nil
+}
+
+// restoreKey decodes a restored key of key group kg, checking that it belongs there.
+func (o *Window[T, K, ACC, OUT]) restoreKey(kg int, kb []byte) (K, error) {
+	k, err := o.keyCodec.Decode(kb)
+	if err != nil {
+		return k, fmt.Errorf("key %x: %w", kb, err)
+	}
+	if g := keygroup.Of(o.hash(k), o.c.MaxParallelism); g != kg {
+		return k, fmt.Errorf("key %v belongs to key group %d, not %d (the key type or the number of key groups changed)", k, g, kg)
+	}
+	return k, nil
+}
+
+// restorePanes decodes a window/panes section of key group kg into the operator's tables.
+func (o *Window[T, K, ACC, OUT]) restorePanes(kg int, body []byte) error {
+	o.codecs()
+	m := o.groups[kg-o.first]
+	if m == nil {
+		m = make(map[K]*keyPanes[ACC])
+		o.groups[kg-o.first] = m
+	}
+	return blob.Records(body, func(kb, _, payload []byte) error {
+		k, err := o.restoreKey(kg, kb)
+		if err != nil {
+			return err
+		}
+		if _, dup := m[k]; dup {
+			return fmt.Errorf("%w: key %v restored twice", blob.ErrCorrupt, k)
+		}
+		kp := &keyPanes[ACC]{}
+		err = blob.MapItems(payload, func(ukey []byte, _ int64, value []byte) error {
+			w, err := readWindow(ukey)
+			if err != nil {
+				return err
+			}
+			p := windowPane[ACC]{w: w}
+			if err := decodePane(value, &p, o.accCodec); err != nil {
+				return err
+			}
+			if l := len(kp.panes); l > 0 && cmpWindow(kp.panes[l-1].w, w) >= 0 {
+				return fmt.Errorf("%w: windows %v and %v out of order", blob.ErrCorrupt, kp.panes[l-1].w, w)
+			}
+			kp.panes = append(kp.panes, p)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("key %v: %w", k, err)
+		}
+		if len(kp.panes) == 0 {
+			return fmt.Errorf("%w: key %v without windows", blob.ErrCorrupt, k)
+		}
+		m[k] = kp
+		return nil
+	})
+}
+
+// restoreTimers decodes a window/timers section of key group kg, appending its timers to ts.
+func (o *Window[T, K, ACC, OUT]) restoreTimers(kg int, body []byte, ts *[]restoredTimer[K]) error {
+	o.codecs()
+	return blob.Records(body, func(key, _, payload []byte) error {
+		d, at, seq, err := readTimerKey(key)
+		if err != nil {
+			return err
+		}
+		_, raw, err := blob.ParseValue(payload)
+		if err != nil {
+			return err
+		}
+		kb, rest, err := blob.ReadStr(raw)
+		if err != nil {
+			return err
+		}
+		k, err := o.restoreKey(kg, kb)
+		if err != nil {
+			return err
+		}
+		w, err := readWindow(rest)
+		if err != nil {
+			return err
+		}
+		if seq > math.MaxInt64 {
+			return fmt.Errorf("%w: timer sequence number %d", blob.ErrCorrupt, seq)
+		}
+		*ts = append(*ts, restoredTimer[K]{ref: timerRef{at, d}, seq: int(seq), e: timerEntry[K]{key: k, w: w, group: kg}})
+		return nil
+	})
+}
+
+// restoreWM decodes a window/wm section.
+func restoreWM(body []byte) (int64, error) {
+	var wm int64
+	n := 0
+	err := blob.Records(body, func(_, _, payload []byte) error {
+		_, raw, err := blob.ParseValue(payload)
+		if err != nil {
+			return err
+		}
+		v, k := binary.Varint(raw)
+		if k <= 0 || k != len(raw) {
+			return fmt.Errorf("%w: bad window watermark", blob.ErrCorrupt)
+		}
+		wm, n = v, n+1
+		return nil
+	})
+	if err == nil && n != 1 {
+		err = fmt.Errorf("%w: %d window watermarks", blob.ErrCorrupt, n)
+	}
+	return wm, err
 }
 
 // restoreGroup decodes the body of key group kg's section, adds its panes and appends its

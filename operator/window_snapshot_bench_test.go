@@ -36,7 +36,7 @@ func BenchmarkWindowSnapshot(b *testing.B) {
 				Merge:  func(a, b int64) int64 { return a + b },
 			})
 			p.Emit = func(_ int64, w window.Window, acc int64) error { out.Collect(acc, w.MaxTimestamp()); return nil }
-			return operator.NewWindow[bid, int64, int64, int64](c, out, func(x bid) int64 { return x.Auction }, cfg, p), nil
+			return operator.NewWindow[bid, int64, int64, int64](c, out, func(x bid) int64 { return x.Auction }, cfg, p)
 		})
 		const t0 = 1_767_225_600_000
 		for i := range 10 * keys { // ten bids per key over 10 s: five panes each

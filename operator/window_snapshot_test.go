@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/runnel-io/runnel/eventtime"
 	"github.com/runnel-io/runnel/internal/keygroup"
 	rt "github.com/runnel-io/runnel/internal/runtime"
+	"github.com/runnel-io/runnel/internal/statebackend/pebble"
 	"github.com/runnel-io/runnel/operator"
 	"github.com/runnel-io/runnel/operator/operatortest"
 	"github.com/runnel-io/runnel/state"
@@ -57,7 +59,7 @@ func windowOp[ACC any](a window.Assigner, tr window.Trigger, lateness time.Durat
 			out.Collect(emit(k, w, acc), w.MaxTimestamp())
 			return nil
 		}
-		return operator.NewWindow[snapEv, string, ACC, string](c, out, snapKey, cfg, p), nil
+		return operator.NewWindow[snapEv, string, ACC, string](c, out, snapKey, cfg, p)
 	}
 }
 
@@ -276,45 +278,89 @@ func TestWindowSnapshotRestore(t *testing.T) {
 		for _, split := range []struct{ before, after int }{{2, 2}, {2, 1}, {1, 2}, {1, 1}, {3, 2}} {
 			for _, seed := range []uint64{1, 2} {
 				t.Run(fmt.Sprintf("%s/%d→%d/seed%d", tc.name, split.before, split.after, seed), func(t *testing.T) {
-					steps := snapScript(seed)
-					cut := cutAfterRecord(steps, len(steps)/2)
-					orig := newSnapRun(t, tc, split.before, snapStart, nil)
-					orig.feed(steps[:cut])
-					pre := make([][]string, split.before)
-					for i := range pre {
-						pre[i] = orig.got(i)
-					}
-					encode := orig.snapshot(t, 1)
-					// The snapshot is encoded on another goroutine while the uninterrupted run
-					// goes on, as the runtime does: under -race, any state the two share shows.
-					encoded := make(chan *operatortest.Snapshot)
-					go func() { encoded <- encode() }()
-					orig.feed(steps[cut:])
-					blobs := <-encoded
-					if len(blobs.KeyGroups) == 0 {
-						t.Fatal("the snapshot holds no state")
-					}
-					restored := newSnapRun(t, tc, split.after, clockAt(steps[:cut]), blobs)
-					restored.feed(steps[cut:])
-
-					want := orig.all()
-					if len(want) == 0 {
-						t.Fatal("the uninterrupted run emitted nothing")
-					}
-					got := slices.Concat(slices.Concat(pre...), restored.all())
-					if !slices.Equal(sorted(got), sorted(want)) {
-						t.Fatalf("restored run emitted\n%s\nwant\n%s", diffLines(sorted(got), sorted(want)), "")
-					}
-					if split.before == split.after {
-						// Same key groups per subtask: each emits exactly what it did, in order.
-						for i := range split.after {
-							got := slices.Concat(pre[i], restored.got(i))
-							if !slices.Equal(got, orig.got(i)) {
-								t.Fatalf("subtask %d emitted, in order:\n%s", i, diffLines(got, orig.got(i)))
-							}
-						}
-					}
+					checkSnapshotRestore(t, tc, split.before, split.after, seed, nil, nil)
 				})
+			}
+		}
+	}
+}
+
+// pebbleBackend returns a state backend factory making Pebble backends under a temporary
+// directory of t.
+func pebbleBackend(t testing.TB) backendFunc {
+	dir := t.TempDir()
+	n := 0
+	return func(c *rt.Context) (state.Backend, error) {
+		n++
+		return pebble.Open(pebble.Options{Dir: filepath.Join(dir, fmt.Sprintf("%s-%d-%d", c.Name, c.Subtask, n)), Range: c.KeyGroups})
+	}
+}
+
+// TestWindowSnapshotRestorePebble runs the window operator with its panes and timers in the
+// Pebble backend, snapshots and restores it at other parallelisms, also into and out of the
+// memory backend: one snapshot format, whatever the backend.
+func TestWindowSnapshotRestorePebble(t *testing.T) {
+	for _, tc := range snapCases() {
+		for _, c := range []struct {
+			before, after    int
+			pebbleB, pebbleA bool
+		}{{2, 2, true, true}, {2, 1, true, true}, {1, 3, true, true}, {2, 3, false, true}, {3, 1, true, false}} {
+			name := fmt.Sprintf("%s/%d→%d/pebble %v→%v", tc.name, c.before, c.after, c.pebbleB, c.pebbleA)
+			t.Run(name, func(t *testing.T) {
+				var b, a backendFunc
+				if c.pebbleB {
+					b = pebbleBackend(t)
+				}
+				if c.pebbleA {
+					a = pebbleBackend(t)
+				}
+				checkSnapshotRestore(t, tc, c.before, c.after, 5, b, a)
+			})
+		}
+	}
+}
+
+// checkSnapshotRestore runs the script of seed through before subtasks on backend be (nil:
+// memory), snapshots them in the middle, restores the snapshot into after subtasks on backend
+// ba, and checks that the two emit together what an uninterrupted run does.
+func checkSnapshotRestore(t *testing.T, tc snapCase, before, after int, seed uint64, be, ba backendFunc) {
+	t.Helper()
+	steps := snapScript(seed)
+	cut := cutAfterRecord(steps, len(steps)/2)
+	orig := newSnapRunOn(t, tc, before, snapStart, nil, be)
+	orig.feed(steps[:cut])
+	pre := make([][]string, before)
+	for i := range pre {
+		pre[i] = orig.got(i)
+	}
+	encode := orig.snapshot(t, 1)
+	// The snapshot is encoded on another goroutine while the uninterrupted run goes on, as the
+	// runtime does: under -race, any state the two share shows.
+	encoded := make(chan *operatortest.Snapshot)
+	go func() { encoded <- encode() }()
+	orig.feed(steps[cut:])
+	blobs := <-encoded
+	if len(blobs.KeyGroups) == 0 {
+		t.Fatal("the snapshot holds no state")
+	}
+	restored := newSnapRunOn(t, tc, after, clockAt(steps[:cut]), blobs, ba)
+	restored.feed(steps[cut:])
+
+	want := orig.all()
+	if len(want) == 0 {
+		t.Fatal("the uninterrupted run emitted nothing")
+	}
+	got := slices.Concat(slices.Concat(pre...), restored.all())
+	if !slices.Equal(sorted(got), sorted(want)) {
+		t.Fatalf("restored run emitted\n%s", diffLines(sorted(got), sorted(want)))
+	}
+	if before == after && (be == nil) == (ba == nil) {
+		// Same key groups per subtask on the same kind of backend: each emits exactly what it
+		// did, in order.
+		for i := range after {
+			got := slices.Concat(pre[i], restored.got(i))
+			if !slices.Equal(got, orig.got(i)) {
+				t.Fatalf("subtask %d emitted, in order:\n%s", i, diffLines(got, orig.got(i)))
 			}
 		}
 	}

@@ -2,10 +2,11 @@ package operator
 
 import (
 	"cmp"
-	rt "github.com/runnel-io/runnel/internal/runtime"
 	"slices"
 
 	"github.com/runnel-io/runnel/eventtime"
+	"github.com/runnel-io/runnel/internal/keygroup"
+	rt "github.com/runnel-io/runnel/internal/runtime"
 	"github.com/runnel-io/runnel/window"
 )
 
@@ -90,6 +91,60 @@ type timeBuckets[K comparable] struct {
 	at    map[int64]*timerBucket[K]
 	last  *timerBucket[K] // the bucket added to last: most timers go where the previous one went
 	spare []*timerBucket[K]
+
+	// ext, if set, stores the timers' entries (a bytes backend, window_store.go): times then
+	// holds each due time once (listed in set), and due hands out one key group's entries of
+	// the earliest due time at a time, in bk.
+	ext    timerStore[K]
+	domain TimeDomain
+	r      keygroup.Range
+	set    map[int64]struct{}
+	cur    int64 // the due time being handed out, while active
+	curKG  int   // the next key group of cur to read
+	active bool
+	bk     timerBucket[K]
+}
+
+// timerStore keeps timer entries outside the operator: windowBytes.
+type timerStore[K comparable] interface {
+	addTimer(d TimeDomain, at int64, e timerEntry[K])
+	takeTimers(dst []timerEntry[K], d TimeDomain, at int64, kg int) []timerEntry[K]
+}
+
+// addTime lists due time at, with an ext store.
+func (b *timeBuckets[K]) addTime(at int64) {
+	if _, ok := b.set[at]; ok {
+		return
+	}
+	if b.set == nil {
+		b.set = map[int64]struct{}{}
+	}
+	b.set[at] = struct{}{}
+	b.push(at)
+}
+
+// dueExt is due with an ext store.
+func (b *timeBuckets[K]) dueExt(t int64) (*timerBucket[K], bool) {
+	for {
+		if !b.active {
+			if len(b.times) == 0 || b.times[0] > t {
+				return nil, false
+			}
+			b.cur = b.pop()
+			delete(b.set, b.cur)
+			b.active, b.curKG = true, b.r.Start
+		}
+		for b.curKG < b.r.End {
+			kg := b.curKG
+			b.curKG++
+			b.bk.entries = b.ext.takeTimers(b.bk.entries[:0], b.domain, b.cur, kg)
+			if len(b.bk.entries) > 0 {
+				b.bk.at = b.cur
+				return &b.bk, true
+			}
+		}
+		b.active = false
+	}
 }
 
 type timerBucket[K comparable] struct {
@@ -101,6 +156,11 @@ type timerBucket[K comparable] struct {
 const maxSpareBuckets = 8
 
 func (b *timeBuckets[K]) add(at int64, e timerEntry[K]) {
+	if b.ext != nil {
+		b.ext.addTimer(b.domain, at, e)
+		b.addTime(at)
+		return
+	}
 	bk := b.last
 	if bk == nil || bk.at != at {
 		if b.at == nil {
@@ -125,6 +185,9 @@ func (b *timeBuckets[K]) add(at int64, e timerEntry[K]) {
 // due removes and returns the earliest bucket due at or before t. Timers added meanwhile for
 // its time go to a new bucket.
 func (b *timeBuckets[K]) due(t int64) (*timerBucket[K], bool) {
+	if b.ext != nil {
+		return b.dueExt(t)
+	}
 	if len(b.times) == 0 || b.times[0] > t {
 		return nil, false
 	}
@@ -139,6 +202,10 @@ func (b *timeBuckets[K]) due(t int64) (*timerBucket[K], bool) {
 
 // done takes back a bucket that due returned, once its timers ran.
 func (b *timeBuckets[K]) done(bk *timerBucket[K]) {
+	if b.ext != nil {
+		clear(bk.entries)
+		return
+	}
 	if len(b.spare) < maxSpareBuckets {
 		clear(bk.entries)
 		bk.entries = bk.entries[:0]
@@ -147,6 +214,9 @@ func (b *timeBuckets[K]) done(bk *timerBucket[K]) {
 }
 
 func (b *timeBuckets[K]) earliest() (int64, bool) {
+	if b.active {
+		return b.cur, true
+	}
 	if len(b.times) == 0 {
 		return 0, false
 	}

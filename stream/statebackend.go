@@ -19,8 +19,9 @@ import (
 // earlier run is removed first, and each is removed when its task ends), so concurrent jobs
 // need different directories. cacheBytes bounds the block cache per subtask (0: the default,
 // 8 MiB). Keyed state made through the state handles (KeyedProcess, Reduce, Aggregate,
-// KeyedCoProcess, broadcast and join operators) lives there; the window operator keeps its
-// panes in memory for now.
+// KeyedCoProcess, keyed broadcast functions, the join buffers) and the window operator's panes
+// and timers live there. Keyed timers of the process and join operators, and broadcast state
+// (operator state, as in Flink), stay in memory.
 func PebbleState(dir string, cacheBytes int64) func(c *rt.Context) (state.Backend, error) {
 	return func(c *rt.Context) (state.Backend, error) {
 		name := strings.Map(func(r rune) rune {

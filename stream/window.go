@@ -240,7 +240,10 @@ func windowOperator[T any, K comparable, ACC, OUT any](w Windowed[T, K], kind st
 	name += "(" + w.assigner.String() + ")"
 	n := keyedOperator[T, K, OUT](w.k, name, func(c *rt.Context, out any) (rt.Instance, error) {
 		o := operator.OutputOf[OUT](out)
-		op := operator.NewWindow[T, K, ACC, OUT](c, o, w.k.key, cfg, operator.Panes[T, K, ACC]{})
+		op, err := operator.NewWindow[T, K, ACC, OUT](c, o, w.k.key, cfg, operator.Panes[T, K, ACC]{})
+		if err != nil {
+			return nil, err
+		}
 		op.Panes, op.Funcs = panes(c, o, &op.WM)
 		return op, nil
 	})
