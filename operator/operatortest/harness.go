@@ -183,13 +183,11 @@ func (h *Harness[OUT]) Owns(kg int) bool { return h.S.C.KeyGroups.Contains(kg) }
 // Process feeds v with timestamp ts to the operator's (first) input.
 func Process[T, OUT any](h *Harness[OUT], v T, ts int64) {
 	in, ok := h.Op.(rt.Output[T])
+	if ins, two := h.Op.(rt.Inputs); !ok && two {
+		in, ok = ins.Input(0).(rt.Output[T])
+	}
 	if !ok {
-		if ins, ok := h.Op.(rt.Inputs); ok {
-			in, ok = ins.Input(0).(rt.Output[T])
-		}
-		if !ok {
-			h.tb.Fatalf("operatortest: %T takes no input of %T", h.Op, v)
-		}
+		h.tb.Fatalf("operatortest: %T takes no input of %T", h.Op, v)
 	}
 	in.Collect(v, ts)
 }
