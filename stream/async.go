@@ -103,6 +103,7 @@ func asyncOperator[T, U any](s Stream[T], fn AsyncFunction[T, U], opt AsyncOptio
 	if fn == nil {
 		panic("stream: async operator with a nil function")
 	}
+	checkFunc("Async", fn, plainOpeners...)
 	if err := opt.Validate(); err != nil {
 		panic(err.Error())
 	}

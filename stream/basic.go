@@ -50,6 +50,7 @@ func (f ProcessFunc[T, U]) ProcessElement(ctx *Context, v T, out Collector[U]) e
 
 // Process applies a ProcessFunction to every record.
 func Process[T, U any](s Stream[T], fn ProcessFunction[T, U]) Stream[U] {
+	checkFunc("Process", fn, plainOpeners...)
 	n := operatorNode[T, U](s, "Process", func(c *rt.Context, out any) (rt.Instance, error) {
 		fn := instance(fn)
 		col := &collector[U]{out: operator.OutputOf[U](out)}

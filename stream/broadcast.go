@@ -142,6 +142,7 @@ func KeyedBroadcastProcess[T any, K comparable, B, U any](c KeyedBroadcastConnec
 	if fn == nil {
 		panic("stream: KeyedBroadcastProcess with a nil function")
 	}
+	checkFunc("KeyedBroadcastProcess", fn, keyedOpeners[K]()...)
 	n := twoInputOperator[T, B, U](c.main.s, c.control, "KeyedBroadcastProcess", func(rc *rt.Context, out any) (rt.Instance, error) {
 		fn := instance(fn)
 		col := &collector[U]{out: operator.OutputOf[U](out)}
@@ -215,6 +216,7 @@ func BroadcastProcess[T, B, U any](c BroadcastConnected[T, B], fn BroadcastProce
 	if fn == nil {
 		panic("stream: BroadcastProcess with a nil function")
 	}
+	checkFunc("BroadcastProcess", fn, plainOpeners...)
 	n := twoInputOperator[T, B, U](c.main, c.control, "BroadcastProcess", func(rc *rt.Context, out any) (rt.Instance, error) {
 		fn := instance(fn)
 		col := &collector[U]{out: operator.OutputOf[U](out)}

@@ -45,6 +45,7 @@ func CoProcess[A, B, U any](c Connected[A, B], fn CoProcessFunction[A, B, U]) St
 	if fn == nil {
 		panic("stream: CoProcess with a nil function")
 	}
+	checkFunc("CoProcess", fn, plainOpeners...)
 	n := twoInputOperator[A, B, U](c.a, c.b, "CoProcess", func(rc *rt.Context, out any) (rt.Instance, error) {
 		fn := instance(fn)
 		col := &collector[U]{out: operator.OutputOf[U](out)}
@@ -97,6 +98,7 @@ func KeyedCoProcess[A, B any, K comparable, U any](c ConnectedKeyed[A, B, K], fn
 	if fn == nil {
 		panic("stream: KeyedCoProcess with a nil function")
 	}
+	checkFunc("KeyedCoProcess", fn, keyedOpeners[K]()...)
 	n := twoInputOperator[A, B, U](c.a.s, c.b.s, "KeyedCoProcess", func(rc *rt.Context, out any) (rt.Instance, error) {
 		fn := instance(fn)
 		col := &collector[U]{out: operator.OutputOf[U](out)}

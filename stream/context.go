@@ -2,8 +2,11 @@ package stream
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +60,59 @@ type Opener interface {
 type Closer interface {
 	Close() error
 }
+
+// checkFunc panics, when the job is built, if fn has an Open method that matches none of
+// openers, the interfaces through which the operator op opens its function (Opener, and
+// KeyedOpener[K] for keyed functions), or a Close method that does not match Closer: such a
+// method would never be called, and the function would fail at its first record with a handle
+// it never made.
+func checkFunc(op string, fn any, openers ...reflect.Type) {
+	t := reflect.TypeOf(fn)
+	if t == nil {
+		return
+	}
+	if m, ok := t.MethodByName("Open"); ok && !slices.ContainsFunc(openers, t.Implements) {
+		want := make([]string, len(openers))
+		for i, o := range openers {
+			om, _ := o.MethodByName("Open")
+			want[i] = fmt.Sprintf("%v (Open%s)", o, signature(om.Type, 0))
+		}
+		panic(fmt.Sprintf("stream: %s: %v has a method Open%s, which matches neither %s: the operator would never call it; give it one of those signatures",
+			op, t, signature(m.Type, 1), strings.Join(want, " nor ")))
+	}
+	if m, ok := t.MethodByName("Close"); ok && !t.Implements(reflect.TypeFor[Closer]()) {
+		panic(fmt.Sprintf("stream: %s: %v has a method Close%s, which does not match %v (Close() error): the operator would never call it",
+			op, t, signature(m.Type, 1), reflect.TypeFor[Closer]()))
+	}
+}
+
+// signature formats the parameters and results of function type f, leaving out its first skip
+// parameters (a method's receiver): "(*stream.RuntimeContext, int) error".
+func signature(f reflect.Type, skip int) string {
+	var in, out []string
+	for i := skip; i < f.NumIn(); i++ {
+		in = append(in, f.In(i).String())
+	}
+	for i := range f.NumOut() {
+		out = append(out, f.Out(i).String())
+	}
+	s := "(" + strings.Join(in, ", ") + ")"
+	switch len(out) {
+	case 0:
+	case 1:
+		s += " " + out[0]
+	default:
+		s += " (" + strings.Join(out, ", ") + ")"
+	}
+	return s
+}
+
+// openers are the interfaces a keyed function with key K may open through.
+func keyedOpeners[K comparable]() []reflect.Type {
+	return []reflect.Type{reflect.TypeFor[KeyedOpener[K]](), reflect.TypeFor[Opener]()}
+}
+
+var plainOpeners = []reflect.Type{reflect.TypeFor[Opener]()}
 
 // funcsOf returns the Open and Close of a user function f that runs in the operator subtask
 // of c: Opener and Closer, if f implements them.

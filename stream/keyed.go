@@ -143,6 +143,7 @@ func onTimerOf[K comparable, U any](h TimerHandler[K, U], ctx *KeyedContext[K], 
 
 // KeyedProcess applies a KeyedProcessFunction to a keyed stream.
 func KeyedProcess[T any, K comparable, U any](k Keyed[T, K], fn KeyedProcessFunction[K, T, U]) Stream[U] {
+	checkFunc("KeyedProcess", fn, keyedOpeners[K]()...)
 	n := keyedOperator[T, K, U](k, "KeyedProcess", func(c *rt.Context, out any) (rt.Instance, error) {
 		fn := instance(fn)
 		col := &collector[U]{out: operator.OutputOf[U](out)}

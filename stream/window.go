@@ -176,6 +176,7 @@ func WindowProcess[T any, K comparable, OUT any](w Windowed[T, K], fn ProcessWin
 	if fn == nil {
 		panic("stream: WindowProcess with a nil function")
 	}
+	checkFunc("WindowProcess", fn, plainOpeners...)
 	return windowOperator(w, "WindowProcess", func(c *rt.Context, out rt.Output[OUT], wm *int64) (operator.Panes[T, K, []T], operator.Funcs) {
 		fn := instance(fn)
 		p := operator.ListPanes[T, K]()
@@ -207,6 +208,7 @@ func WindowAggregateProcess[T any, K comparable, ACC, R, OUT any](w Windowed[T, 
 	if fn == nil {
 		panic("stream: WindowAggregateProcess with a nil ProcessWindowFunction")
 	}
+	checkFunc("WindowAggregateProcess", fn, plainOpeners...)
 	return windowOperator(w, "WindowAggregateProcess", func(c *rt.Context, out rt.Output[OUT], wm *int64) (operator.Panes[T, K, ACC], operator.Funcs) {
 		fn := instance(fn)
 		p := operator.AggregatePanes[T, K](f)
