@@ -56,6 +56,11 @@ type Panes[T any, K comparable, ACC any] struct {
 	// Emit evaluates a firing pane of key k and window w; an error fails the job, naming the
 	// pane. acc belongs to the operator. Required.
 	Emit func(k K, w window.Window, acc ACC) error
+
+	// list says the contents are the pane's records in arrival order (ListPanes, ACC = []T):
+	// a bytes backend then appends a record to its pane's list without reading the list, and
+	// snapshots hold the lists in a window/lists section.
+	list bool
 }
 
 // ReducePanes returns the Panes of a reduce window operator (Flink's ReducingState windows):
@@ -93,6 +98,7 @@ const keepListCap = 64
 // order, for a function that evaluates them all when the window fires. Set Emit.
 func ListPanes[T any, K comparable]() Panes[T, K, []T] {
 	return Panes[T, K, []T]{
+		list:  true,
 		Add:   func(acc []T, _ bool, v T) []T { return append(acc, v) },
 		Merge: func(a, b []T) []T { return append(a, b...) },
 		Reset: func(acc []T) []T {

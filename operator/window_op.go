@@ -9,6 +9,7 @@ import (
 	rt "github.com/runnel-io/runnel/internal/runtime"
 	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/state"
+	"github.com/runnel-io/runnel/state/blob"
 	"github.com/runnel-io/runnel/window"
 )
 
@@ -108,6 +109,8 @@ type Window[T any, K comparable, ACC, OUT any] struct {
 	backend   state.Backend
 	bytes     *windowBytes[K, ACC] // the panes and timers with a bytes backend; nil in memory
 	oneWindow []window.Window      // scratch
+	elemCodec state.Codec[T]       // list panes: the codec of their records
+	ebuf      []byte               // scratch
 	freeKeys  []*keyPanes[ACC]
 	spare     []ACC // emptied contents kept for reuse (record lists)
 	timers    windowTimers[K]
@@ -176,6 +179,12 @@ func NewWindow[T any, K comparable, ACC, OUT any](c *rt.Context, out rt.Output[O
 // Open restores the operator's panes and timers if the job restores a snapshot, then opens
 // the user's function.
 func (o *Window[T, K, ACC, OUT]) Open() error {
+	if o.list {
+		o.elemCodec = state.CodecFor[T]()
+		if o.bytes != nil {
+			o.bytes.listed = true
+		}
+	}
 	if err := o.restore(); err != nil {
 		return err
 	}
@@ -252,8 +261,14 @@ func (o *Window[T, K, ACC, OUT]) releaseAcc(acc ACC) {
 	}
 }
 
-// empty drops p's contents (a purge).
-func (o *Window[T, K, ACC, OUT]) empty(p *windowPane[ACC]) {
+// listed reports whether pane contents are lists kept apart from the panes in a bytes backend.
+func (o *Window[T, K, ACC, OUT]) listed() bool { return o.bytes != nil && o.list }
+
+// empty drops the contents of p, key k's pane in key group g (a purge).
+func (o *Window[T, K, ACC, OUT]) empty(k K, g int, p *windowPane[ACC]) {
+	if o.listed() {
+		o.bytes.deleteList(k, g, p.w)
+	}
 	if o.Reset != nil {
 		p.acc = o.Reset(p.acc)
 	} else {
@@ -330,17 +345,22 @@ func (o *Window[T, K, ACC, OUT]) lateRecord(v T, ts int64) {
 // addAt adds v to pane i of key k, runs the trigger and registers the cleanup timer.
 func (o *Window[T, K, ACC, OUT]) addAt(kp *keyPanes[ACC], i int, v T, ts int64, k K, g int) {
 	p := &kp.panes[i]
-	p.acc = o.Add(p.acc, p.has, v)
+	if o.listed() {
+		o.ebuf = o.elemCodec.Append(o.ebuf[:0], v)
+		o.bytes.appendElem(k, g, p.w, o.ebuf)
+	} else {
+		p.acc = o.Add(p.acc, p.has, v)
+	}
 	p.has, p.dirty = true, true
 	o.tctx.at(k, g, p.w, &p.timers, &p.trig)
 	r := o.trigger.OnElement(ts, p.w, &o.tctx)
 	if r.IsFire() {
-		if err := o.fire(k, p); err != nil {
+		if err := o.fire(k, g, p); err != nil {
 			o.c.Fail(v, err)
 		}
 	}
 	if r.IsPurge() {
-		o.empty(p)
+		o.empty(k, g, p)
 	}
 	if at := o.cleanupTime(p.w); at != eventtime.MaxTime { // else dropped at end of input
 		if r := (timerRef{at, o.domain}); p.timers.add(r) {
@@ -349,13 +369,35 @@ func (o *Window[T, K, ACC, OUT]) addAt(kp *keyPanes[ACC], i int, v T, ts int64, 
 	}
 }
 
-// fire evaluates p if it holds anything.
-func (o *Window[T, K, ACC, OUT]) fire(k K, p *windowPane[ACC]) error {
+// fire evaluates p, key k's pane in key group g, if it holds anything.
+func (o *Window[T, K, ACC, OUT]) fire(k K, g int, p *windowPane[ACC]) error {
 	if !p.has {
 		return nil
 	}
 	p.dirty = false
+	if o.listed() {
+		p.acc = o.loadList(k, g, p.w)
+	}
 	return o.Emit(k, p.w, p.acc)
+}
+
+// loadList reads the records of key k's pane of w from the bytes backend.
+func (o *Window[T, K, ACC, OUT]) loadList(k K, g int, w window.Window) ACC {
+	var elems []T
+	if n := len(o.spare); n > 0 {
+		if s, ok := any(o.spare[n-1]).([]T); ok {
+			elems, o.spare = s[:0], o.spare[:n-1]
+		}
+	}
+	err := blob.Items(o.bytes.getList(k, g, w), func(_ int64, b []byte) error {
+		e, err := o.elemCodec.Decode(b)
+		elems = append(elems, e)
+		return err
+	})
+	if err != nil {
+		panic(fmt.Errorf("operator: reading the records of window %v of key %v: %w", w, k, err))
+	}
+	return any(elems).(ACC)
 }
 
 // addMerging adds v to its windows after merging each with the key's windows it intersects.
@@ -437,6 +479,9 @@ func (o *Window[T, K, ACC, OUT]) mergePanes(kp *keyPanes[ACC], k K, g int, resul
 		}
 		rp.dirty = rp.dirty || p.dirty
 		o.releaseAcc(p.acc)
+	}
+	if o.listed() {
+		o.bytes.mergeLists(k, g, o.mergedW, result)
 	}
 	rp.w, rp.trig, rp.timers = result, 0, paneTimers{}
 	if len(idx) > 1 {
@@ -554,17 +599,17 @@ func (o *Window[T, K, ACC, OUT]) onTimer(e timerEntry[K], at int64, domain TimeD
 		r = o.trigger.OnProcessingTime(at, p.w, &o.tctx)
 	}
 	if r.IsFire() {
-		if err := o.fire(e.key, p); err != nil {
+		if err := o.fire(e.key, e.group, p); err != nil {
 			o.c.Fail(paneRef[K]{e.key, e.w, at, domain}, err)
 		}
 	}
 	if r.IsPurge() {
-		o.empty(p)
+		o.empty(e.key, e.group, p)
 	}
 	if domain == o.domain && at == o.cleanupTime(p.w) {
 		if domain == EventTime && o.WM == eventtime.MaxTime && p.dirty {
 			// End of input: evaluate what no firing has evaluated before it is dropped.
-			if err := o.fire(e.key, p); err != nil {
+			if err := o.fire(e.key, e.group, p); err != nil {
 				o.c.Fail(paneRef[K]{e.key, e.w, at, domain}, err)
 			}
 		}
@@ -581,6 +626,9 @@ func (o *Window[T, K, ACC, OUT]) clearPane(kp *keyPanes[ACC], i int, k K, g int)
 	o.tctx.at(k, g, p.w, &p.timers, &p.trig)
 	o.trigger.Clear(p.w, &o.tctx)
 	o.releaseAcc(p.acc)
+	if o.listed() && p.has {
+		o.bytes.deleteList(k, g, p.w)
+	}
 	copy(kp.panes[i:], kp.panes[i+1:])
 	kp.panes[len(kp.panes)-1] = windowPane[ACC]{}
 	kp.panes = kp.panes[:len(kp.panes)-1]
@@ -596,11 +644,11 @@ func (o *Window[T, K, ACC, OUT]) clearPane(kp *keyPanes[ACC], i int, k K, g int)
 func (o *Window[T, K, ACC, OUT]) endOfInput() {
 	unfired := 0
 	if o.bytes != nil {
-		o.bytes.forAllAndClear(func(k K, p *windowPane[ACC]) {
+		o.bytes.forAllAndClear(func(k K, g int, p *windowPane[ACC]) {
 			switch {
 			case !p.dirty:
 			case o.eventTime:
-				o.flush(k, p)
+				o.flush(k, g, p)
 			default:
 				unfired++
 			}
@@ -619,7 +667,7 @@ func (o *Window[T, K, ACC, OUT]) endOfInput() {
 					continue
 				}
 				if o.eventTime {
-					o.flush(k, p)
+					o.flush(k, o.first+gi, p)
 				} else {
 					unfired++
 				}
@@ -633,13 +681,13 @@ func (o *Window[T, K, ACC, OUT]) endOfInput() {
 	}
 }
 
-func (o *Window[T, K, ACC, OUT]) flush(k K, p *windowPane[ACC]) {
+func (o *Window[T, K, ACC, OUT]) flush(k K, g int, p *windowPane[ACC]) {
 	defer func() {
 		if r := recover(); r != nil {
 			o.c.Recovered(r, paneRef[K]{k, p.w, eventtime.MaxTime, EventTime})
 		}
 	}()
-	if err := o.fire(k, p); err != nil {
+	if err := o.fire(k, g, p); err != nil {
 		o.c.Fail(paneRef[K]{k, p.w, eventtime.MaxTime, EventTime}, err)
 	}
 }

@@ -67,6 +67,7 @@ type windowSnapshot[K comparable, ACC any] struct {
 	keyCodec state.Codec[K]
 	accCodec state.Codec[ACC]
 	copied   bool // pane contents were copied by assignment, not encoded at once
+	listed   bool // pane contents are lists, encoded as List payloads for window/lists
 	groups   map[int]*groupCopy[K, ACC]
 	pool     *copyPool[K, ACC]
 }
@@ -158,6 +159,13 @@ func (s *windowSnapshot[K, ACC]) AppendGroup(dst []byte, kg int) (out []byte, er
 	if err := w.End(); err != nil {
 		return dst, err
 	}
+	if s.listed {
+		w.BeginState(listState, blob.List)
+		s.appendLists(&w, g)
+		if err := w.End(); err != nil {
+			return dst, err
+		}
+	}
 	w.BeginState(timerState, blob.Value)
 	s.appendTimers(&w, g)
 	if err := w.End(); err != nil {
@@ -181,7 +189,7 @@ func (s *windowSnapshot[K, ACC]) appendPanes(w *blob.Writer, g *groupCopy[K, ACC
 			value = appendPaneHead(value[:0], p.trig, p.flags, g.ptimers[ti:ti+int(p.ntimers)])
 			ti += int(p.ntimers)
 			switch {
-			case p.flags&paneHas == 0:
+			case p.flags&paneHas == 0 || s.listed:
 			case s.copied:
 				value = s.accCodec.Append(value, p.acc)
 			default:
@@ -192,6 +200,23 @@ func (s *windowSnapshot[K, ACC]) appendPanes(w *blob.Writer, g *groupCopy[K, ACC
 			payload = blob.AppendMapItem(payload, ukey, 0, value)
 		}
 		w.Record(kbuf, payload)
+	}
+}
+
+// appendLists appends to the open window/lists section the records of g's list panes.
+func (s *windowSnapshot[K, ACC]) appendLists(w *blob.Writer, g *groupCopy[K, ACC]) {
+	var kbuf []byte
+	pi, ai := 0, 0
+	for i, k := range g.keys {
+		for end := int(g.keyEnds[i]); pi < end; pi++ {
+			p := &g.panes[pi]
+			if p.flags&paneHas == 0 {
+				continue
+			}
+			kbuf = appendWindow(s.keyCodec.Append(kbuf[:0], k), p.w)
+			w.Record(kbuf, g.accs[ai:p.accEnd])
+			ai = p.accEnd
+		}
 	}
 }
 
@@ -297,7 +322,7 @@ func (o *Window[T, K, ACC, OUT]) SnapshotState(id int64) (snap rt.OperatorSnapsh
 		}
 	}()
 	o.codecs()
-	ws := &windowSnapshot[K, ACC]{r: o.c.KeyGroups, what: what, wm: o.WM, keyCodec: o.keyCodec,
+	ws := &windowSnapshot[K, ACC]{r: o.c.KeyGroups, what: what, wm: o.WM, keyCodec: o.keyCodec, listed: o.list,
 		accCodec: o.accCodec, copied: o.accCopied, groups: make(map[int]*groupCopy[K, ACC]), pool: o.copies}
 	copies := make([]*groupCopy[K, ACC], len(o.groups))
 	var buf []byte
@@ -344,9 +369,16 @@ func (o *Window[T, K, ACC, OUT]) copyPane(g *groupCopy[K, ACC], p *windowPane[AC
 	g.ptimers = append(g.ptimers, p.timers.t[:p.timers.n]...)
 	g.ptimers = append(g.ptimers, p.timers.more...)
 	if p.has {
-		if o.accCopied {
+		switch {
+		case o.list:
+			for _, e := range any(p.acc).([]T) {
+				buf = o.elemCodec.Append(buf[:0], e)
+				g.accs = blob.AppendItem(g.accs, 0, buf)
+			}
+			c.accEnd = len(g.accs)
+		case o.accCopied:
 			c.acc = p.acc
-		} else {
+		default:
 			buf = o.accCodec.Append(buf[:0], p.acc)
 			g.accs = append(g.accs, buf...)
 			c.accEnd = len(g.accs)
@@ -469,6 +501,8 @@ func (o *Window[T, K, ACC, OUT]) restoreMemory() error {
 				return wrapKG(kg, o.restorePanes(kg, s.Body))
 			case s.Name == timerState && s.Kind == blob.Value:
 				return wrapKG(kg, o.restoreTimers(kg, s.Body, &ts))
+			case s.Name == listState && s.Kind == blob.List:
+				return wrapKG(kg, o.restoreLists(kg, s.Body))
 			case s.Name == wmState && s.Kind == blob.Value:
 				gwm, err = restoreWM(s.Body)
 			default:
@@ -533,7 +567,7 @@ func (o *Window[T, K, ACC, OUT]) restorePanes(kg int, body []byte) error {
 				return err
 			}
 			p := windowPane[ACC]{w: w}
-			if err := decodePane(value, &p, o.accCodec); err != nil {
+			if err := decodePane(value, &p, o.accCodec, o.list); err != nil {
 				return err
 			}
 			if l := len(kp.panes); l > 0 && cmpWindow(kp.panes[l-1].w, w) >= 0 {
@@ -549,6 +583,48 @@ func (o *Window[T, K, ACC, OUT]) restorePanes(kg int, body []byte) error {
 			return fmt.Errorf("%w: key %v without windows", blob.ErrCorrupt, k)
 		}
 		m[k] = kp
+		return nil
+	})
+}
+
+// restoreLists decodes a window/lists section of key group kg: the records of list panes
+// restored before it.
+func (o *Window[T, K, ACC, OUT]) restoreLists(kg int, body []byte) error {
+	if !o.list {
+		return fmt.Errorf("the snapshot holds window records (window/lists), but the window function keeps no record lists: it changed")
+	}
+	m := o.groups[kg-o.first]
+	return blob.Records(body, func(rk, _, payload []byte) error {
+		if len(rk) < windowLen {
+			return fmt.Errorf("%w: window list key %x", blob.ErrCorrupt, rk)
+		}
+		w, err := readWindow(rk[len(rk)-windowLen:])
+		if err != nil {
+			return err
+		}
+		k, err := o.restoreKey(kg, rk[:len(rk)-windowLen])
+		if err != nil {
+			return err
+		}
+		var i int
+		ok := false
+		kp := m[k]
+		if kp != nil {
+			i, ok = kp.find(w)
+		}
+		if !ok || !kp.panes[i].has {
+			return fmt.Errorf("%w: records of window %v of key %v, which has no such pane", blob.ErrCorrupt, w, k)
+		}
+		var elems []T
+		err = blob.Items(payload, func(_ int64, b []byte) error {
+			e, err := o.elemCodec.Decode(b)
+			elems = append(elems, e)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("records of window %v of key %v: %w", w, k, err)
+		}
+		kp.panes[i].acc = any(elems).(ACC)
 		return nil
 	})
 }

@@ -19,6 +19,11 @@ import (
 //	window/panes   Map    key -> window -> pane        one entry per (key, window)
 //	window/timers  Value  (domain, at, seq) -> (key, window)
 //	window/wm      Value  "wm" -> the subtask's watermark, written at each snapshot
+//	window/lists   List   (key, window) -> the pane's records, for list panes (ListPanes)
+//
+// A list pane's records are kept apart from the pane, so that adding one appends to the list
+// (BytesTable.Merge) instead of reading and writing the whole list, whose size grows with the
+// pane: the pane's own value then holds no contents, here and in snapshots of either backend.
 //
 // Both keep the same snapshot format: these three state sections in each key group's blob
 // (state/blob), whichever structure wrote them, so window state moves between backends and
@@ -41,6 +46,7 @@ const (
 	paneState  = "window/panes"
 	timerState = "window/timers"
 	wmState    = "window/wm"
+	listState  = "window/lists"
 )
 
 // wmKey is the framed key of the watermark record.
@@ -89,8 +95,8 @@ func appendPaneHead(dst []byte, trig int64, flags byte, timers []timerRef) []byt
 }
 
 // decodePane decodes a pane's encoding into p (its window already set), the contents with
-// codec.
-func decodePane[ACC any](b []byte, p *windowPane[ACC], codec state.Codec[ACC]) error {
+// codec; listed panes hold none (window/lists does).
+func decodePane[ACC any](b []byte, p *windowPane[ACC], codec state.Codec[ACC], listed bool) error {
 	d := decoder{b: b}
 	p.trig = d.varint()
 	flags := d.byte()
@@ -106,7 +112,7 @@ func decodePane[ACC any](b []byte, p *windowPane[ACC], codec state.Codec[ACC]) e
 	if d.err != nil {
 		return d.err
 	}
-	if p.has {
+	if p.has && !listed {
 		acc, err := codec.Decode(d.b)
 		if err != nil {
 			return fmt.Errorf("contents of window %v: %w", p.w, err)
@@ -134,6 +140,8 @@ func paneFlags[ACC any](p *windowPane[ACC]) byte {
 // belongs to the task goroutine.
 type windowBytes[K comparable, ACC any] struct {
 	panes, timers, wm state.BytesTable
+	lists             state.BytesTable
+	listed            bool // the panes are list panes, their records in lists
 	keyCodec          state.Codec[K]
 	accCodec          state.Codec[ACC]
 	hash              keygroup.Hasher[K]
@@ -145,6 +153,7 @@ type windowBytes[K comparable, ACC any] struct {
 	seq    uint64          // the last timer sequence number given
 
 	kbuf, fbuf, wbuf, vbuf, gbuf []byte
+	lbuf, ibuf, rbuf             []byte
 	tbuf                         []timerRef
 }
 
@@ -155,7 +164,7 @@ func newWindowBytes[K comparable, ACC any](b state.BytesBackend, r keygroup.Rang
 		dst  *state.BytesTable
 		name string
 		kind blob.Kind
-	}{{&s.panes, paneState, blob.Map}, {&s.timers, timerState, blob.Value}, {&s.wm, wmState, blob.Value}} {
+	}{{&s.panes, paneState, blob.Map}, {&s.timers, timerState, blob.Value}, {&s.wm, wmState, blob.Value}, {&s.lists, listState, blob.List}} {
 		tb, err := b.Table(state.TableSpec{Name: t.name, Kind: t.kind})
 		if err != nil {
 			return nil, fmt.Errorf("window state on backend %s: %w", b.Name(), err)
@@ -231,7 +240,7 @@ func (s *windowBytes[K, ACC]) decodeInto(w window.Window, value []byte) error {
 	s.kp.panes = append(s.kp.panes, windowPane[ACC]{})
 	copy(s.kp.panes[i+1:], s.kp.panes[i:])
 	s.kp.panes[i] = windowPane[ACC]{w: w}
-	if err := decodePane(raw, &s.kp.panes[i], s.accCodec); err != nil {
+	if err := decodePane(raw, &s.kp.panes[i], s.accCodec, s.listed); err != nil {
 		return err
 	}
 	s.loaded = append(s.loaded, w)
@@ -253,7 +262,7 @@ func (s *windowBytes[K, ACC]) save(k K, g int, kp *keyPanes[ACC]) {
 		p := &kp.panes[i]
 		s.tbuf = append(append(s.tbuf[:0], p.timers.t[:p.timers.n]...), p.timers.more...)
 		s.vbuf = appendPaneHead(blob.AppendValue(s.vbuf[:0], 0, nil), p.trig, paneFlags(p), s.tbuf)
-		if p.has {
+		if p.has && !s.listed {
 			s.vbuf = s.accCodec.Append(s.vbuf, p.acc)
 		}
 		if err := s.panes.Set(g, s.paneKey(p.w), s.vbuf); err != nil {
@@ -392,7 +401,7 @@ func (s *windowBytes[K, ACC]) readWM() (int64, bool, error) {
 
 // forAll calls fn for every pane of the subtask, key group by key group, then deletes every
 // pane and timer.
-func (s *windowBytes[K, ACC]) forAllAndClear(fn func(k K, p *windowPane[ACC])) {
+func (s *windowBytes[K, ACC]) forAllAndClear(fn func(k K, g int, p *windowPane[ACC])) {
 	for kg := s.r.Start; kg < s.r.End; kg++ {
 		var p windowPane[ACC]
 		err := s.panes.Scan(kg, nil, func(suffix, value []byte) bool {
@@ -410,12 +419,12 @@ func (s *windowBytes[K, ACC]) forAllAndClear(fn func(k K, p *windowPane[ACC])) {
 				_, raw, err = blob.ParseValue(value)
 			}
 			if err == nil {
-				err = decodePane(raw, &p, s.accCodec)
+				err = decodePane(raw, &p, s.accCodec, s.listed)
 			}
 			if err != nil {
 				panic(fmt.Errorf("operator: reading the windows of key group %d: %w", kg, err))
 			}
-			fn(k, &p)
+			fn(k, kg, &p)
 			return true
 		})
 		if err == nil {
@@ -424,8 +433,63 @@ func (s *windowBytes[K, ACC]) forAllAndClear(fn func(k K, p *windowPane[ACC])) {
 		if err == nil {
 			err = s.timers.DeletePrefix(kg, nil)
 		}
+		if err == nil {
+			err = s.lists.DeletePrefix(kg, nil)
+		}
 		if err != nil {
 			panic(fmt.Errorf("operator: clearing the windows of key group %d: %w", kg, err))
+		}
+	}
+}
+
+// listKey returns the stored key of the records of key k's pane of w: the framed encoding of
+// the key's encoding and the window.
+func (s *windowBytes[K, ACC]) listKey(k K, w window.Window) []byte {
+	s.kbuf = appendWindow(s.keyCodec.Append(s.kbuf[:0], k), w)
+	s.lbuf = blob.AppendKey(s.lbuf[:0], s.kbuf)
+	return s.lbuf
+}
+
+// appendElem appends a record, encoded as elem, to the records of key k's pane of w.
+func (s *windowBytes[K, ACC]) appendElem(k K, g int, w window.Window, elem []byte) {
+	s.ibuf = blob.AppendItem(s.ibuf[:0], 0, elem)
+	if err := s.lists.Merge(g, s.listKey(k, w), s.ibuf); err != nil {
+		panic(fmt.Errorf("operator: adding to window %v of key %v: %w", w, k, err))
+	}
+}
+
+// getList returns the records of key k's pane of w, as a List payload, in a buffer reused by
+// the next call.
+func (s *windowBytes[K, ACC]) getList(k K, g int, w window.Window) []byte {
+	b, _, err := s.lists.Get(s.rbuf[:0], g, s.listKey(k, w))
+	if err != nil {
+		panic(fmt.Errorf("operator: reading window %v of key %v: %w", w, k, err))
+	}
+	s.rbuf = b
+	return b
+}
+
+// deleteList drops the records of key k's pane of w.
+func (s *windowBytes[K, ACC]) deleteList(k K, g int, w window.Window) {
+	if err := s.lists.Delete(g, s.listKey(k, w)); err != nil {
+		panic(fmt.Errorf("operator: deleting window %v of key %v: %w", w, k, err))
+	}
+}
+
+// mergeLists moves the records of key k's panes of ws, in that order, to its pane of result.
+func (s *windowBytes[K, ACC]) mergeLists(k K, g int, ws []window.Window, result window.Window) {
+	var all []byte
+	for _, w := range ws {
+		b, _, err := s.lists.Get(all, g, s.listKey(k, w))
+		if err != nil {
+			panic(fmt.Errorf("operator: reading window %v of key %v: %w", w, k, err))
+		}
+		all = b
+		s.deleteList(k, g, w)
+	}
+	if len(all) > 0 {
+		if err := s.lists.Set(g, s.listKey(k, result), all); err != nil {
+			panic(fmt.Errorf("operator: writing window %v of key %v: %w", result, k, err))
 		}
 	}
 }
