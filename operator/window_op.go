@@ -182,7 +182,12 @@ func (o *Window[T, K, ACC, OUT]) Open() error {
 	if o.list {
 		o.elemCodec = state.CodecFor[T]()
 		if o.bytes != nil {
+			// The panes hold no records: Emit reads them.
 			o.bytes.listed = true
+			emit := o.Emit
+			o.Emit = func(k K, w window.Window, _ ACC) error {
+				return emit(k, w, o.loadList(k, keygroup.Of(o.hash(k), o.c.MaxParallelism), w))
+			}
 		}
 	}
 	if err := o.restore(); err != nil {
@@ -209,16 +214,19 @@ func (o *Window[T, K, ACC, OUT]) isLate(w window.Window) bool {
 	return o.eventTime && o.cleanupTime(w) <= o.WM
 }
 
-// keyPanes returns the panes of key k in key group g, creating them. With a bytes backend they
-// are the panes of the windows just assigned (all the key's panes for a merging assigner),
-// loaded; save writes them back.
-func (o *Window[T, K, ACC, OUT]) keyPanes(k K, g int) *keyPanes[ACC] {
-	if o.bytes != nil {
-		if o.merging != nil {
-			return o.bytes.load(k, g, nil, true)
-		}
-		return o.bytes.load(k, g, o.assigned, true)
+// bytesPanes returns the panes of key k in key group g from the bytes backend, creating them:
+// those of the windows just assigned (all the key's panes for a merging assigner), loaded; save
+// writes them back.
+func (o *Window[T, K, ACC, OUT]) bytesPanes(k K, g int) *keyPanes[ACC] {
+	if o.merging != nil {
+		return o.bytes.load(k, g, nil, true)
 	}
+	return o.bytes.load(k, g, o.assigned, true)
+}
+
+// keyPanes returns the panes of key k in key group g, creating them (memory backend; kept
+// small enough for the compiler to inline into Collect).
+func (o *Window[T, K, ACC, OUT]) keyPanes(k K, g int) *keyPanes[ACC] {
 	m := o.groups[g-o.first]
 	if m == nil {
 		m = make(map[K]*keyPanes[ACC])
@@ -306,7 +314,11 @@ func (o *Window[T, K, ACC, OUT]) Collect(v T, ts int64) {
 			}
 			skipped = false
 			if kp == nil {
-				kp = o.keyPanes(k, g)
+				if o.bytes != nil {
+					kp = o.bytesPanes(k, g)
+				} else {
+					kp = o.keyPanes(k, g)
+				}
 			}
 			i, ok := kp.find(w)
 			if !ok {
@@ -355,7 +367,7 @@ func (o *Window[T, K, ACC, OUT]) addAt(kp *keyPanes[ACC], i int, v T, ts int64, 
 	o.tctx.at(k, g, p.w, &p.timers, &p.trig)
 	r := o.trigger.OnElement(ts, p.w, &o.tctx)
 	if r.IsFire() {
-		if err := o.fire(k, g, p); err != nil {
+		if err := o.fire(k, p); err != nil {
 			o.c.Fail(v, err)
 		}
 	}
@@ -369,15 +381,13 @@ func (o *Window[T, K, ACC, OUT]) addAt(kp *keyPanes[ACC], i int, v T, ts int64, 
 	}
 }
 
-// fire evaluates p, key k's pane in key group g, if it holds anything.
-func (o *Window[T, K, ACC, OUT]) fire(k K, g int, p *windowPane[ACC]) error {
+// fire evaluates p, key k's pane, if it holds anything. (With list panes in a bytes backend,
+// Emit first reads the list: see Open.)
+func (o *Window[T, K, ACC, OUT]) fire(k K, p *windowPane[ACC]) error {
 	if !p.has {
 		return nil
 	}
 	p.dirty = false
-	if o.listed() {
-		p.acc = o.loadList(k, g, p.w)
-	}
 	return o.Emit(k, p.w, p.acc)
 }
 
@@ -428,7 +438,11 @@ func (o *Window[T, K, ACC, OUT]) addMerging(v T, ts int64, k K, g int) (skipped 
 				continue
 			}
 			if kp == nil {
-				kp = o.keyPanes(k, g)
+				if o.bytes != nil {
+					kp = o.bytesPanes(k, g)
+				} else {
+					kp = o.keyPanes(k, g)
+				}
 			}
 			i, _ = kp.find(nw)
 			o.insertPane(kp, i, nw)
@@ -599,7 +613,7 @@ func (o *Window[T, K, ACC, OUT]) onTimer(e timerEntry[K], at int64, domain TimeD
 		r = o.trigger.OnProcessingTime(at, p.w, &o.tctx)
 	}
 	if r.IsFire() {
-		if err := o.fire(e.key, e.group, p); err != nil {
+		if err := o.fire(e.key, p); err != nil {
 			o.c.Fail(paneRef[K]{e.key, e.w, at, domain}, err)
 		}
 	}
@@ -609,7 +623,7 @@ func (o *Window[T, K, ACC, OUT]) onTimer(e timerEntry[K], at int64, domain TimeD
 	if domain == o.domain && at == o.cleanupTime(p.w) {
 		if domain == EventTime && o.WM == eventtime.MaxTime && p.dirty {
 			// End of input: evaluate what no firing has evaluated before it is dropped.
-			if err := o.fire(e.key, e.group, p); err != nil {
+			if err := o.fire(e.key, p); err != nil {
 				o.c.Fail(paneRef[K]{e.key, e.w, at, domain}, err)
 			}
 		}
@@ -687,7 +701,7 @@ func (o *Window[T, K, ACC, OUT]) flush(k K, g int, p *windowPane[ACC]) {
 			o.c.Recovered(r, paneRef[K]{k, p.w, eventtime.MaxTime, EventTime})
 		}
 	}()
-	if err := o.fire(k, g, p); err != nil {
+	if err := o.fire(k, p); err != nil {
 		o.c.Fail(paneRef[K]{k, p.w, eventtime.MaxTime, EventTime}, err)
 	}
 }

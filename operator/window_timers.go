@@ -156,11 +156,6 @@ type timerBucket[K comparable] struct {
 const maxSpareBuckets = 8
 
 func (b *timeBuckets[K]) add(at int64, e timerEntry[K]) {
-	if b.ext != nil {
-		b.ext.addTimer(b.domain, at, e)
-		b.addTime(at)
-		return
-	}
 	bk := b.last
 	if bk == nil || bk.at != at {
 		if b.at == nil {
@@ -270,12 +265,29 @@ type windowTimers[K comparable] struct {
 }
 
 func (s *windowTimers[K]) add(r timerRef, e timerEntry[K]) {
+	if s.event.ext != nil {
+		s.addExt(r, e)
+		return
+	}
 	if r.domain == EventTime {
 		s.event.add(r.at, e)
 		return
 	}
 	s.proc.add(r.at, e)
 	if s.procArmed == 0 || r.at < s.procArmed {
+		s.arm(r.at)
+	}
+}
+
+// addExt is add with the entries in a bytes backend.
+func (s *windowTimers[K]) addExt(r timerRef, e timerEntry[K]) {
+	b := &s.event
+	if r.domain == ProcessingTime {
+		b = &s.proc
+	}
+	b.ext.addTimer(b.domain, r.at, e)
+	b.addTime(r.at)
+	if r.domain == ProcessingTime && (s.procArmed == 0 || r.at < s.procArmed) {
 		s.arm(r.at)
 	}
 }
