@@ -23,7 +23,7 @@ type Keyed[K comparable] struct {
 	Timers TimerService[K]
 	// WM is the operator's input watermark.
 	WM int64
-
+	// Hash hashes keys to key groups (keygroup.HasherFor[K]).
 	Hash keygroup.Hasher[K]
 }
 

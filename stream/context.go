@@ -135,10 +135,20 @@ type Collector[T any] interface {
 	CollectAt(v T, ts int64)
 }
 
+// collector is the Collector of a user function: its records go to out with timestamp ts.
+// Builders allocate one per operator subtask, and the subtask writes ts for every record:
+// the padding keeps two subtasks' collectors off one cache line (without it, q0 at
+// parallelism 2 lost a quarter of its throughput in some runs to the two cores writing one
+// line).
 type collector[T any] struct {
 	out rt.Output[T]
 	ts  int64
+	_   [cacheLine]byte
 }
+
+// cacheLine is the padding that keeps a small object written per record by one task off the
+// cache lines of objects other tasks write.
+const cacheLine = 64
 
 func (c *collector[T]) Collect(v T)             { c.out.Collect(v, c.ts) }
 func (c *collector[T]) CollectAt(v T, ts int64) { c.out.Collect(v, ts) }
@@ -148,6 +158,7 @@ type Context struct {
 	c  *rt.Context
 	ts int64
 	wm *int64
+	_  [cacheLine]byte // see collector
 }
 
 // Timestamp is the event time of the current record (or the time of the firing timer).
