@@ -4,158 +4,20 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/runnel-io/runnel/eventtime"
 	rt "github.com/runnel-io/runnel/internal/runtime"
+	"github.com/runnel-io/runnel/operator"
 )
 
-// These tests check that broadcast state survives a snapshot: the store's blob format, and the
-// broadcast operators' SnapshotState and restore, in jobs of different parallelisms.
+// These tests check that the broadcast operators' state survives a snapshot: SnapshotState and
+// restore, in jobs of different parallelisms. The store's format is tested in package operator.
 
-type bsValue struct {
-	Name  string
-	Tags  []string
-	Limit float64
-	At    time.Time
-}
-
-var (
-	bsRules  = BroadcastStateDescriptor[string, int]{Name: "rules"}
-	bsConfig = BroadcastStateDescriptor[int64, bsValue]{Name: "config"}
-)
-
-func bsStore(t *testing.T) *broadcastStore {
-	t.Helper()
-	s := &broadcastStore{}
-	rules := broadcastStateFor[string, int](s, bsRules.Name)
-	for i := range 50 {
-		rules.Put(fmt.Sprintf("r%02d", i), i*i-7)
-	}
-	cfg := broadcastStateFor[int64, bsValue](s, bsConfig.Name)
-	cfg.Put(-3, bsValue{Name: "neg", Tags: []string{"a", ""}, Limit: 2.5, At: time.Unix(1_700_000_000, 5).UTC()})
-	cfg.Put(1<<40, bsValue{Name: "big"})
-	broadcastStateFor[string, string](s, "empty")
-	return s
-}
-
-func TestBroadcastStoreSnapshotRestore(t *testing.T) {
-	orig := bsStore(t)
-	blob, err := orig.snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again, _ := bsStore(t).snapshot(); !bytes.Equal(again, blob) {
-		t.Fatal("two snapshots of equal broadcast state differ")
-	}
-
-	r := &broadcastStore{}
-	// Several copies: the first one counts.
-	if err := r.restoreBroadcast([][]byte{blob, {0xff}}); err != nil {
-		t.Fatal(err)
-	}
-	// A state not asked for since the restore is written back unchanged.
-	if pass, err := r.snapshot(); err != nil || !bytes.Equal(pass, blob) {
-		t.Fatalf("snapshot of an unused restored store differs (%v)", err)
-	}
-	if got, want := maps.Collect(broadcastStateFor[string, int](r, bsRules.Name).All()), maps.Collect(broadcastStateFor[string, int](orig, bsRules.Name).All()); !maps.Equal(got, want) {
-		t.Fatalf("rules restored as %v, want %v", got, want)
-	}
-	got := maps.Collect(broadcastStateFor[int64, bsValue](r, bsConfig.Name).All())
-	want := maps.Collect(broadcastStateFor[int64, bsValue](orig, bsConfig.Name).All())
-	if len(got) != len(want) {
-		t.Fatalf("config restored as %v, want %v", got, want)
-	}
-	for k, w := range want {
-		g := got[k]
-		if g.Name != w.Name || !slices.Equal(g.Tags, w.Tags) || g.Limit != w.Limit || !g.At.Equal(w.At) {
-			t.Fatalf("config[%d] restored as %+v, want %+v", k, g, w)
-		}
-	}
-	if n := broadcastStateFor[string, string](r, "empty").Len(); n != 0 {
-		t.Fatalf("empty state restored with %d entries", n)
-	}
-	if decoded, err := r.snapshot(); err != nil || !bytes.Equal(decoded, blob) {
-		t.Fatalf("snapshot of the decoded restored store differs (%v)", err)
-	}
-
-	// Without blobs (a subtask added by scaling up) the store stays empty.
-	e := &broadcastStore{}
-	if err := e.restoreBroadcast(nil); err != nil || broadcastStateFor[string, int](e, bsRules.Name).Len() != 0 {
-		t.Fatalf("restoring no blobs: %v", err)
-	}
-}
-
-func TestBroadcastStoreRejects(t *testing.T) {
-	blob, err := bsStore(t).snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dup := []byte{broadcastStateVersion, 2}
-	dup = appendBytes(appendBytes(dup, []byte("x")), []byte{0})
-	dup = appendBytes(appendBytes(dup, []byte("x")), []byte{0})
-	for _, c := range []struct {
-		name string
-		b    []byte
-		want string
-	}{
-		{"empty", nil, "empty blob"},
-		{"version", append([]byte{9}, blob[1:]...), "version 9"},
-		{"truncated", blob[:len(blob)-3], "bytes"},
-		{"trailing", append(slices.Clone(blob), 1), "after the last state"},
-		{"duplicate", dup, "appears twice"},
-		{"entries", appendBytes(appendBytes([]byte{broadcastStateVersion, 1}, []byte("x")), []byte{1, 0}), "entry 0"},
-	} {
-		s := &broadcastStore{}
-		err := s.restoreBroadcast([][]byte{c.b})
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: error %v, want one mentioning %q", c.name, err, c.want)
-		}
-	}
-
-	// A value its codec cannot encode is an error, not a panic.
-	s := &broadcastStore{}
-	broadcastStateFor[string, func()](s, "funcs").Put("f", func() {})
-	if _, err := s.snapshot(); err == nil || !strings.Contains(err.Error(), `"funcs"`) {
-		t.Fatalf("snapshot of a func value: %v", err)
-	}
-}
-
-// FuzzBroadcastRestore checks that no blob makes restoring panic and that what restores
-// snapshots to a blob that restores to the same snapshot.
-func FuzzBroadcastRestore(f *testing.F) {
-	s := &broadcastStore{}
-	broadcastStateFor[string, int](s, "rules").Put("a", 1)
-	blob, err := s.snapshot()
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(blob)
-	f.Add([]byte{broadcastStateVersion, 0})
-	f.Add([]byte{broadcastStateVersion, 0xff, 0xff, 0xff, 0xff, 0x0f})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		s := &broadcastStore{}
-		if err := s.restoreBroadcast([][]byte{b}); err != nil {
-			return
-		}
-		once, err := s.snapshot()
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := &broadcastStore{}
-		if err := r.restoreBroadcast([][]byte{once}); err != nil {
-			t.Fatalf("a snapshot does not restore: %v", err)
-		}
-		if twice, _ := r.snapshot(); !bytes.Equal(once, twice) {
-			t.Fatal("restoring a snapshot changed it")
-		}
-	})
-}
+var bsRules = BroadcastStateDescriptor[string, int]{Name: "rules"}
 
 // bsFn keeps rules in broadcast state and tags each main record with its rule's value.
 type bsFn struct{}
@@ -187,7 +49,17 @@ func (f bsKeyedFn) ProcessElement(ctx *KeyedBroadcastContext[string], k string, 
 
 type bsSnapshotter interface {
 	rt.Snapshotter
-	restoreBroadcast(blobs [][]byte) error
+}
+
+// bsStoreOf returns the broadcast state of a broadcast operator instance.
+func bsStoreOf(inst rt.Instance) *operator.BroadcastStore {
+	switch o := inst.(type) {
+	case *operator.Broadcast[string, string, string]:
+		return &o.Store
+	case *operator.KeyedBroadcast[string, string, string, string]:
+		return &o.Store
+	}
+	panic(fmt.Sprintf("%T is no broadcast operator", inst))
 }
 
 // bsRun runs a broadcast job of parallelism p over control and main records. Every instance
@@ -223,7 +95,7 @@ func bsRun(t *testing.T, keyedMain bool, p int, control, main []string, blobs []
 				return nil, err
 			}
 			op := inst.(bsSnapshotter)
-			if err := op.restoreBroadcast(blobs); err != nil {
+			if err := bsStoreOf(inst).Restore(blobs); err != nil {
 				return nil, err
 			}
 			mu.Lock()

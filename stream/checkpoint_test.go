@@ -24,6 +24,7 @@ import (
 	"github.com/runnel-io/runnel/internal/snapshot"
 	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/restart"
+	"github.com/runnel-io/runnel/state"
 	"github.com/runnel-io/runnel/stream"
 	"github.com/runnel-io/runnel/window"
 )
@@ -590,5 +591,128 @@ func TestRestoreRejectsUnclaimedState(t *testing.T) {
 	}
 	if err := build(true); err != nil {
 		t.Fatalf("with non-restored state allowed: %v", err)
+	}
+}
+
+// joinJob is the job of TestSavepointRescaleWindowsJoins: the numbers of rangeSource keyed as
+// in keyedJob, counted per key in sliding windows (window panes and timers), and joined with
+// themselves per key by an interval join and a window join (join buffers and timers). Every
+// per-key sequence comes from one split and no record is late, so the output is deterministic
+// whatever the parallelism.
+type joinJob struct {
+	keyedJob
+}
+
+func (j joinJob) build(t testing.TB, out string, cfg stream.Config) *stream.Env {
+	t.Helper()
+	cfg.Parallelism = j.parallelism
+	cfg.WatermarkInterval = -1
+	env := stream.New("join-rescale-test", cfg)
+	var seen atomic.Int64
+	src := stream.FromSource[int64](env, rangeSource{n: j.n, splits: j.splits, perRead: 16, paced: j.paced},
+		eventtime.Monotonous(func(v int64) int64 { return v })).Uid("numbers")
+	mapped := stream.Map(src, func(v int64) int64 {
+		if j.fail != nil && j.fail(seen.Add(1)) {
+			panic(fmt.Sprintf("injected failure at record %d", v))
+		}
+		return v
+	}).Uid("map")
+	keyOf := func(v int64) int64 { return (v % j.splits) + j.splits*((v/j.splits)%37) }
+	keyed := func() stream.Keyed[int64, int64] { return stream.KeyBy(mapped, keyOf) }
+	counts := stream.WindowAggregateProcess(stream.Window(keyed(), window.SlidingEventTime(400*time.Millisecond, 200*time.Millisecond)),
+		state.AggregateFunction[int64, int64, int64]{
+			Create: func() int64 { return 0 },
+			Add:    func(a, _ int64) int64 { return a + 1 },
+			Result: func(a int64) int64 { return a },
+		},
+		stream.ProcessWindowFunc[int64, int64, string](func(ctx *stream.WindowContext[int64], n []int64, out stream.Collector[string]) error {
+			out.Collect(fmt.Sprintf("sw %d %d %d", ctx.Key(), ctx.Window().Start, n[0]))
+			return nil
+		})).Uid("sliding")
+	ij := stream.IntervalJoin(keyed(), keyed(), -200*time.Millisecond, 0, func(a, b int64) string {
+		return fmt.Sprintf("ij %d %d %d", keyOf(a), a, b)
+	}).Uid("interval-join")
+	wj := stream.WindowJoin(keyed(), keyed(), window.TumblingEventTime(300*time.Millisecond), func(a, b int64) string {
+		return fmt.Sprintf("wj %d %d %d", keyOf(a), a, b)
+	}).Uid("window-join")
+	sink, err := file.NewSink(file.SinkConfig[string]{Dir: out, Encode: func(dst []byte, s string) []byte { return append(append(dst, s...), '\n') }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts.Union(ij, wj).SinkTo(sink).Uid("sink")
+	return env
+}
+
+// TestSavepointRescaleWindowsJoins stops a job with sliding windows, an interval join and a
+// window join at parallelism 2 with a savepoint, and finishes it from the savepoint at
+// parallelism 1 and 4, on the memory and the Pebble backend and from one to the other: the
+// committed output equals an uninterrupted run's. Window panes and timers and join buffers
+// move between subtasks by key group.
+func TestSavepointRescaleWindowsJoins(t *testing.T) {
+	base := joinJob{keyedJob{n: 12000, splits: 4, parallelism: 2}}
+	want := t.TempDir()
+	if err := base.build(t, want, stream.Config{}).Execute(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantLines := committedLines(t, want)
+	kinds := map[string]int{}
+	for _, l := range wantLines {
+		kinds[l[:2]]++
+	}
+	if kinds["sw"] == 0 || kinds["ij"] == 0 || kinds["wj"] == 0 {
+		t.Fatalf("the uninterrupted run's output lacks a kind of line: %v", kinds)
+	}
+	backend := func(t *testing.T, onPebble bool) func(*stream.Config) {
+		return func(c *stream.Config) {
+			if onPebble {
+				c.StateBackend = pebble.Factory(t.TempDir(), 0)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name             string
+		pebbleB, pebbleA bool
+	}{{"memory", false, false}, {"pebble", true, true}, {"memory-to-pebble", false, true}, {"pebble-to-memory", true, false}} {
+		for _, p := range []int{1, 4} {
+			if tc.pebbleB != tc.pebbleA && p == 1 {
+				continue // moving between backends at one new parallelism is enough
+			}
+			t.Run(fmt.Sprintf("%s/p%d", tc.name, p), func(t *testing.T) {
+				j := base
+				reached := make(chan struct{})
+				var once atomic.Bool
+				j.paced = true
+				j.fail = func(seen int64) bool {
+					if seen == 4000 && once.CompareAndSwap(false, true) {
+						close(reached)
+					}
+					return false
+				}
+				out := t.TempDir()
+				h := stream.NewSavepoints()
+				cfg := stream.Config{Checkpoints: stream.Checkpoints{Savepoints: h}}
+				backend(t, tc.pebbleB)(&cfg)
+				done := make(chan error, 1)
+				go func() { done <- j.build(t, out, cfg).Execute(context.Background()) }()
+				<-reached
+				sp, err := h.Take(context.Background(), t.TempDir(), true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := <-done; err != nil {
+					t.Fatalf("job stopped with a savepoint: %v", err)
+				}
+				if n := len(committedLines(t, out)); n == 0 || n >= len(wantLines) {
+					t.Fatalf("the first half committed %d of %d lines; want some, not all", n, len(wantLines))
+				}
+				j.fail, j.paced, j.parallelism = nil, false, p
+				cfg = stream.Config{Checkpoints: stream.Checkpoints{RestoreFrom: sp}}
+				backend(t, tc.pebbleA)(&cfg)
+				if err := j.build(t, out, cfg).Execute(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				diffLines(t, committedLines(t, out), wantLines)
+			})
+		}
 	}
 }

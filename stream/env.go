@@ -52,8 +52,9 @@ func (e *Env) PlanDOT() string {
 	return e.g.DOT()
 }
 
-// Validate reports what would make Execute fail before it starts: a missing sink, a cycle, an
-// impossible parallelism.
+// Validate reports what would make Execute fail before it starts: a configuration that cannot
+// work (Config.Validate: max parallelism out of range, a parallelism above it, negative
+// checkpoint settings), a missing sink, a cycle, an impossible parallelism.
 func (e *Env) Validate() error {
 	if err := e.cfg.Validate(); err != nil {
 		return err

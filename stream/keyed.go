@@ -1,11 +1,9 @@
 package stream
 
 import (
-	"fmt"
-
-	"github.com/runnel-io/runnel/eventtime"
 	rt "github.com/runnel-io/runnel/internal/runtime"
 	"github.com/runnel-io/runnel/keygroup"
+	"github.com/runnel-io/runnel/operator"
 	"github.com/runnel-io/runnel/state"
 )
 
@@ -34,109 +32,73 @@ func (k Keyed[T, K]) Stream() Stream[T] { return k.s }
 
 // keyedOperator adds a one-input keyed node.
 func keyedOperator[T any, K comparable, U any](k Keyed[T, K], name string, make func(c *rt.Context, out any) (rt.Instance, error)) *rt.Node {
-	n := operator[T, U](k.s, name, make)
+	n := operatorNode[T, U](k.s, name, make)
 	n.Keyed = true
 	return n
-}
-
-// keyed is the part every keyed operator shares: the current key, the state backend and the
-// timers.
-type keyed[K comparable] struct {
-	c       *rt.Context
-	hash    keygroup.Hasher[K]
-	keys    state.Keys[K]
-	backend state.Backend
-	timers  timerService[K]
-	wm      int64
-}
-
-func (b *keyed[K]) init(c *rt.Context) error {
-	b.c = c
-	b.hash = keygroup.HasherFor[K]()
-	b.keys = state.Keys[K]{First: c.KeyGroups.Start, Count: c.KeyGroups.Len(),
-		Now: func() int64 { return c.Clock.Now().UnixMilli() }}
-	b.timers.c = c
-	b.wm = eventtime.MinTime
-	var err error
-	b.backend, err = c.NewStateBackend()
-	return err
-}
-
-func (b *keyed[K]) setKey(k K) {
-	b.keys.Key = k
-	b.keys.Group = keygroup.Of(b.hash(k), b.c.MaxParallelism)
-	if !b.c.KeyGroups.Contains(b.keys.Group) {
-		panic(fmt.Sprintf("stream: key %v of key group %d reached subtask %d which owns %v", k, b.keys.Group, b.c.Subtask, b.c.KeyGroups))
-	}
-}
-
-func (b *keyed[K]) setTimerKey(k K, group int) {
-	b.keys.Key, b.keys.Group = k, group
 }
 
 // KeyedRuntime is the RuntimeContext of a keyed function: it can also create keyed state.
 type KeyedRuntime[K comparable] struct {
 	RuntimeContext
-	b *keyed[K]
+	b *operator.Keyed[K]
 }
 
 // NewValueState returns the Value state called name, scoped to the current key.
 func NewValueState[V any, K comparable](rc *KeyedRuntime[K], d state.Descriptor) state.Value[V] {
-	return state.NewValue[K, V](rc.b.backend, &rc.b.keys, d)
+	return state.NewValue[K, V](rc.b.Backend, &rc.b.Keys, d)
 }
 
 // NewListState returns the List state called name, scoped to the current key.
 func NewListState[V any, K comparable](rc *KeyedRuntime[K], d state.Descriptor) state.List[V] {
-	return state.NewList[K, V](rc.b.backend, &rc.b.keys, d)
+	return state.NewList[K, V](rc.b.Backend, &rc.b.Keys, d)
 }
 
 // NewMapState returns the Map state called name, scoped to the current key.
 func NewMapState[UK comparable, UV any, K comparable](rc *KeyedRuntime[K], d state.Descriptor) state.Map[UK, UV] {
-	return state.NewMap[K, UK, UV](rc.b.backend, &rc.b.keys, d)
+	return state.NewMap[K, UK, UV](rc.b.Backend, &rc.b.Keys, d)
 }
 
 // NewReducingState returns the Reducing state called name, scoped to the current key.
 func NewReducingState[V any, K comparable](rc *KeyedRuntime[K], d state.Descriptor, reduce func(acc, v V) V) state.Reducing[V] {
-	return state.NewReducing[K, V](rc.b.backend, &rc.b.keys, d, reduce)
+	return state.NewReducing[K, V](rc.b.Backend, &rc.b.Keys, d, reduce)
 }
 
 // NewAggregatingState returns the Aggregating state called name, scoped to the current key.
 func NewAggregatingState[IN, ACC, OUT any, K comparable](rc *KeyedRuntime[K], d state.Descriptor, f state.AggregateFunction[IN, ACC, OUT]) state.Aggregating[IN, OUT] {
-	return state.NewAggregating[K, IN, ACC, OUT](rc.b.backend, &rc.b.keys, d, f)
+	return state.NewAggregating[K, IN, ACC, OUT](rc.b.Backend, &rc.b.Keys, d, f)
 }
 
 // KeyedContext is what a KeyedProcessFunction sees of the record or timer being processed.
 type KeyedContext[K comparable] struct {
 	Context
-	b      *keyed[K]
+	b      *operator.Keyed[K]
 	domain TimeDomain
 }
 
 // Key returns the current key.
-func (x *KeyedContext[K]) Key() K { return x.b.keys.Key }
+func (x *KeyedContext[K]) Key() K { return x.b.Keys.Key }
 
 // RegisterEventTimeTimer makes OnTimer run for the current key when the watermark reaches at.
 // Registering the same key and time twice gives one firing.
-func (x *KeyedContext[K]) RegisterEventTimeTimer(at int64) {
-	x.b.timers.event.add(x.b.keys.Key, x.b.keys.Group, at)
-}
+func (x *KeyedContext[K]) RegisterEventTimeTimer(at int64) { x.b.RegisterEventTimeTimer(at) }
 
 // RegisterProcessingTimeTimer makes OnTimer run for the current key when processing time
 // reaches at (epoch ms).
-func (x *KeyedContext[K]) RegisterProcessingTimeTimer(at int64) {
-	x.b.timers.registerProc(x.b.keys.Key, x.b.keys.Group, at)
-}
+func (x *KeyedContext[K]) RegisterProcessingTimeTimer(at int64) { x.b.RegisterProcessingTimeTimer(at) }
 
 // DeleteEventTimeTimer removes a timer of the current key, if registered.
-func (x *KeyedContext[K]) DeleteEventTimeTimer(at int64) { x.b.timers.event.remove(x.b.keys.Key, at) }
+func (x *KeyedContext[K]) DeleteEventTimeTimer(at int64) { x.b.DeleteEventTimeTimer(at) }
 
 // DeleteProcessingTimeTimer removes a timer of the current key, if registered.
-func (x *KeyedContext[K]) DeleteProcessingTimeTimer(at int64) {
-	x.b.timers.proc.remove(x.b.keys.Key, at)
-}
+func (x *KeyedContext[K]) DeleteProcessingTimeTimer(at int64) { x.b.DeleteProcessingTimeTimer(at) }
 
 // TimeDomain says which kind of timer is firing; valid in OnTimer only.
 func (x *KeyedContext[K]) TimeDomain() TimeDomain { return x.domain }
+
+// newKeyedContext returns the KeyedContext of the operator subtask b.
+func newKeyedContext[K comparable](c *rt.Context, b *operator.Keyed[K]) *KeyedContext[K] {
+	return &KeyedContext[K]{Context: Context{c: c, wm: &b.WM}, b: b}
+}
 
 // KeyedProcessFunction handles each record of a keyed stream with keyed state and timers. It
 // may implement Opener (OpenKeyed to create state), Closer and TimerHandler.
@@ -155,90 +117,51 @@ type TimerHandler[K comparable, U any] interface {
 	OnTimer(ctx *KeyedContext[K], at int64, out Collector[U]) error
 }
 
+// keyedFuncs returns the Open and Close of a keyed user function: KeyedOpener if it has it,
+// else Opener, and Closer.
+func keyedFuncs[K comparable](fn any, b *operator.Keyed[K]) operator.Funcs {
+	fs := funcsOf(fn, b.C)
+	if ko, ok := fn.(KeyedOpener[K]); ok {
+		fs.Open = func() error { return ko.Open(&KeyedRuntime[K]{RuntimeContext: RuntimeContext{c: b.C}, b: b}) }
+	}
+	return fs
+}
+
+// onTimerOf returns the operator's timer function for a TimerHandler h (nil if h is), which
+// calls it with ctx and col set for the timer.
+func onTimerOf[K comparable, U any](h TimerHandler[K, U], ctx *KeyedContext[K], col *collector[U]) operator.KeyedTimerFunc[K] {
+	if h == nil {
+		return nil
+	}
+	return func(tm operator.Timer[K], d operator.TimeDomain) error {
+		at := tm.At()
+		col.ts, ctx.ts, ctx.domain = at, at, TimeDomain(d)
+		defer func() { ctx.domain = EventTime }()
+		return h.OnTimer(ctx, at, col)
+	}
+}
+
 // KeyedProcess applies a KeyedProcessFunction to a keyed stream.
 func KeyedProcess[T any, K comparable, U any](k Keyed[T, K], fn KeyedProcessFunction[K, T, U]) Stream[U] {
+	checkFunc("KeyedProcess", fn, keyedOpeners[K]()...)
 	n := keyedOperator[T, K, U](k, "KeyedProcess", func(c *rt.Context, out any) (rt.Instance, error) {
 		fn := instance(fn)
-		o := &keyedProcessOp[T, K, U]{forward: forward[U]{outputOf[U](out)}, fn: fn, key: k.key}
-		if err := o.init(c); err != nil {
+		col := &collector[U]{out: operator.OutputOf[U](out)}
+		var ctx *KeyedContext[K]
+		o, err := operator.NewKeyedProcess[T, K, U](c, col.out, k.key, func(v T, ts int64) error {
+			col.ts, ctx.ts = ts, ts
+			return fn.ProcessElement(ctx, v, col)
+		})
+		if err != nil {
 			return nil, err
 		}
-		o.col.out = o.out
-		o.ctx = KeyedContext[K]{Context: Context{c: c, wm: &o.wm}, b: &o.keyed}
-		o.timers.onProcTime = o.onProcTime
-		o.onTimer, _ = fn.(TimerHandler[K, U])
+		ctx = newKeyedContext(c, &o.Keyed)
+		h, _ := any(fn).(TimerHandler[K, U])
+		o.OnTimer, o.TimerOwner = onTimerOf(h, ctx, col), fn
+		o.Funcs = keyedFuncs(fn, &o.Keyed)
 		return o, nil
 	})
 	return single[U](k.s.env, n)
-}
-
-type keyedProcessOp[T any, K comparable, U any] struct {
-	forward[U]
-	keyed[K]
-	fn      KeyedProcessFunction[K, T, U]
-	onTimer TimerHandler[K, U]
-	key     func(T) K
-	col     collector[U]
-	ctx     KeyedContext[K]
-}
-
-func (o *keyedProcessOp[T, K, U]) Open() error { return openKeyedFn(o.fn, &o.keyed) }
-
-func (o *keyedProcessOp[T, K, U]) Close() error { return closeFn(o.fn) }
-
-func (o *keyedProcessOp[T, K, U]) Collect(v T, ts int64) {
-	defer func() {
-		if r := recover(); r != nil {
-			o.c.Recovered(r, v)
-		}
-	}()
-	o.setKey(o.key(v))
-	o.col.ts, o.ctx.ts = ts, ts
-	if err := o.fn.ProcessElement(&o.ctx, v, &o.col); err != nil {
-		o.c.Fail(v, err)
-	}
-}
-
-func (o *keyedProcessOp[T, K, U]) fire(tm timer[K], domain TimeDomain) {
-	defer func() {
-		if r := recover(); r != nil {
-			o.c.Recovered(r, fmt.Sprintf("timer %s for key %v", eventtime.Format(tm.at), tm.key))
-		}
-	}()
-	if o.onTimer == nil {
-		o.c.Fail(nil, fmt.Errorf("a timer fired but %T has no OnTimer method", o.fn))
-	}
-	o.setTimerKey(tm.key, tm.group)
-	o.col.ts, o.ctx.ts, o.ctx.domain = tm.at, tm.at, domain
-	if err := o.onTimer.OnTimer(&o.ctx, tm.at, &o.col); err != nil {
-		o.c.Fail(fmt.Sprintf("timer %s for key %v", eventtime.Format(tm.at), tm.key), err)
-	}
-	o.ctx.domain = EventTime
-}
-
-func (o *keyedProcessOp[T, K, U]) Watermark(wm int64) {
-	o.wm = wm
-	for {
-		tm, ok := o.timers.event.next(wm)
-		if !ok {
-			break
-		}
-		o.fire(tm, EventTime)
-	}
-	o.c.SetWatermarks(wm, wm)
-	o.out.Watermark(wm)
-}
-
-func (o *keyedProcessOp[T, K, U]) onProcTime(at int64) {
-	now := o.c.Clock.Now().UnixMilli()
-	for {
-		tm, ok := o.timers.proc.next(max(at, now))
-		if !ok {
-			break
-		}
-		o.fire(tm, ProcessingTime)
-	}
-	o.timers.rearm(at)
 }
 
 // Reduce keeps a running reduction per key and emits the updated value for every record.

@@ -11,15 +11,34 @@ import (
 	rt "github.com/runnel-io/runnel/internal/runtime"
 )
 
+// Sink is a sink of the job, as SinkTo, Print, PrintTo and Discard return it: it can be named,
+// given a UID and a parallelism, like the operator that produces a stream, but nothing reads
+// from it, so no transformation can follow it. The zero Sink is not usable.
+type Sink struct {
+	n *rt.Node
+}
+
+// Name names the sink; names show in the plan, metrics and errors.
+func (s Sink) Name(name string) Sink { s.n.Name = name; return s }
+
+// Uid sets the stable ID that matches the sink's state (committables) across job versions.
+func (s Sink) Uid(uid string) Sink { s.n.UID = uid; return s }
+
+// Parallelism sets the number of parallel subtasks of the sink.
+func (s Sink) Parallelism(p int) Sink { s.n.Parallelism = p; return s }
+
+// DisableChaining runs the sink in a task of its own.
+func (s Sink) DisableChaining() Sink { s.n.NoChain = true; return s }
+
 // SinkTo writes s to sink. Output pre-committed by the sink's writers is committed at end of
 // input (and, with checkpoints, when each checkpoint completes).
-func (s Stream[T]) SinkTo(sink connector.Sink[T]) Stream[T] {
+func (s Stream[T]) SinkTo(sink connector.Sink[T]) Sink {
 	n := s.env.g.Add(&rt.Node{Name: "Sink", In: []rt.Type{rt.TypeOf[T]()}, Sink: true,
 		Operator: func(c *rt.Context, _ any) (rt.Instance, error) {
 			return &sinkOp[T]{c: c, sink: sink}, nil
 		}})
 	s.connect(n, 0)
-	return Stream[T]{env: s.env, parts: []part{{node: n}}}
+	return Sink{n: n}
 }
 
 type sinkOp[T any] struct {
@@ -216,11 +235,11 @@ func (funcWriter[T]) Close() error { return nil }
 
 // Print writes every record to standard output as "subtask> record" (the subtask prefix is
 // left out at parallelism 1), like Flink's print sink.
-func (s Stream[T]) Print() Stream[T] { return s.PrintTo(os.Stdout, "") }
+func (s Stream[T]) Print() Sink { return s.PrintTo(os.Stdout, "") }
 
 // PrintTo writes every record to w, one per line, prefixed by prefix and the subtask. Writes
 // from parallel subtasks are serialised.
-func (s Stream[T]) PrintTo(w io.Writer, prefix string) Stream[T] {
+func (s Stream[T]) PrintTo(w io.Writer, prefix string) Sink {
 	var mu sync.Mutex
 	return s.SinkTo(funcSink[T](func(sc connector.SinkContext) func(T, int64) error {
 		p := prefix
@@ -237,7 +256,7 @@ func (s Stream[T]) PrintTo(w io.Writer, prefix string) Stream[T] {
 }
 
 // Discard drops every record; for benchmarks and jobs run for their side effects.
-func (s Stream[T]) Discard() Stream[T] {
+func (s Stream[T]) Discard() Sink {
 	return s.SinkTo(funcSink[T](func(connector.SinkContext) func(T, int64) error {
 		return func(T, int64) error { return nil }
 	})).Name("Discard")

@@ -106,8 +106,8 @@ func (s Stream[T]) connect(n *rt.Node, input int) {
 	}
 }
 
-// operator adds a one-input node reading s.
-func operator[T, U any](s Stream[T], name string, make func(c *rt.Context, out any) (rt.Instance, error)) *rt.Node {
+// operatorNode adds a one-input node reading s.
+func operatorNode[T, U any](s Stream[T], name string, make func(c *rt.Context, out any) (rt.Instance, error)) *rt.Node {
 	n := s.env.g.Add(&rt.Node{Name: name, In: []rt.Type{rt.TypeOf[T]()}, Out: rt.TypeOf[U](), Operator: make})
 	s.connect(n, 0)
 	return n

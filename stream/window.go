@@ -6,6 +6,7 @@ import (
 	"time"
 
 	rt "github.com/runnel-io/runnel/internal/runtime"
+	"github.com/runnel-io/runnel/operator"
 	"github.com/runnel-io/runnel/state"
 	"github.com/runnel-io/runnel/window"
 )
@@ -146,43 +147,28 @@ func WindowReduce[T any, K comparable](w Windowed[T, K], reduce func(a, b T) T) 
 	if reduce == nil {
 		panic("stream: WindowReduce with a nil function")
 	}
-	return windowOperator(w, "WindowReduce", reducePanes[T, K](reduce))
-}
-
-// reducePanes sets up the pane functions of WindowReduce.
-func reducePanes[T any, K comparable](reduce func(a, b T) T) func(o *windowOp[T, K, T, T]) {
-	return func(o *windowOp[T, K, T, T]) {
-		o.add = func(acc T, has bool, v T) T {
-			if !has {
-				return v
-			}
-			return reduce(acc, v)
-		}
-		o.merge = reduce
-		o.emit = func(_ K, win window.Window, acc T) error {
-			o.out.Collect(acc, win.MaxTimestamp())
+	return windowOperator(w, "WindowReduce", func(c *rt.Context, out rt.Output[T], _ *int64) (operator.Panes[T, K, T], operator.Funcs) {
+		p := operator.ReducePanes[T, K](reduce)
+		p.Emit = func(_ K, win window.Window, acc T) error {
+			out.Collect(acc, win.MaxTimestamp())
 			return nil
 		}
-	}
+		return p, operator.Funcs{}
+	})
 }
 
 // WindowAggregate folds each pane's records into an accumulator as they arrive and emits
 // f.Result when the window fires. Merging (session) windows need f.Merge.
 func WindowAggregate[T any, K comparable, ACC, OUT any](w Windowed[T, K], f state.AggregateFunction[T, ACC, OUT]) Stream[OUT] {
 	checkAggregate(w.assigner, f, "WindowAggregate")
-	return windowOperator(w, "WindowAggregate", aggregatePanes[T, K](f))
-}
-
-// aggregatePanes sets up the pane functions of WindowAggregate.
-func aggregatePanes[T any, K comparable, ACC, OUT any](f state.AggregateFunction[T, ACC, OUT]) func(o *windowOp[T, K, ACC, OUT]) {
-	return func(o *windowOp[T, K, ACC, OUT]) {
-		o.add = aggregateAdd(f)
-		o.merge = f.Merge
-		o.emit = func(_ K, win window.Window, acc ACC) error {
-			o.out.Collect(f.Result(acc), win.MaxTimestamp())
+	return windowOperator(w, "WindowAggregate", func(c *rt.Context, out rt.Output[OUT], _ *int64) (operator.Panes[T, K, ACC], operator.Funcs) {
+		p := operator.AggregatePanes[T, K](f)
+		p.Emit = func(_ K, win window.Window, acc ACC) error {
+			out.Collect(f.Result(acc), win.MaxTimestamp())
 			return nil
 		}
-	}
+		return p, operator.Funcs{}
+	})
 }
 
 // WindowProcess keeps each pane's records and hands them to fn when the window fires.
@@ -190,32 +176,26 @@ func WindowProcess[T any, K comparable, OUT any](w Windowed[T, K], fn ProcessWin
 	if fn == nil {
 		panic("stream: WindowProcess with a nil function")
 	}
-	return windowOperator(w, "WindowProcess", processPanes[T](fn))
+	checkFunc("WindowProcess", fn, plainOpeners...)
+	return windowOperator(w, "WindowProcess", func(c *rt.Context, out rt.Output[OUT], wm *int64) (operator.Panes[T, K, []T], operator.Funcs) {
+		fn := instance(fn)
+		p := operator.ListPanes[T, K]()
+		p.Emit = processEmit[K, []T](c, out, wm, func(ctx *WindowContext[K], acc []T, col *collector[OUT]) error {
+			return fn.Process(ctx, acc, col)
+		})
+		return p, funcsOf(fn, c)
+	})
 }
 
-// processPanes sets up the pane functions of WindowProcess.
-func processPanes[T any, K comparable, OUT any](fn ProcessWindowFunction[K, T, OUT]) func(o *windowOp[T, K, []T, OUT]) {
-	return func(o *windowOp[T, K, []T, OUT]) {
-		fn := instance(fn)
-		o.fn = fn
-		o.add = func(acc []T, _ bool, v T) []T { return append(acc, v) }
-		o.merge = func(a, b []T) []T { return append(a, b...) }
-		o.reset = func(acc []T) []T {
-			clear(acc)
-			return acc[:0]
-		}
-		o.release = func(acc []T) ([]T, bool) {
-			if cap(acc) == 0 || cap(acc) > keepListCap {
-				return nil, false
-			}
-			clear(acc)
-			return acc[:0], true
-		}
-		o.emit = func(k K, win window.Window, acc []T) error {
-			o.wctx.key, o.wctx.w, o.wctx.ts = k, win, win.MaxTimestamp()
-			o.col.ts = win.MaxTimestamp()
-			return fn.Process(&o.wctx, acc, &o.col)
-		}
+// processEmit returns the Emit of a window operator whose pane contents go to a
+// ProcessWindowFunction through process, with the WindowContext and collector set for the pane.
+func processEmit[K comparable, ACC, OUT any](c *rt.Context, out rt.Output[OUT], wm *int64, process func(ctx *WindowContext[K], acc ACC, col *collector[OUT]) error) func(K, window.Window, ACC) error {
+	ctx := &WindowContext[K]{Context: Context{c: c, wm: wm}}
+	col := &collector[OUT]{out: out}
+	return func(k K, win window.Window, acc ACC) error {
+		ctx.key, ctx.w, ctx.ts = k, win, win.MaxTimestamp()
+		col.ts = win.MaxTimestamp()
+		return process(ctx, acc, col)
 	}
 }
 
@@ -228,18 +208,16 @@ func WindowAggregateProcess[T any, K comparable, ACC, R, OUT any](w Windowed[T, 
 	if fn == nil {
 		panic("stream: WindowAggregateProcess with a nil ProcessWindowFunction")
 	}
-	return windowOperator(w, "WindowAggregateProcess", func(o *windowOp[T, K, ACC, OUT]) {
+	checkFunc("WindowAggregateProcess", fn, plainOpeners...)
+	return windowOperator(w, "WindowAggregateProcess", func(c *rt.Context, out rt.Output[OUT], wm *int64) (operator.Panes[T, K, ACC], operator.Funcs) {
 		fn := instance(fn)
-		o.fn = fn
-		o.add = aggregateAdd(f)
-		o.merge = f.Merge
+		p := operator.AggregatePanes[T, K](f)
 		result := make([]R, 1)
-		o.emit = func(k K, win window.Window, acc ACC) error {
-			o.wctx.key, o.wctx.w, o.wctx.ts = k, win, win.MaxTimestamp()
-			o.col.ts = win.MaxTimestamp()
+		p.Emit = processEmit[K, ACC](c, out, wm, func(ctx *WindowContext[K], acc ACC, col *collector[OUT]) error {
 			result[0] = f.Result(acc)
-			return fn.Process(&o.wctx, result, &o.col)
-		}
+			return fn.Process(ctx, result, col)
+		})
+		return p, funcsOf(fn, c)
 	})
 }
 
@@ -252,21 +230,10 @@ func checkAggregate[T, ACC, OUT any](a window.Assigner, f state.AggregateFunctio
 	}
 }
 
-func aggregateAdd[T, ACC, OUT any](f state.AggregateFunction[T, ACC, OUT]) func(ACC, bool, T) ACC {
-	return func(acc ACC, has bool, v T) ACC {
-		if !has {
-			acc = f.Create()
-		}
-		return f.Add(acc, v)
-	}
-}
-
-// keepListCap bounds the capacity of a record list kept for reuse when its pane is dropped.
-const keepListCap = 64
-
-// windowOperator adds the window operator node. setup fills in the pane functions of each
-// subtask's operator.
-func windowOperator[T any, K comparable, ACC, OUT any](w Windowed[T, K], kind string, setup func(o *windowOp[T, K, ACC, OUT])) Stream[OUT] {
+// windowOperator adds the window operator node. panes makes the pane functions of each
+// subtask's operator and the Open and Close of its window function; wm is the operator's
+// watermark.
+func windowOperator[T any, K comparable, ACC, OUT any](w Windowed[T, K], kind string, panes func(c *rt.Context, out rt.Output[OUT], wm *int64) (operator.Panes[T, K, ACC], operator.Funcs)) Stream[OUT] {
 	cfg := w.config(kind)
 	name := kind
 	if w.all {
@@ -274,9 +241,13 @@ func windowOperator[T any, K comparable, ACC, OUT any](w Windowed[T, K], kind st
 	}
 	name += "(" + w.assigner.String() + ")"
 	n := keyedOperator[T, K, OUT](w.k, name, func(c *rt.Context, out any) (rt.Instance, error) {
-		o := newWindowOp[T, K, ACC, OUT](c, ctxRuntime{c}, outputOf[OUT](out), w.k.key, cfg)
-		setup(o)
-		return o, nil
+		o := operator.OutputOf[OUT](out)
+		op, err := operator.NewWindow[T, K, ACC, OUT](c, o, w.k.key, cfg, operator.Panes[T, K, ACC]{})
+		if err != nil {
+			return nil, err
+		}
+		op.Panes, op.Funcs = panes(c, o, &op.WM)
+		return op, nil
 	})
 	if w.all {
 		n.Parallelism = 1
@@ -286,22 +257,13 @@ func windowOperator[T any, K comparable, ACC, OUT any](w Windowed[T, K], kind st
 
 // config is what every subtask of the window operator kind over w shares. It panics when the
 // configuration cannot work.
-func (w Windowed[T, K]) config(kind string) windowConfig {
+func (w Windowed[T, K]) config(kind string) operator.WindowConfig {
 	if w.assigner == nil {
 		panic("stream: " + kind + " on a zero Windowed: make it with Window or WindowAll")
 	}
-	trigger := w.trigger
-	if trigger == nil {
-		trigger = window.DefaultTrigger(w.assigner)
+	cfg, err := operator.NewWindowConfig(w.assigner, w.trigger, w.lateness, w.lateTag, w.dropped)
+	if err != nil {
+		panic(fmt.Sprintf("stream: %s: %v", kind, err))
 	}
-	var merging window.MergingTrigger
-	if w.assigner.Merging() {
-		mt, ok := trigger.(window.MergingTrigger)
-		if !ok {
-			panic(fmt.Sprintf("stream: %s: trigger %v cannot be used with merging windows %v: it does not implement window.MergingTrigger", kind, trigger, w.assigner))
-		}
-		merging = mt
-	}
-	return windowConfig{assigner: w.assigner, trigger: trigger, merging: merging, eventTime: w.assigner.EventTime(),
-		lateness: w.lateness, lateTag: w.lateTag, dropped: w.dropped}
+	return cfg
 }

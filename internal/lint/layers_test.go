@@ -94,6 +94,7 @@ var projectRules = rules{
 			"internal/snapshot/...",
 		}},
 		{4, "assembly", []string{
+			"operator/...", // below stream and sql: see the edges
 			"stream/...",
 			"internal/nexmark/...",
 			"internal/e2e/...", // tests of whole jobs across connectors
@@ -111,6 +112,7 @@ var projectRules = rules{
 		{"internal/runtime/...", "internal/snapshot/...", "tasks align barriers and snapshot for the coordinator"},
 		{"checkpoint/checkpointtest/...", "checkpoint", "the conformance suites test storages"},
 		{"filesystem/filesystemtest/...", "filesystem", "the conformance suite tests file systems"},
+		{"stream/...", "operator/...", "the DataStream builders instantiate the operators"},
 		{"connector/nexmark", "connector/datagen", "the Nexmark source is a generator source"},
 		{"connector/*/...", "connector/splitcodec", "split codecs share the binary field decoder"},
 		{"connector/*/...", "format/*/...", "file and object-store connectors decode and encode records with the codecs"},

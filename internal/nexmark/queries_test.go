@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runnel-io/runnel/statebackend/pebble"
+
 	"github.com/runnel-io/runnel/connector/nexmark"
 	"github.com/runnel-io/runnel/stream"
 )
@@ -41,12 +43,31 @@ func generate(t testing.TB, cfg nexmark.Config, n int64) []nexmark.Event {
 // engines are the job configurations every query runs under: the defaults, and one that
 // emits watermarks after every read and sends small batches, so timers fire between records
 // and records of different splits interleave finely.
+//
+// The third keeps state in Pebble (keyed state, window panes and timers, join buffers), at
+// parallelism 2 only: the same results from the other backend.
 var engines = []struct {
-	name string
-	cfg  stream.Config
+	name   string
+	cfg    stream.Config
+	pebble bool
 }{
-	{"default", stream.Config{}},
-	{"eager", stream.Config{WatermarkInterval: -1, BatchSize: 7}},
+	{"default", stream.Config{}, false},
+	{"eager", stream.Config{WatermarkInterval: -1, BatchSize: 7}, false},
+	{"pebble", stream.Config{WatermarkInterval: -1, BatchSize: 7}, true},
+}
+
+// engineFor returns engine e's configuration at parallelism p, and false if e does not run at
+// p.
+func engineFor(t *testing.T, e int, p int) (stream.Config, bool) {
+	cfg := engines[e].cfg
+	cfg.Parallelism = p
+	if engines[e].pebble {
+		if p != 2 {
+			return cfg, false
+		}
+		cfg.StateBackend = pebble.Factory(t.TempDir(), 0)
+	}
+	return cfg, true
 }
 
 // runJob runs q over the generator source bounded to n events of cfg and returns its
@@ -122,10 +143,12 @@ func checkQuery[T any](t *testing.T, q func(*stream.Env, stream.Stream[nexmark.E
 			t.Fatalf("the reference has only %d results on config %d; want at least %d for a meaningful test", len(want), ci, minResults)
 		}
 		for _, p := range []int{1, 2, 4} {
-			for _, e := range engines {
+			for ei, e := range engines {
 				t.Run(fmt.Sprintf("config%d/p%d/%s", ci, p, e.name), func(t *testing.T) {
-					engine := e.cfg
-					engine.Parallelism = p
+					engine, ok := engineFor(t, ei, p)
+					if !ok {
+						t.Skip("this engine runs at another parallelism")
+					}
 					diff(t, render(runJob(t, q, cfg, testCount, engine), withTS), want)
 				})
 			}
@@ -150,10 +173,12 @@ func TestQ4(t *testing.T) {
 			t.Fatalf("the reference has averages for %d categories, want %d", len(want), nexmark.NumCategories)
 		}
 		for _, p := range []int{1, 2, 4} {
-			for _, e := range engines {
+			for ei, e := range engines {
 				t.Run(fmt.Sprintf("config%d/p%d/%s", ci, p, e.name), func(t *testing.T) {
-					engine := e.cfg
-					engine.Parallelism = p
+					engine, ok := engineFor(t, ei, p)
+					if !ok {
+						t.Skip("this engine runs at another parallelism")
+					}
 					got := map[int64]int64{}
 					for _, r := range runJob(t, Q4, cfg, testCount, engine) {
 						got[r.v.Category] = r.v.Avg // one subtask per category: arrival order is emission order

@@ -100,6 +100,9 @@ func (c Config) Validate() error {
 	if c.Parallelism > 0 && c.MaxParallelism > 0 && c.Parallelism > c.MaxParallelism {
 		return fmt.Errorf("runtime: parallelism %d exceeds max parallelism %d", c.Parallelism, c.MaxParallelism)
 	}
+	if err := c.Checkpoints.Coordinator.Validate(); err != nil {
+		return fmt.Errorf("runtime: checkpoints: %w", err)
+	}
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/runnel-io/runnel/connector"
 	"github.com/runnel-io/runnel/connector/datagen"
 	"github.com/runnel-io/runnel/eventtime"
+	"github.com/runnel-io/runnel/internal/snapshot"
 	"github.com/runnel-io/runnel/metrics"
 )
 
@@ -35,6 +36,7 @@ func TestConfigValidate(t *testing.T) {
 		{Config{MaxParallelism: -1}, "max parallelism -1 out of range"},
 		{Config{MaxParallelism: 1<<15 + 1}, "out of range"},
 		{Config{Parallelism: 8, MaxParallelism: 4}, "parallelism 8 exceeds max parallelism 4"},
+		{Config{Checkpoints: Checkpoints{Coordinator: snapshot.Config{Interval: -time.Second}}}, "checkpoints: checkpoint: negative interval"},
 	} {
 		err := c.cfg.Validate()
 		if c.want == "" {

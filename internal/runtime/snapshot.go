@@ -44,6 +44,9 @@ func (r *Restored) Files() []state.RestoredFiles {
 // IsSavepoint reports whether snapshot id is a savepoint; for operators that take incremental
 // snapshots of checkpoints only.
 func (c *Context) IsSavepoint(id int64) bool {
+	if c.t.standalone != nil {
+		return c.t.standalone.savepoints[id]
+	}
 	trig := c.t.j.trigger(id)
 	return trig != nil && trig.savepoint
 }
@@ -88,4 +91,9 @@ func (c *Context) Restored() *Restored { return c.restored }
 
 // Checkpointing reports whether the job takes checkpoints. Sinks then commit only when a
 // checkpoint completes, the end of input included (the runtime takes a final checkpoint).
-func (c *Context) Checkpointing() bool { return c.t.cfg.Checkpoints.enabled() }
+func (c *Context) Checkpointing() bool {
+	if c.t.standalone != nil {
+		return c.t.standalone.checkpointing
+	}
+	return c.t.cfg.Checkpoints.enabled()
+}

@@ -36,6 +36,8 @@ type task struct {
 	timers   procTimers
 	flushers []flusher
 	backends []state.Backend // made by Context.NewStateBackend; closed after the operators
+	// standalone is set for the context of an operator driven outside a job (standalone.go).
+	standalone *Standalone
 
 	// Checkpoints: the newest snapshot taken, triggers whose barrier has not come yet, and
 	// how long the last alignment took.

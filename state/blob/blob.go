@@ -27,8 +27,9 @@
 // not written. The section tag versions the format: a change is a new tag.
 //
 // Operator sections hold keyed state that an operator keeps itself rather than in a state
-// backend (the window operator's panes and timers): the key group's part of it, in an encoding
-// only the operator named reads. Backends skip them on restore, as they skip timer sections.
+// backend, in an encoding only the operator named reads (the window operator wrote its panes and
+// timers so before they became state sections). Backends skip them on restore, as they skip
+// timer sections.
 //
 // Readers check every length against the bytes there are and return an error wrapping
 // ErrCorrupt for anything malformed; they never panic (FuzzSections).

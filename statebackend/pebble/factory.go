@@ -16,8 +16,12 @@ import (
 // its own database under dir, named after the operator and subtask; dir is scratch space owned
 // by the job (a database left there by an earlier run is removed first, and each is removed
 // when its task ends), so concurrent jobs need different directories. cacheBytes bounds the
-// block cache per subtask (0: the default, 8 MiB). Checkpoints of a Pebble backend are
-// incremental (state.FileCheckpointer): only new SST files are uploaded.
+// block cache per subtask (0: the default, 8 MiB). Keyed state made through the state handles
+// (KeyedProcess, Reduce, Aggregate, KeyedCoProcess, keyed broadcast functions, the join
+// buffers) and the window operator's panes and timers live there; keyed timers of the process
+// and join operators, and broadcast state (operator state, as in Flink), stay in memory.
+// Checkpoints of a Pebble backend are incremental (state.FileCheckpointer): only new SST
+// files are uploaded.
 func Factory(dir string, cacheBytes int64) state.BackendFactory {
 	return func(ctx context.Context, c state.BackendContext) (state.Backend, error) {
 		name := strings.Map(func(r rune) rune {

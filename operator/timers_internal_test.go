@@ -1,4 +1,4 @@
-package stream
+package operator
 
 import (
 	"math/rand/v2"
@@ -13,7 +13,7 @@ func TestTimerHeapOrders(t *testing.T) {
 		var want []int64
 		for i := range r.IntN(200) {
 			at := int64(r.IntN(50))
-			h.push(timer[int]{timerKey[int]{i, at}, 0})
+			h.push(Timer[int]{timerKey[int]{i, at}, 0})
 			want = append(want, at)
 			if r.IntN(4) == 0 && len(h) > 0 {
 				got := h.pop().at

@@ -1,10 +1,12 @@
-package stream
+package operator
 
 import (
 	"cmp"
 	"slices"
 
 	"github.com/runnel-io/runnel/eventtime"
+	rt "github.com/runnel-io/runnel/internal/runtime"
+	"github.com/runnel-io/runnel/keygroup"
 	"github.com/runnel-io/runnel/window"
 )
 
@@ -89,6 +91,60 @@ type timeBuckets[K comparable] struct {
 	at    map[int64]*timerBucket[K]
 	last  *timerBucket[K] // the bucket added to last: most timers go where the previous one went
 	spare []*timerBucket[K]
+
+	// ext, if set, stores the timers' entries (a bytes backend, window_store.go): times then
+	// holds each due time once (listed in set), and due hands out one key group's entries of
+	// the earliest due time at a time, in bk.
+	ext    timerStore[K]
+	domain TimeDomain
+	r      keygroup.Range
+	set    map[int64]struct{}
+	cur    int64 // the due time being handed out, while active
+	curKG  int   // the next key group of cur to read
+	active bool
+	bk     timerBucket[K]
+}
+
+// timerStore keeps timer entries outside the operator: windowBytes.
+type timerStore[K comparable] interface {
+	addTimer(d TimeDomain, at int64, e timerEntry[K])
+	takeTimers(dst []timerEntry[K], d TimeDomain, at int64, kg int) []timerEntry[K]
+}
+
+// addTime lists due time at, with an ext store.
+func (b *timeBuckets[K]) addTime(at int64) {
+	if _, ok := b.set[at]; ok {
+		return
+	}
+	if b.set == nil {
+		b.set = map[int64]struct{}{}
+	}
+	b.set[at] = struct{}{}
+	b.push(at)
+}
+
+// dueExt is due with an ext store.
+func (b *timeBuckets[K]) dueExt(t int64) (*timerBucket[K], bool) {
+	for {
+		if !b.active {
+			if len(b.times) == 0 || b.times[0] > t {
+				return nil, false
+			}
+			b.cur = b.pop()
+			delete(b.set, b.cur)
+			b.active, b.curKG = true, b.r.Start
+		}
+		for b.curKG < b.r.End {
+			kg := b.curKG
+			b.curKG++
+			b.bk.entries = b.ext.takeTimers(b.bk.entries[:0], b.domain, b.cur, kg)
+			if len(b.bk.entries) > 0 {
+				b.bk.at = b.cur
+				return &b.bk, true
+			}
+		}
+		b.active = false
+	}
 }
 
 type timerBucket[K comparable] struct {
@@ -124,6 +180,9 @@ func (b *timeBuckets[K]) add(at int64, e timerEntry[K]) {
 // due removes and returns the earliest bucket due at or before t. Timers added meanwhile for
 // its time go to a new bucket.
 func (b *timeBuckets[K]) due(t int64) (*timerBucket[K], bool) {
+	if b.ext != nil {
+		return b.dueExt(t)
+	}
 	if len(b.times) == 0 || b.times[0] > t {
 		return nil, false
 	}
@@ -138,6 +197,10 @@ func (b *timeBuckets[K]) due(t int64) (*timerBucket[K], bool) {
 
 // done takes back a bucket that due returned, once its timers ran.
 func (b *timeBuckets[K]) done(bk *timerBucket[K]) {
+	if b.ext != nil {
+		clear(bk.entries)
+		return
+	}
 	if len(b.spare) < maxSpareBuckets {
 		clear(bk.entries)
 		bk.entries = bk.entries[:0]
@@ -146,6 +209,9 @@ func (b *timeBuckets[K]) done(bk *timerBucket[K]) {
 }
 
 func (b *timeBuckets[K]) earliest() (int64, bool) {
+	if b.active {
+		return b.cur, true
+	}
 	if len(b.times) == 0 {
 		return 0, false
 	}
@@ -191,7 +257,7 @@ func (b *timeBuckets[K]) pop() int64 {
 
 // windowTimers is the timer service of one window operator subtask.
 type windowTimers[K comparable] struct {
-	env        windowRuntime
+	c          *rt.Context
 	event      timeBuckets[K]
 	proc       timeBuckets[K]
 	procArmed  int64 // the time of the live runtime callback; 0 if none
@@ -199,6 +265,10 @@ type windowTimers[K comparable] struct {
 }
 
 func (s *windowTimers[K]) add(r timerRef, e timerEntry[K]) {
+	if s.event.ext != nil {
+		s.addExt(r, e)
+		return
+	}
 	if r.domain == EventTime {
 		s.event.add(r.at, e)
 		return
@@ -209,9 +279,22 @@ func (s *windowTimers[K]) add(r timerRef, e timerEntry[K]) {
 	}
 }
 
+// addExt is add with the entries in a bytes backend.
+func (s *windowTimers[K]) addExt(r timerRef, e timerEntry[K]) {
+	b := &s.event
+	if r.domain == ProcessingTime {
+		b = &s.proc
+	}
+	b.ext.addTimer(b.domain, r.at, e)
+	b.addTime(r.at)
+	if r.domain == ProcessingTime && (s.procArmed == 0 || r.at < s.procArmed) {
+		s.arm(r.at)
+	}
+}
+
 func (s *windowTimers[K]) arm(at int64) {
 	s.procArmed = at
-	s.env.RegisterProcessingTimer(at, s.onProcTime)
+	s.c.RegisterProcessingTimer(at, s.onProcTime)
 }
 
 // procFired is called first thing by a runtime callback at time at; callbacks for an earlier

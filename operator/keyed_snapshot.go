@@ -1,4 +1,4 @@
-package stream
+package operator
 
 import (
 	"fmt"
@@ -14,10 +14,10 @@ const (
 	snapProcTimer  uint8 = 1
 )
 
-// SnapshotState implements runtime.Snapshotter for every operator built on keyed: its keyed
+// SnapshotState implements runtime.Snapshotter for every operator built on Keyed: its keyed
 // state and timers.
-func (b *keyed[K]) SnapshotState(id int64) (rt.OperatorSnapshot, error) {
-	if fb, ok := b.backend.(state.FileCheckpointer); ok && !b.c.IsSavepoint(id) {
+func (b *Keyed[K]) SnapshotState(id int64) (rt.OperatorSnapshot, error) {
+	if fb, ok := b.Backend.(state.FileCheckpointer); ok && !b.C.IsSavepoint(id) {
 		return b.snapshotFiles(fb, id)
 	}
 	snap, err := b.snapshotKeyed()
@@ -26,7 +26,7 @@ func (b *keyed[K]) SnapshotState(id int64) (rt.OperatorSnapshot, error) {
 
 // snapshotFiles takes an incremental snapshot: the backend's files, and the timers in the
 // key-group format.
-func (b *keyed[K]) snapshotFiles(fb state.FileCheckpointer, id int64) (rt.OperatorSnapshot, error) {
+func (b *Keyed[K]) snapshotFiles(fb state.FileCheckpointer, id int64) (rt.OperatorSnapshot, error) {
 	timers, err := b.snapshotTimers()
 	if err != nil {
 		return rt.OperatorSnapshot{}, err
@@ -43,8 +43,8 @@ func (b *keyed[K]) snapshotFiles(fb state.FileCheckpointer, id int64) (rt.Operat
 }
 
 // snapshotTimers captures the live timers.
-func (b *keyed[K]) snapshotTimers() (*state.TimerSnapshot, error) {
-	codec := state.KeyCodecOf(&b.keys)
+func (b *Keyed[K]) snapshotTimers() (*state.TimerSnapshot, error) {
+	codec := state.KeyCodecOf(&b.Keys)
 	ts := &state.TimerSnapshot{}
 	var buf []byte
 	add := func(q *timerQueue[K], domain uint8) (err error) {
@@ -55,14 +55,14 @@ func (b *keyed[K]) snapshotTimers() (*state.TimerSnapshot, error) {
 		}()
 		for tk := range q.set {
 			buf = codec.Append(buf[:0], tk.key)
-			ts.Add(keygroup.Of(b.hash(tk.key), b.c.MaxParallelism), buf, tk.at, domain)
+			ts.Add(keygroup.Of(b.Hash(tk.key), b.C.MaxParallelism), buf, tk.at, domain)
 		}
 		return nil
 	}
-	if err := add(&b.timers.event, snapEventTimer); err != nil {
+	if err := add(&b.Timers.event, snapEventTimer); err != nil {
 		return nil, err
 	}
-	if err := add(&b.timers.proc, snapProcTimer); err != nil {
+	if err := add(&b.Timers.proc, snapProcTimer); err != nil {
 		return nil, err
 	}
 	return ts, nil
@@ -70,10 +70,10 @@ func (b *keyed[K]) snapshotTimers() (*state.TimerSnapshot, error) {
 
 // snapshotKeyed captures the subtask's keyed state (copy-on-write, or a backend snapshot) and
 // its live timers, which are keyed state too: they move with their key group on a rescale.
-func (b *keyed[K]) snapshotKeyed() (*state.Snapshot, error) {
-	sn, ok := b.backend.(state.Snapshotter)
+func (b *Keyed[K]) snapshotKeyed() (*state.Snapshot, error) {
+	sn, ok := b.Backend.(state.Snapshotter)
 	if !ok {
-		return nil, fmt.Errorf("the %s state backend cannot take snapshots", b.backend.Name())
+		return nil, fmt.Errorf("the %s state backend cannot take snapshots", b.Backend.Name())
 	}
 	ts, err := b.snapshotTimers()
 	if err != nil {
@@ -89,27 +89,27 @@ func (b *keyed[K]) snapshotKeyed() (*state.Snapshot, error) {
 	return snap, nil
 }
 
-// restoreKeyed restores the keyed state and timers of the key groups the subtask owns from
+// RestoreKeyed restores the keyed state and timers of the key groups the subtask owns from
 // the snapshot the job restores, if any. Call it once, in Open, after the timer service's
 // onProcTime is set.
-func (b *keyed[K]) restoreKeyed() error {
-	r := b.c.Restored()
+func (b *Keyed[K]) RestoreKeyed() error {
+	r := b.C.Restored()
 	if r == nil {
 		return nil
 	}
-	sn, ok := b.backend.(state.Snapshotter)
+	sn, ok := b.Backend.(state.Snapshotter)
 	if !ok {
-		return fmt.Errorf("the %s state backend cannot restore snapshots", b.backend.Name())
+		return fmt.Errorf("the %s state backend cannot restore snapshots", b.Backend.Name())
 	}
 	if len(r.Files()) > 0 {
-		if fb, ok := b.backend.(state.FileCheckpointer); !ok || !fb.RestoredFiles() {
+		if fb, ok := b.Backend.(state.FileCheckpointer); !ok || !fb.RestoredFiles() {
 			return fmt.Errorf("the snapshot holds the keyed state as Pebble files (an incremental checkpoint); restore it with the pebble state backend, or take a savepoint to change backends")
 		}
 	}
-	codec := state.KeyCodecOf(&b.keys)
+	codec := state.KeyCodecOf(&b.Keys)
 	return r.KeyGroups(func(kg int, blob []byte) error {
-		if !b.c.KeyGroups.Contains(kg) {
-			return fmt.Errorf("key group %d is not in the subtask's range %v", kg, b.c.KeyGroups)
+		if !b.C.KeyGroups.Contains(kg) {
+			return fmt.Errorf("key group %d is not in the subtask's range %v", kg, b.C.KeyGroups)
 		}
 		if err := sn.Restore(kg, blob); err != nil {
 			return err
@@ -121,9 +121,9 @@ func (b *keyed[K]) restoreKeyed() error {
 			}
 			switch domain {
 			case snapEventTimer:
-				b.timers.event.add(k, kg, at)
+				b.Timers.event.add(k, kg, at)
 			case snapProcTimer:
-				b.timers.registerProc(k, kg, at)
+				b.Timers.registerProc(k, kg, at)
 			default:
 				return fmt.Errorf("timer of unknown domain %d", domain)
 			}

@@ -1,4 +1,4 @@
-package stream
+package operator
 
 import (
 	"fmt"
@@ -9,20 +9,26 @@ import (
 	"github.com/runnel-io/runnel/keygroup"
 	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/state"
+	"github.com/runnel-io/runnel/state/blob"
 	"github.com/runnel-io/runnel/window"
 )
 
-// This file is the window operator: Flink's WindowOperator over the pane functions that
-// window.go's WindowReduce, WindowAggregate, WindowProcess and WindowAggregateProcess plug in.
+// This file is the window operator: Flink's WindowOperator over the pane functions (Panes) that
+// its maker plugs in: package stream's WindowReduce, WindowAggregate, WindowProcess and
+// WindowAggregateProcess, or a SQL planner's aggregates.
 //
-// State is a map per owned key group from key to the key's panes (one per window, sorted by
-// window), so that checkpoints can store and move it per key group, and a record costs one map
-// look-up however many windows it falls in. For merging assigners the key's panes are also its
-// merging window set (Flink's MergingWindowSet). Timers are in window_timers.go. Checkpoints
+// With the in-memory backend, state is a map per owned key group from key to the key's panes
+// (one per window, sorted by window), so that checkpoints can store and move it per key group,
+// and a record costs one map look-up however many windows it falls in. For merging assigners
+// the key's panes are also its merging window set (Flink's MergingWindowSet). With a bytes
+// backend (Pebble) the panes and timers are states of the backend (window_store.go): the
+// operator loads the panes a record or timer touches into the same keyPanes, runs the same
+// code on them and writes them back. Timers are in window_timers.go. Checkpoints
 // (SnapshotState, and restore in Open) are in window_snapshot.go.
 
-// windowConfig is what the job graph fixes for every subtask of a window operator.
-type windowConfig struct {
+// WindowConfig is what the job graph fixes for every subtask of a window operator. Make it
+// with NewWindowConfig, which checks it.
+type WindowConfig struct {
 	assigner  window.Assigner
 	trigger   window.Trigger
 	merging   window.MergingTrigger // the trigger, when the assigner merges
@@ -87,23 +93,30 @@ func (kp *keyPanes[ACC]) find(w window.Window) (int, bool) {
 // maxSpareContents bounds the record lists kept for reuse.
 const maxSpareContents = 1024
 
-// windowOp is one subtask of a window operator.
-type windowOp[T any, K comparable, ACC, OUT any] struct {
-	forward[OUT]
-	windowConfig
+// Window is one subtask of a window operator: Flink's WindowOperator. See stream.Windowed for
+// its semantics.
+type Window[T any, K comparable, ACC, OUT any] struct {
+	Forward[OUT]
+	Funcs
+	WindowConfig
 	c      *rt.Context
-	env    windowRuntime
 	key    func(T) K
 	hash   keygroup.Hasher[K]
 	first  int        // the first owned key group
 	domain TimeDomain // of the assigner: the domain of cleanup timers
 
-	groups        []map[K]*keyPanes[ACC] // per owned key group
-	freeKeys      []*keyPanes[ACC]
-	spare         []ACC // emptied contents kept for reuse (record lists)
-	timers        windowTimers[K]
-	tctx          triggerCtx[K]
-	wm            int64
+	groups    []map[K]*keyPanes[ACC] // per owned key group; memory backend only
+	backend   state.Backend
+	bytes     *windowBytes[K, ACC] // the panes and timers with a bytes backend; nil in memory
+	oneWindow []window.Window      // scratch
+	elemCodec state.Codec[T]       // list panes: the codec of their records
+	ebuf      []byte               // scratch
+	freeKeys  []*keyPanes[ACC]
+	spare     []ACC // emptied contents kept for reuse (record lists)
+	timers    windowTimers[K]
+	tctx      triggerCtx[K]
+	// WM is the operator's watermark.
+	WM            int64
 	late          rt.Output[T] // late side output; nil means drop and count
 	nDropped      int64
 	droppedMetric *atomic.Int64 // metrics.LateRecordsDropped of the subtask
@@ -116,19 +129,7 @@ type windowOp[T any, K comparable, ACC, OUT any] struct {
 	states      []int64
 	scratchTrig int64
 
-	// The pane functions, set by the window function (window.go). add folds v into acc (has
-	// false: acc is empty); merge combines two contents (merging windows); reset empties
-	// contents for reuse after a purge (nil: the zero ACC); release empties contents of a
-	// dropped pane and says whether to keep them for reuse (nil: never); emit evaluates a
-	// firing pane.
-	add     func(acc ACC, has bool, v T) ACC
-	merge   func(a, b ACC) ACC
-	reset   func(acc ACC) ACC
-	release func(acc ACC) (ACC, bool)
-	emit    func(k K, w window.Window, acc ACC) error
-	fn      any // the user's function, for Open and Close; nil if none
-	wctx    WindowContext[K]
-	col     collector[OUT]
+	Panes[T, K, ACC]
 
 	// codecs of snapshots, made at the first snapshot or restore
 	keyCodec  state.Codec[K]
@@ -137,83 +138,95 @@ type windowOp[T any, K comparable, ACC, OUT any] struct {
 	copies    *copyPool[K, ACC]
 }
 
-// windowRuntime is what the window operator asks of the runtime beyond rt.Context's fields:
-// processing-time timers, watermark and counter metrics, and the key groups it restores.
-// ctxRuntime adapts an *rt.Context; tests drive the operator with a fake.
-type windowRuntime interface {
-	RegisterProcessingTimer(at int64, fire func(at int64))
-	SetWatermarks(in, out int64)
-	Counter(name string) *atomic.Int64
-	// RestoredKeyGroups calls fn with the blob of each restored key group of the subtask
-	// (rt.Restored.KeyGroups); it does nothing on a fresh start.
-	RestoredKeyGroups(fn func(kg int, blob []byte) error) error
-}
-
-// ctxRuntime is the windowRuntime of an operator the runtime runs.
-type ctxRuntime struct{ *rt.Context }
-
-func (c ctxRuntime) RestoredKeyGroups(fn func(kg int, blob []byte) error) error {
-	return c.Restored().KeyGroups(fn)
-}
-
-// newWindowOp makes a subtask of a window operator; env is ctxRuntime{c} but in tests.
-func newWindowOp[T any, K comparable, ACC, OUT any](c *rt.Context, env windowRuntime, out rt.Output[OUT], key func(T) K, cfg windowConfig) *windowOp[T, K, ACC, OUT] {
-	o := &windowOp[T, K, ACC, OUT]{forward: forward[OUT]{out}, windowConfig: cfg, c: c, env: env, key: key,
-		hash: keygroup.HasherFor[K](), first: c.KeyGroups.Start, wm: eventtime.MinTime}
+// NewWindow returns a subtask of a window operator over cfg, keyed by key, with the pane
+// functions p. Set Funcs to open and close a window function (Open runs after the panes are
+// restored).
+//
+// The panes and timers live in the subtask's state backend (c.NewStateBackend): the
+// operator's own tables with the in-memory backend, the backend's states with a bytes backend
+// (state.BytesBackend). It returns an error if the backend cannot be made.
+func NewWindow[T any, K comparable, ACC, OUT any](c *rt.Context, out rt.Output[OUT], key func(T) K, cfg WindowConfig, p Panes[T, K, ACC]) (*Window[T, K, ACC, OUT], error) {
+	o := &Window[T, K, ACC, OUT]{Forward: Forward[OUT]{out}, WindowConfig: cfg, Panes: p, c: c, key: key,
+		hash: keygroup.HasherFor[K](), first: c.KeyGroups.Start, WM: eventtime.MinTime}
 	if !cfg.eventTime {
 		o.domain = ProcessingTime
 	}
 	o.groups = make([]map[K]*keyPanes[ACC], c.KeyGroups.Len())
-	o.timers.env = env
+	o.timers.c = c
 	o.timers.onProcTime = o.onProcTime
-	o.tctx = triggerCtx[K]{timers: &o.timers, wm: &o.wm, clock: c.Clock}
-	o.col.out = out
-	o.wctx.Context = Context{c: c, wm: &o.wm}
-	o.droppedMetric = env.Counter(metrics.LateRecordsDropped)
+	o.tctx = triggerCtx[K]{timers: &o.timers, wm: &o.WM, clock: c.Clock}
+	o.droppedMetric = c.Counter(metrics.LateRecordsDropped)
 	if cfg.lateTag != "" {
 		// Nil when no stream reads the side output: late records are then dropped and counted.
 		o.late, _ = c.SideOutput(cfg.lateTag).(rt.Output[T])
 	}
-	return o
+	var err error
+	if o.backend, err = c.NewStateBackend(); err != nil {
+		return nil, err
+	}
+	if bb, ok := o.backend.(state.BytesBackend); ok {
+		if o.bytes, err = newWindowBytes[K, ACC](bb, c.KeyGroups, c.MaxParallelism); err != nil {
+			return nil, err
+		}
+		o.groups = nil
+		o.timers.event.ext, o.timers.event.domain, o.timers.event.r = o.bytes, EventTime, c.KeyGroups
+		o.timers.proc.ext, o.timers.proc.domain, o.timers.proc.r = o.bytes, ProcessingTime, c.KeyGroups
+		o.oneWindow = make([]window.Window, 1)
+	}
+	return o, nil
 }
 
 // Open restores the operator's panes and timers if the job restores a snapshot, then opens
 // the user's function.
-func (o *windowOp[T, K, ACC, OUT]) Open() error {
+func (o *Window[T, K, ACC, OUT]) Open() error {
+	if o.list {
+		o.elemCodec = state.CodecFor[T]()
+		if o.bytes != nil {
+			// The panes hold no records: Emit reads them.
+			o.bytes.listed = true
+			emit := o.Emit
+			o.Emit = func(k K, w window.Window, _ ACC) error {
+				return emit(k, w, o.loadList(k, keygroup.Of(o.hash(k), o.c.MaxParallelism), w))
+			}
+		}
+	}
 	if err := o.restore(); err != nil {
 		return err
 	}
-	if o.fn == nil {
-		return nil
-	}
-	if err := openFn(o.fn, o.c); err != nil {
-		return fmt.Errorf("open %s: %w", o.c.Name, err)
-	}
-	return nil
+	return o.open(o.c)
 }
 
-func (o *windowOp[T, K, ACC, OUT]) Close() error {
+// Close logs the late records dropped, and closes the window function.
+func (o *Window[T, K, ACC, OUT]) Close() error {
 	if o.nDropped > 0 {
 		o.c.Logger.Warn("window operator dropped late records", "numLateRecordsDropped", o.nDropped,
 			"allowedLateness", o.lateness)
 	}
-	if o.fn == nil {
-		return nil
-	}
-	return closeFn(o.fn)
+	return o.close()
 }
 
-func (o *windowOp[T, K, ACC, OUT]) cleanupTime(w window.Window) int64 {
+func (o *Window[T, K, ACC, OUT]) cleanupTime(w window.Window) int64 {
 	return window.CleanupTime(w, o.eventTime, o.lateness)
 }
 
 // isLate reports whether w is past its cleanup time: records can no longer be added to it.
-func (o *windowOp[T, K, ACC, OUT]) isLate(w window.Window) bool {
-	return o.eventTime && o.cleanupTime(w) <= o.wm
+func (o *Window[T, K, ACC, OUT]) isLate(w window.Window) bool {
+	return o.eventTime && o.cleanupTime(w) <= o.WM
 }
 
-// keyPanes returns the panes of key k in key group g, creating them.
-func (o *windowOp[T, K, ACC, OUT]) keyPanes(k K, g int) *keyPanes[ACC] {
+// bytesPanes returns the panes of key k in key group g from the bytes backend, creating them:
+// those of the windows just assigned (all the key's panes for a merging assigner), loaded; save
+// writes them back.
+func (o *Window[T, K, ACC, OUT]) bytesPanes(k K, g int) *keyPanes[ACC] {
+	if o.merging != nil {
+		return o.bytes.load(k, g, nil, true)
+	}
+	return o.bytes.load(k, g, o.assigned, true)
+}
+
+// keyPanes returns the panes of key k in key group g, creating them (memory backend; kept
+// small enough for the compiler to inline into Collect).
+func (o *Window[T, K, ACC, OUT]) keyPanes(k K, g int) *keyPanes[ACC] {
 	m := o.groups[g-o.first]
 	if m == nil {
 		m = make(map[K]*keyPanes[ACC])
@@ -232,7 +245,7 @@ func (o *windowOp[T, K, ACC, OUT]) keyPanes(k K, g int) *keyPanes[ACC] {
 }
 
 // insertPane inserts an empty pane for w at index i of kp.
-func (o *windowOp[T, K, ACC, OUT]) insertPane(kp *keyPanes[ACC], i int, w window.Window) {
+func (o *Window[T, K, ACC, OUT]) insertPane(kp *keyPanes[ACC], i int, w window.Window) {
 	p := windowPane[ACC]{w: w}
 	if n := len(o.spare); n > 0 {
 		p.acc, o.spare = o.spare[n-1], o.spare[:n-1]
@@ -247,19 +260,25 @@ func (o *windowOp[T, K, ACC, OUT]) insertPane(kp *keyPanes[ACC], i int, w window
 }
 
 // releaseAcc takes back the contents of a pane that goes away.
-func (o *windowOp[T, K, ACC, OUT]) releaseAcc(acc ACC) {
-	if o.release == nil {
+func (o *Window[T, K, ACC, OUT]) releaseAcc(acc ACC) {
+	if o.Release == nil {
 		return
 	}
-	if a, ok := o.release(acc); ok && len(o.spare) < maxSpareContents {
+	if a, ok := o.Release(acc); ok && len(o.spare) < maxSpareContents {
 		o.spare = append(o.spare, a)
 	}
 }
 
-// empty drops p's contents (a purge).
-func (o *windowOp[T, K, ACC, OUT]) empty(p *windowPane[ACC]) {
-	if o.reset != nil {
-		p.acc = o.reset(p.acc)
+// listed reports whether pane contents are lists kept apart from the panes in a bytes backend.
+func (o *Window[T, K, ACC, OUT]) listed() bool { return o.bytes != nil && o.list }
+
+// empty drops the contents of p, key k's pane in key group g (a purge).
+func (o *Window[T, K, ACC, OUT]) empty(k K, g int, p *windowPane[ACC]) {
+	if o.listed() {
+		o.bytes.deleteList(k, g, p.w)
+	}
+	if o.Reset != nil {
+		p.acc = o.Reset(p.acc)
 	} else {
 		var zero ACC
 		p.acc = zero
@@ -268,7 +287,7 @@ func (o *windowOp[T, K, ACC, OUT]) empty(p *windowPane[ACC]) {
 }
 
 // Collect adds a record to its windows.
-func (o *windowOp[T, K, ACC, OUT]) Collect(v T, ts int64) {
+func (o *Window[T, K, ACC, OUT]) Collect(v T, ts int64) {
 	defer func() {
 		if r := recover(); r != nil {
 			o.c.Recovered(r, v)
@@ -277,7 +296,7 @@ func (o *windowOp[T, K, ACC, OUT]) Collect(v T, ts int64) {
 	k := o.key(v)
 	g := keygroup.Of(o.hash(k), o.c.MaxParallelism)
 	if !o.c.KeyGroups.Contains(g) {
-		panic(fmt.Sprintf("stream: key %v of key group %d reached subtask %d which owns %v", k, g, o.c.Subtask, o.c.KeyGroups))
+		panic(fmt.Sprintf("operator: key %v of key group %d reached subtask %d which owns %v", k, g, o.c.Subtask, o.c.KeyGroups))
 	}
 	at := ts
 	if !o.eventTime {
@@ -295,7 +314,11 @@ func (o *windowOp[T, K, ACC, OUT]) Collect(v T, ts int64) {
 			}
 			skipped = false
 			if kp == nil {
-				kp = o.keyPanes(k, g)
+				if o.bytes != nil {
+					kp = o.bytesPanes(k, g)
+				} else {
+					kp = o.keyPanes(k, g)
+				}
 			}
 			i, ok := kp.find(w)
 			if !ok {
@@ -303,8 +326,11 @@ func (o *windowOp[T, K, ACC, OUT]) Collect(v T, ts int64) {
 			}
 			o.addAt(kp, i, v, ts, k, g)
 		}
+		if o.bytes != nil && kp != nil {
+			o.bytes.save(k, g, kp)
+		}
 	}
-	if skipped && o.eventTime && addSaturating(ts, o.lateness) <= o.wm {
+	if skipped && o.eventTime && addSaturating(ts, o.lateness) <= o.WM {
 		o.lateRecord(v, ts)
 	}
 }
@@ -316,7 +342,7 @@ func addSaturating(a, b int64) int64 {
 	return eventtime.MaxTime
 }
 
-func (o *windowOp[T, K, ACC, OUT]) lateRecord(v T, ts int64) {
+func (o *Window[T, K, ACC, OUT]) lateRecord(v T, ts int64) {
 	if o.late != nil {
 		o.late.Collect(v, ts)
 		return
@@ -329,9 +355,14 @@ func (o *windowOp[T, K, ACC, OUT]) lateRecord(v T, ts int64) {
 }
 
 // addAt adds v to pane i of key k, runs the trigger and registers the cleanup timer.
-func (o *windowOp[T, K, ACC, OUT]) addAt(kp *keyPanes[ACC], i int, v T, ts int64, k K, g int) {
+func (o *Window[T, K, ACC, OUT]) addAt(kp *keyPanes[ACC], i int, v T, ts int64, k K, g int) {
 	p := &kp.panes[i]
-	p.acc = o.add(p.acc, p.has, v)
+	if o.listed() {
+		o.ebuf = o.elemCodec.Append(o.ebuf[:0], v)
+		o.bytes.appendElem(k, g, p.w, o.ebuf)
+	} else {
+		p.acc = o.Add(p.acc, p.has, v)
+	}
 	p.has, p.dirty = true, true
 	o.tctx.at(k, g, p.w, &p.timers, &p.trig)
 	r := o.trigger.OnElement(ts, p.w, &o.tctx)
@@ -341,7 +372,7 @@ func (o *windowOp[T, K, ACC, OUT]) addAt(kp *keyPanes[ACC], i int, v T, ts int64
 		}
 	}
 	if r.IsPurge() {
-		o.empty(p)
+		o.empty(k, g, p)
 	}
 	if at := o.cleanupTime(p.w); at != eventtime.MaxTime { // else dropped at end of input
 		if r := (timerRef{at, o.domain}); p.timers.add(r) {
@@ -350,22 +381,44 @@ func (o *windowOp[T, K, ACC, OUT]) addAt(kp *keyPanes[ACC], i int, v T, ts int64
 	}
 }
 
-// fire evaluates p if it holds anything.
-func (o *windowOp[T, K, ACC, OUT]) fire(k K, p *windowPane[ACC]) error {
+// fire evaluates p, key k's pane, if it holds anything. (With list panes in a bytes backend,
+// Emit first reads the list: see Open.)
+func (o *Window[T, K, ACC, OUT]) fire(k K, p *windowPane[ACC]) error {
 	if !p.has {
 		return nil
 	}
 	p.dirty = false
-	return o.emit(k, p.w, p.acc)
+	return o.Emit(k, p.w, p.acc)
+}
+
+// loadList reads the records of key k's pane of w from the bytes backend.
+func (o *Window[T, K, ACC, OUT]) loadList(k K, g int, w window.Window) ACC {
+	var elems []T
+	if n := len(o.spare); n > 0 {
+		if s, ok := any(o.spare[n-1]).([]T); ok {
+			elems, o.spare = s[:0], o.spare[:n-1]
+		}
+	}
+	err := blob.Items(o.bytes.getList(k, g, w), func(_ int64, b []byte) error {
+		e, err := o.elemCodec.Decode(b)
+		elems = append(elems, e)
+		return err
+	})
+	if err != nil {
+		panic(fmt.Errorf("operator: reading the records of window %v of key %v: %w", w, k, err))
+	}
+	return any(elems).(ACC)
 }
 
 // addMerging adds v to its windows after merging each with the key's windows it intersects.
 // It reports whether every window was late.
-func (o *windowOp[T, K, ACC, OUT]) addMerging(v T, ts int64, k K, g int) (skipped bool) {
+func (o *Window[T, K, ACC, OUT]) addMerging(v T, ts int64, k K, g int) (skipped bool) {
 	skipped = true
 	for _, nw := range o.assigned {
 		var kp *keyPanes[ACC]
-		if m := o.groups[g-o.first]; m != nil {
+		if o.bytes != nil {
+			kp = o.bytes.load(k, g, nil, false)
+		} else if m := o.groups[g-o.first]; m != nil {
 			kp = m[k]
 		}
 		result := nw
@@ -385,7 +438,11 @@ func (o *windowOp[T, K, ACC, OUT]) addMerging(v T, ts int64, k K, g int) (skippe
 				continue
 			}
 			if kp == nil {
-				kp = o.keyPanes(k, g)
+				if o.bytes != nil {
+					kp = o.bytesPanes(k, g)
+				} else {
+					kp = o.keyPanes(k, g)
+				}
 			}
 			i, _ = kp.find(nw)
 			o.insertPane(kp, i, nw)
@@ -394,7 +451,7 @@ func (o *windowOp[T, K, ACC, OUT]) addMerging(v T, ts int64, k K, g int) (skippe
 		default:
 			if o.isLate(result) {
 				o.c.Fail(v, fmt.Errorf("window: merging windows of key %v into %v gives a window already past the watermark %s",
-					k, result, eventtime.Format(o.wm)))
+					k, result, eventtime.Format(o.WM)))
 			}
 			i = o.mergePanes(kp, k, g, result)
 		}
@@ -403,6 +460,9 @@ func (o *windowOp[T, K, ACC, OUT]) addMerging(v T, ts int64, k K, g int) (skippe
 		}
 		skipped = false
 		o.addAt(kp, i, v, ts, k, g)
+		if o.bytes != nil {
+			o.bytes.save(k, g, kp)
+		}
 	}
 	return skipped
 }
@@ -411,7 +471,7 @@ func (o *windowOp[T, K, ACC, OUT]) addMerging(v T, ts int64, k K, g int) (skippe
 // result and returns its index. The first pane becomes the result; the trigger moves its timers
 // (OnMerge for the result, Clear for each merged window), and the merged panes' own timers
 // go with them.
-func (o *windowOp[T, K, ACC, OUT]) mergePanes(kp *keyPanes[ACC], k K, g int, result window.Window) int {
+func (o *Window[T, K, ACC, OUT]) mergePanes(kp *keyPanes[ACC], k K, g int, result window.Window) int {
 	idx := o.mergedIdx
 	first := idx[0]
 	rp := &kp.panes[first]
@@ -425,7 +485,7 @@ func (o *windowOp[T, K, ACC, OUT]) mergePanes(kp *keyPanes[ACC], k K, g int, res
 		o.mergedT = append(o.mergedT, p.timers)
 		if p.has {
 			if rp.has {
-				rp.acc = o.merge(rp.acc, p.acc)
+				rp.acc = o.Merge(rp.acc, p.acc)
 			} else {
 				rp.acc, p.acc = p.acc, rp.acc
 			}
@@ -433,6 +493,9 @@ func (o *windowOp[T, K, ACC, OUT]) mergePanes(kp *keyPanes[ACC], k K, g int, res
 		}
 		rp.dirty = rp.dirty || p.dirty
 		o.releaseAcc(p.acc)
+	}
+	if o.listed() {
+		o.bytes.mergeLists(k, g, o.mergedW, result)
 	}
 	rp.w, rp.trig, rp.timers = result, 0, paneTimers{}
 	if len(idx) > 1 {
@@ -465,9 +528,9 @@ func (o *windowOp[T, K, ACC, OUT]) mergePanes(kp *keyPanes[ACC], k K, g int, res
 // input (eventtime.MaxTime) it first flushes the panes still holding unevaluated records. A
 // watermark below the operator's, which comes after a restore (the inputs start again from
 // eventtime.MinTime), changes nothing and passes on the operator's.
-func (o *windowOp[T, K, ACC, OUT]) Watermark(wm int64) {
-	wm = max(wm, o.wm)
-	o.wm = wm
+func (o *Window[T, K, ACC, OUT]) Watermark(wm int64) {
+	wm = max(wm, o.WM)
+	o.WM = wm
 	for {
 		bk, ok := o.timers.event.due(wm)
 		if !ok {
@@ -481,11 +544,11 @@ func (o *windowOp[T, K, ACC, OUT]) Watermark(wm int64) {
 	if wm == eventtime.MaxTime {
 		o.endOfInput()
 	}
-	o.env.SetWatermarks(wm, wm)
-	o.out.Watermark(wm)
+	o.c.SetWatermarks(wm, wm)
+	o.Out.Watermark(wm)
 }
 
-func (o *windowOp[T, K, ACC, OUT]) onProcTime(at int64) {
+func (o *Window[T, K, ACC, OUT]) onProcTime(at int64) {
 	o.timers.procFired(at)
 	now := max(at, o.c.Clock.Now().UnixMilli())
 	for {
@@ -518,13 +581,19 @@ func (r paneRef[K]) String() string {
 }
 
 // onTimer runs the trigger for a timer of a pane and, at the pane's cleanup time, drops it.
-func (o *windowOp[T, K, ACC, OUT]) onTimer(e timerEntry[K], at int64, domain TimeDomain) {
+func (o *Window[T, K, ACC, OUT]) onTimer(e timerEntry[K], at int64, domain TimeDomain) {
 	defer func() {
 		if r := recover(); r != nil {
 			o.c.Recovered(r, paneRef[K]{e.key, e.w, at, domain})
 		}
 	}()
-	kp := o.groups[e.group-o.first][e.key]
+	var kp *keyPanes[ACC]
+	if o.bytes != nil {
+		o.oneWindow[0] = e.w
+		kp = o.bytes.load(e.key, e.group, o.oneWindow, false)
+	} else {
+		kp = o.groups[e.group-o.first][e.key]
+	}
 	if kp == nil {
 		return // the key's panes are gone
 	}
@@ -549,10 +618,10 @@ func (o *windowOp[T, K, ACC, OUT]) onTimer(e timerEntry[K], at int64, domain Tim
 		}
 	}
 	if r.IsPurge() {
-		o.empty(p)
+		o.empty(e.key, e.group, p)
 	}
 	if domain == o.domain && at == o.cleanupTime(p.w) {
-		if domain == EventTime && o.wm == eventtime.MaxTime && p.dirty {
+		if domain == EventTime && o.WM == eventtime.MaxTime && p.dirty {
 			// End of input: evaluate what no firing has evaluated before it is dropped.
 			if err := o.fire(e.key, p); err != nil {
 				o.c.Fail(paneRef[K]{e.key, e.w, at, domain}, err)
@@ -560,18 +629,24 @@ func (o *windowOp[T, K, ACC, OUT]) onTimer(e timerEntry[K], at int64, domain Tim
 		}
 		o.clearPane(kp, i, e.key, e.group)
 	}
+	if o.bytes != nil {
+		o.bytes.save(e.key, e.group, kp)
+	}
 }
 
 // clearPane drops pane i of key k at its cleanup time, with the trigger's timers and state.
-func (o *windowOp[T, K, ACC, OUT]) clearPane(kp *keyPanes[ACC], i int, k K, g int) {
+func (o *Window[T, K, ACC, OUT]) clearPane(kp *keyPanes[ACC], i int, k K, g int) {
 	p := &kp.panes[i]
 	o.tctx.at(k, g, p.w, &p.timers, &p.trig)
 	o.trigger.Clear(p.w, &o.tctx)
 	o.releaseAcc(p.acc)
+	if o.listed() && p.has {
+		o.bytes.deleteList(k, g, p.w)
+	}
 	copy(kp.panes[i:], kp.panes[i+1:])
 	kp.panes[len(kp.panes)-1] = windowPane[ACC]{}
 	kp.panes = kp.panes[:len(kp.panes)-1]
-	if len(kp.panes) == 0 {
+	if len(kp.panes) == 0 && o.bytes == nil {
 		delete(o.groups[g-o.first], k)
 		o.freeKeys = append(o.freeKeys, kp)
 	}
@@ -580,8 +655,24 @@ func (o *windowOp[T, K, ACC, OUT]) clearPane(kp *keyPanes[ACC], i int, k K, g in
 // endOfInput runs at the final watermark, after its timers: event-time panes still holding
 // records that no firing evaluated (a count trigger's partial group, the global window) fire;
 // processing-time panes are dropped unevaluated. Either way every pane is dropped.
-func (o *windowOp[T, K, ACC, OUT]) endOfInput() {
+func (o *Window[T, K, ACC, OUT]) endOfInput() {
 	unfired := 0
+	if o.bytes != nil {
+		o.bytes.forAllAndClear(func(k K, g int, p *windowPane[ACC]) {
+			switch {
+			case !p.dirty:
+			case o.eventTime:
+				o.flush(k, g, p)
+			default:
+				unfired++
+			}
+		})
+		o.spare = nil
+		if unfired > 0 {
+			o.c.Logger.Warn("processing-time windows not fired by end of input were dropped", "panes", unfired)
+		}
+		return
+	}
 	for gi, m := range o.groups {
 		for k, kp := range m {
 			for i := range kp.panes {
@@ -590,7 +681,7 @@ func (o *windowOp[T, K, ACC, OUT]) endOfInput() {
 					continue
 				}
 				if o.eventTime {
-					o.flush(k, p)
+					o.flush(k, o.first+gi, p)
 				} else {
 					unfired++
 				}
@@ -604,7 +695,7 @@ func (o *windowOp[T, K, ACC, OUT]) endOfInput() {
 	}
 }
 
-func (o *windowOp[T, K, ACC, OUT]) flush(k K, p *windowPane[ACC]) {
+func (o *Window[T, K, ACC, OUT]) flush(k K, g int, p *windowPane[ACC]) {
 	defer func() {
 		if r := recover(); r != nil {
 			o.c.Recovered(r, paneRef[K]{k, p.w, eventtime.MaxTime, EventTime})
