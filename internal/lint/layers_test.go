@@ -68,6 +68,7 @@ var projectRules = rules{
 		{0, "leaves", []string{
 			"eventtime/...",
 			"internal/keygroup/...",
+			"internal/version/...", // the build's version, for --version and the files Runnel writes
 		}},
 		{1, "contracts", []string{
 			"state/...",
