@@ -75,17 +75,39 @@ func TestRunFlags(t *testing.T) {
 		stream.FromSlice(env, []int{1, 2, 3}, eventtime.Monotonous(func(int) int64 { return 0 })).Discard()
 		return nil
 	}
-	var out, errb bytes.Buffer
-	if code := Run(context.Background(), "job", []string{"--help"}, build, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-checkpoint-dir") {
-		t.Errorf("--help: exit %d\n%s", code, errb.String())
-	}
-	errb.Reset()
-	if code := Run(context.Background(), "job", []string{"--restore", "latest"}, build, &out, &errb); code != 2 || !strings.Contains(errb.String(), "needs --checkpoint-dir") {
-		t.Errorf("--restore latest alone: exit %d\n%s", code, errb.String())
-	}
-	errb.Reset()
-	if code := Run(context.Background(), "job", []string{"--rest-address", "", "--parallelism", "2"}, build, &out, &errb); code != 0 || !strings.Contains(errb.String(), "job finished") {
-		t.Errorf("bounded job: exit %d\n%s", code, errb.String())
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stdout string // a substring of stdout; "" for none
+		stderr string // the whole of stderr, when lines is 1; else a substring
+		lines  int    // of stderr; 0 for any number
+	}{
+		{args: []string{"--help"}, stdout: "--checkpoint-dir location"},
+		{args: []string{"--version"}, stdout: "job version "},
+		{args: []string{"--restore", "latest"}, code: 2, lines: 1,
+			stderr: "job: --restore latest needs --checkpoint-dir: the checkpoints to restore the newest of (see 'job --help')\n"},
+		{args: []string{"--checkpoint-interval", "5"}, code: 2, lines: 1,
+			stderr: "job: --checkpoint-interval 5: missing unit (e.g. 5s)\n"},
+		{args: []string{"-checkpoint-dir", "/tmp/x"}, code: 2, lines: 1,
+			stderr: "job: -checkpoint-dir: a long flag takes two dashes (--checkpoint-dir)\n"},
+		{args: []string{"--paralelism", "2"}, code: 2, lines: 1,
+			stderr: "job: unknown flag --paralelism (did you mean --parallelism?)\n"},
+		{args: []string{"extra"}, code: 2, lines: 1, stderr: "job: unexpected argument \"extra\" (see 'job --help')\n"},
+		{args: []string{"--retain", "0", "--parallelism", "-1"}, code: 2, lines: 1,
+			stderr: "job: --parallelism -1 is negative; --retain 0: keep at least 1 checkpoint (see 'job --help')\n"},
+		{args: []string{"--rest-address", "", "--parallelism", "2"}, stderr: "job finished"},
+	} {
+		var out, errb bytes.Buffer
+		code := Run(context.Background(), "job", tc.args, build, &out, &errb)
+		if code != tc.code {
+			t.Errorf("%q: exit %d, want %d\n%s%s", tc.args, code, tc.code, out.String(), errb.String())
+		}
+		if !strings.Contains(out.String(), tc.stdout) {
+			t.Errorf("%q: stdout lacks %q:\n%s", tc.args, tc.stdout, out.String())
+		}
+		if tc.lines == 1 && errb.String() != tc.stderr || !strings.Contains(errb.String(), tc.stderr) {
+			t.Errorf("%q: stderr\n%s\nwant %q", tc.args, errb.String(), tc.stderr)
+		}
 	}
 }
 

@@ -2,11 +2,12 @@ package app
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/runnel-io/runnel/internal/restart"
 )
@@ -108,8 +109,10 @@ func DefaultOptions() Options {
 }
 
 // AddFlags defines the flags of every job on fs, bound to o's fields; o's current values are the
-// flags' defaults. o must outlive the parsing of fs.
-func (o *Options) AddFlags(fs *flag.FlagSet) {
+// flags' defaults. o must outlive the parsing of fs. The flags are POSIX style (--name value or
+// --name=value), as pflag and `runnel run` read them; a program with flags of the standard flag
+// package adds them to the same set with fs.AddGoFlagSet.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.Parallelism, "parallelism", o.Parallelism, "parallel subtasks per operator (0: number of CPUs)")
 	fs.IntVar(&o.MaxParallelism, "max-parallelism", o.MaxParallelism, "key groups: the most subtasks keyed state can be split over; fixed for the life of the state (0: 128)")
 	fs.StringVar(&o.CheckpointDir, "checkpoint-dir", o.CheckpointDir, "take checkpoints into this `location`: a path, file:// URL or s3://bucket/prefix (empty: no checkpoints)")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,8 +13,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/runnel-io/runnel/internal/checkpoint"
+	"github.com/runnel-io/runnel/internal/cli"
 	"github.com/runnel-io/runnel/internal/restart"
+	"github.com/runnel-io/runnel/internal/version"
 	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/stream"
 )
@@ -23,7 +26,8 @@ import (
 // Main runs the job that build adds to its Env, configured by the command line (the flags of
 // `runnel run`, see Options.AddFlags), until its input ends, --duration passes, or SIGINT or
 // SIGTERM stops it; then it exits the process: 0 on success or a requested stop, 1 when the job
-// fails, 2 on bad flags. name is the job's name (in logs, snapshots and GET /v1/job).
+// fails, 2 on bad flags. name is the job's name (in logs, snapshots and GET /v1/job) and the
+// program's name in help and errors.
 func Main(name string, build func(env *stream.Env) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// After the first signal, a second one kills the process at once.
@@ -33,39 +37,30 @@ func Main(name string, build func(env *stream.Env) error) {
 	os.Exit(code)
 }
 
-// Run parses args as Main's flags, runs the job like Execute with text logs to stderr, and
-// returns the exit code Main would use. --help prints the flags to stderr and returns 0. stdout
-// is unused by Run itself (Print sinks write to os.Stdout); it is there for programs that
-// redirect their output.
+// Run parses args as Main's flags, runs the job like Execute with text logs to stderr, and returns the exit code Main would use. It follows the conventions of
+// the runnel command (internal/cli): --help prints the flags and --version the version to
+// stdout, returning 0; a bad flag or argument prints one line to stderr, naming it and the fix,
+// and returns 2; a failed job's error is the last line of stderr. stdout is unused otherwise
+// (Print sinks write to os.Stdout); it is there for programs that redirect their output.
 func Run(ctx context.Context, name string, args []string, build func(env *stream.Env) error, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: %s [flags]\n\nRuns the job %q.\n\n", name, name)
-		fs.PrintDefaults()
-	}
 	o := DefaultOptions()
-	o.AddFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	cmd := &cobra.Command{
+		Use:     name + " [flags]",
+		Short:   fmt.Sprintf("Runs the job %q.", name),
+		Long:    fmt.Sprintf("Runs the job %q until its input ends, --duration passes, or Ctrl-C (SIGINT) or SIGTERM stops it.", name),
+		Args:    cli.Args(0, 0, ""),
+		Version: version.Get().String(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return cli.Invalid(err)
+			}
+			o.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+			return Execute(cmd.Context(), name, build, o)
+		},
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "%s: unexpected arguments %v\n", name, fs.Args())
-		return 2
-	}
-	if err := o.Validate(); err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", name, err)
-		return 2
-	}
-	o.Logger = slog.New(slog.NewTextHandler(stderr, nil))
-	if err := Execute(ctx, name, build, o); err != nil {
-		o.Logger.Error("job failed", "job", name, "err", err)
-		return 1
-	}
-	return 0
+	o.AddFlags(cmd.Flags())
+	cli.Setup(cmd)
+	return cli.Execute(ctx, cmd, args, stdout, stderr)
 }
 
 // Execute builds the job with build and runs it as o says: it opens the checkpoint storage,

@@ -1,69 +1,76 @@
-package main
+package bench
 
 import (
 	"encoding/json"
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
-func TestBenchCheckpointUsage(t *testing.T) {
-	tests := []struct {
-		args   []string
-		code   int
-		output string // expected in stdout+stderr
-	}{
-		{[]string{"bench", "--help"}, 0, "checkpoint"},
-		{[]string{"bench", "checkpoint", "--help"}, 0, "-state-size"},
-		{[]string{"bench", "checkpoint", "--state-size", "lots"}, 2, `bad size "lots"`},
-		{[]string{"bench", "checkpoint", "--state-size", "100"}, 2, "less than one value"},
-		{[]string{"bench", "checkpoint", "--state-backend", "rocksdb"}, 2, "want memory or pebble"},
-		{[]string{"bench", "checkpoint", "--checkpoint-interval", "0s"}, 2, "must be positive"},
-		{[]string{"bench", "checkpoint", "--checkpoints", "0"}, 2, "must be positive"},
-		{[]string{"bench", "checkpoint", "extra"}, 2, "unexpected arguments"},
-		{[]string{"bench", "nexmark", "--query", "q1", "--checkpoint-interval", "-1s"}, 2, "must not be negative"},
+func TestCheckpointValidate(t *testing.T) {
+	with := func(f func(*Checkpoint)) Checkpoint {
+		c := DefaultCheckpoint()
+		f(&c)
+		return c
 	}
-	for _, tt := range tests {
-		code, stdout, stderr := runCmd(t, tt.args...)
-		if code != tt.code || !strings.Contains(stdout+stderr, tt.output) {
-			t.Errorf("runnel %s: exit %d, want %d; output:\n%s%s\nwant it to contain %q", strings.Join(tt.args, " "), code, tt.code, stdout, stderr, tt.output)
+	for _, tc := range []struct {
+		c    Checkpoint
+		want string // "" when valid
+	}{
+		{DefaultCheckpoint(), ""},
+		{with(func(c *Checkpoint) { c.StateSize = 100 }), "--state-size 100B is less than one value"},
+		{with(func(c *Checkpoint) { c.ValueSize = 0 }), "--value-size 0: want 1 to"},
+		{with(func(c *Checkpoint) { c.StateBackend = "rocksdb" }), "want memory or pebble"},
+		{with(func(c *Checkpoint) { c.CheckpointInterval = 0 }), "--checkpoint-interval 0s: must be positive"},
+		{with(func(c *Checkpoint) { c.Checkpoints = 0 }), "--checkpoints 0: must be positive"},
+		{with(func(c *Checkpoint) { c.Parallelism = 0 }), "--parallelism 0: must be positive"},
+		{with(func(c *Checkpoint) { c.UpdateRate = 0 }), "--update-rate 0: must be positive"},
+	} {
+		err := tc.c.Validate()
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%+v: Validate() = %v, want %q", tc.c, err, tc.want)
 		}
 	}
 }
 
-func TestParseSize(t *testing.T) {
+func TestBytes(t *testing.T) {
 	tests := []struct {
 		in   string
 		want int64
+		str  string
 	}{
-		{"100MB", 100 << 20}, {"1GB", 1 << 30}, {"1gib", 1 << 30}, {"512", 512}, {"4 KB", 4 << 10}, {"1.5MB", 3 << 19},
+		{"100MB", 100 << 20, "100MB"}, {"1GB", 1 << 30, "1GB"}, {"1gib", 1 << 30, "1GB"}, {"512", 512, "512B"},
+		{"4 KB", 4 << 10, "4KB"}, {"1.5MB", 3 << 19, "1536KB"},
 	}
 	for _, tt := range tests {
-		if got, err := parseSize(tt.in); err != nil || got != tt.want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+		var b Bytes
+		if err := b.Set(tt.in); err != nil || int64(b) != tt.want || b.String() != tt.str {
+			t.Errorf("Set(%q): %d %q, %v; want %d %q", tt.in, int64(b), b.String(), err, tt.want, tt.str)
 		}
 	}
-	for _, in := range []string{"", "MB", "-1MB", "0", "1XB"} {
-		if _, err := parseSize(in); err == nil {
-			t.Errorf("parseSize(%q) succeeded", in)
+	for _, in := range []string{"", "MB", "-1MB", "0", "1XB", "lots"} {
+		var b Bytes
+		if err := b.Set(in); err == nil || !strings.Contains(err.Error(), "e.g. 100MB") {
+			t.Errorf("Set(%q) = %v, want an error with an example", in, err)
 		}
 	}
 }
 
-// TestBenchCheckpointRun runs the whole benchmark on a little state, on both backends: the
-// build, checkpoints after it, the injected failure and the restore.
-func TestBenchCheckpointRun(t *testing.T) {
+// TestCheckpointRun runs the whole benchmark on a little state, on both backends: the build,
+// checkpoints after it, the injected failure and the restore.
+func TestCheckpointRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs jobs for a few seconds")
 	}
 	for _, backend := range []string{"memory", "pebble"} {
 		t.Run(backend, func(t *testing.T) {
-			ckDir := t.TempDir()
-			code, stdout, stderr := runCmd(t, "bench", "checkpoint", "--state-size", "256KB", "--value-size", "256",
-				"--state-backend", backend, "--state-dir", t.TempDir(), "--checkpoint-dir", ckDir,
-				"--checkpoint-interval", "100ms", "--update-rate", "2000", "--checkpoints", "2", "--json", "--quiet")
-			if code != 0 {
-				t.Fatalf("exit %d: %s%s", code, stdout, stderr)
+			c := DefaultCheckpoint()
+			c.StateSize, c.ValueSize, c.StateBackend, c.StateDir, c.CheckpointDir = 256<<10, 256, backend, t.TempDir(), t.TempDir()
+			c.CheckpointInterval, c.UpdateRate, c.Checkpoints, c.JSON, c.Quiet = 100*time.Millisecond, 2000, 2, true, true
+			stdout, stderr, err := run(t, c)
+			if err != nil {
+				t.Fatalf("%v: %s%s", err, stdout, stderr)
 			}
 			var r ckResult
 			if err := json.Unmarshal([]byte(stdout), &r); err != nil {
@@ -79,32 +86,9 @@ func TestBenchCheckpointRun(t *testing.T) {
 			if rc == nil || rc.Restored == 0 || rc.Restored > rc.FailedAfter || rc.AllMs < rc.FirstMs || rc.FirstMs <= 0 {
 				t.Errorf("recovery %+v: %s", rc, stdout)
 			}
-			if entries, err := os.ReadDir(ckDir); err != nil || len(entries) == 0 {
-				t.Errorf("checkpoint directory %s: %d entries, %v", ckDir, len(entries), err)
+			if entries, err := os.ReadDir(c.CheckpointDir); err != nil || len(entries) == 0 {
+				t.Errorf("checkpoint directory %s: %d entries, %v", c.CheckpointDir, len(entries), err)
 			}
 		})
-	}
-}
-
-func TestBenchNexmarkCheckpoints(t *testing.T) {
-	code, stdout, stderr := runCmd(t, "bench", "nexmark", "--query", "q5", "--events", "300000", "--parallelism", "2",
-		"--checkpoint-interval", "50ms", "--json", "--quiet")
-	if code != 0 {
-		t.Fatalf("exit %d: %s%s", code, stdout, stderr)
-	}
-	var r struct {
-		Events      int64             `json:"events"`
-		Checkpoints *checkpointResult `json:"checkpoints"`
-	}
-	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
-		t.Fatalf("stdout is not one JSON object: %v\n%s", err, stdout)
-	}
-	if r.Events != 300000 || r.Checkpoints == nil || r.Checkpoints.Completed == 0 || r.Checkpoints.MaxSize <= 0 {
-		t.Errorf("result %s", stdout)
-	}
-	// Without the flag, no checkpoint figures.
-	_, stdout, _ = runCmd(t, "bench", "nexmark", "--query", "q0", "--events", "1000", "--json", "--quiet")
-	if strings.Contains(stdout, "checkpoints") {
-		t.Errorf("checkpoint figures without --checkpoint-interval: %s", stdout)
 	}
 }

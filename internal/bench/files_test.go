@@ -1,29 +1,39 @@
-package main
+package bench
 
 import (
 	"strings"
 	"testing"
 )
 
-// TestBenchFiles runs the files benchmark on a tiny input: both sides must write the same lines
-// (the benchmark fails otherwise) and the table must have a row per parallelism.
-func TestBenchFiles(t *testing.T) {
-	code, stdout, stderr := runCmd(t, "bench", "files", "--events", "3000", "--parallelism", "1,2", "--rounds", "1", "--dir", t.TempDir())
-	if code != 0 {
-		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+// TestFiles runs the files benchmark on a tiny input: both sides must write the same lines (the
+// benchmark fails otherwise) and the table must have a row per parallelism.
+func TestFiles(t *testing.T) {
+	stdout, stderr, err := run(t, Files{Events: 3000, Parallelisms: []int{1, 2}, Rounds: 1, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("%v\n%s%s", err, stdout, stderr)
 	}
 	for _, want := range []string{"job/loop", "\n1 ", "\n2 "} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output does not contain %q:\n%s", want, stdout)
 		}
 	}
-	for _, args := range [][]string{
-		{"bench", "files", "--events", "0"},
-		{"bench", "files", "--parallelism", "0"},
-		{"bench", "files", "--rounds", "0"},
+}
+
+func TestFilesValidate(t *testing.T) {
+	for _, tc := range []struct {
+		f    Files
+		want string
+	}{
+		{Files{Events: 0, Parallelisms: []int{1}, Rounds: 1}, "--events 0: must be positive"},
+		{Files{Events: 1, Parallelisms: []int{1, 0}, Rounds: 1}, "--parallelism 0: must be positive"},
+		{Files{Events: 1, Rounds: 1}, "--parallelism: name at least one"},
+		{Files{Events: 1, Parallelisms: []int{1}, Rounds: 0}, "--rounds 0: must be positive"},
 	} {
-		if code, _, _ := runCmd(t, args...); code != 2 {
-			t.Errorf("runnel %s: exit %d, want 2", strings.Join(args, " "), code)
+		if err := tc.f.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: Validate() = %v, want %q", tc.f, err, tc.want)
 		}
+	}
+	if err := DefaultFiles().Validate(); err != nil {
+		t.Errorf("defaults: %v", err)
 	}
 }

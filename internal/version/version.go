@@ -97,15 +97,19 @@ func (in Info) Short() string {
 
 // String is the line `runnel --version` prints after "runnel version ": "v0.4.0 (3fa2c0d1e4b5,
 // 2026-11-20T10:00:00Z, modified; go1.26.8)"; the parenthesis holds what is known.
+//
+// A pseudo-version ("v0.0.0-20261120100000-3fa2c0d1e4b5+dirty", what the go command stamps on a
+// build of an untagged commit) already names the commit, its time and a dirty tree, so they are
+// not repeated.
 func (in Info) String() string {
 	var parts []string
-	if in.Revision != "" {
+	if in.Revision != "" && !strings.Contains(in.Version, in.Short()) {
 		parts = append(parts, in.Short())
 	}
-	if !in.Time.IsZero() {
+	if len(parts) > 0 && !in.Time.IsZero() {
 		parts = append(parts, in.Time.UTC().Format(time.RFC3339))
 	}
-	if in.Modified {
+	if len(parts) > 0 && in.Modified {
 		parts = append(parts, "modified")
 	}
 	detail := strings.Join(parts, ", ")

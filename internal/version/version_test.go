@@ -27,6 +27,13 @@ func TestFromBuildInfo(t *testing.T) {
 			createdBy: "runnel version devel (build 3547c73d9f1e-modified)",
 		},
 		{
+			name: "runnel built from an untagged commit (Go 1.24+ stamps a pseudo-version)",
+			bi: debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: Module, Version: "v0.0.0-20261120100000-3547c73d9f1e+dirty"},
+				Settings: vcs},
+			str:       "v0.0.0-20261120100000-3547c73d9f1e+dirty (go1.26.8)",
+			createdBy: "runnel version v0.0.0-20261120100000-3547c73d9f1e+dirty (build 3547c73d9f1e-modified)",
+		},
+		{
 			name:      "a release installed with go install",
 			bi:        debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: Module, Version: "v0.4.0"}},
 			str:       "v0.4.0 (go1.26.8)",
