@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -108,6 +109,54 @@ func TestRunFlags(t *testing.T) {
 		if tc.lines == 1 && errb.String() != tc.stderr || !strings.Contains(errb.String(), tc.stderr) {
 			t.Errorf("%q: stderr\n%s\nwant %q", tc.args, errb.String(), tc.stderr)
 		}
+	}
+}
+
+// TestRunSummary checks the lines a bounded job ends with: what it read, wrote and dropped.
+func TestRunSummary(t *testing.T) {
+	build := func(env *stream.Env) error {
+		s := stream.FromSlice(env, []int{1, 2, 3, 4, 5}, eventtime.Monotonous(func(int) int64 { return 0 })).Name("numbers")
+		s.Filter(func(n int) bool { return n%2 == 1 }).Discard().Name("odd")
+		s.Discard().Name("all")
+		return nil
+	}
+	var out, errb bytes.Buffer
+	if code := Run(context.Background(), "sum", []string{"--rest-address", "", "--progress-interval", "0"}, build, &out, &errb); code != 0 {
+		t.Fatalf("exit %d\n%s", code, errb.String())
+	}
+	logs := errb.String()
+	i := strings.Index(logs, "job sum finished in ")
+	if i < 0 {
+		t.Fatalf("no summary:\n%s", logs)
+	}
+	summary := regexp.MustCompile(`in [0-9.]+m?s:`).ReplaceAllString(logs[i:], "in T:")
+	want := "job sum finished in T: read 5 records, wrote 8, dropped 0 late\n" +
+		"  read   numbers  5\n" +
+		"  wrote  odd      3\n" +
+		"  wrote  all      5\n"
+	if summary != want {
+		t.Errorf("summary:\n%s\nwant:\n%s", summary, want)
+	}
+}
+
+func TestTotals(t *testing.T) {
+	p := plan{sources: []planNode{{1, "in"}}, sinks: []planNode{{3, "out"}, {4, "dead letters"}}}
+	tot := totalsOf(p, metrics.Snapshot{Operators: []metrics.Operator{
+		{ID: 1, Subtask: 0, RecordsOut: 1000},
+		{ID: 1, Subtask: 1, RecordsOut: 234},
+		{ID: 2, RecordsIn: 1234, RecordsOut: 1200, Counters: map[string]int64{metrics.LateRecordsDropped: 30, metrics.DeadLettered: 4}},
+		{ID: 3, Subtask: 0, RecordsIn: 600},
+		{ID: 3, Subtask: 1, RecordsIn: 600},
+		{ID: 4, RecordsIn: 4},
+	}, Checkpoints: &metrics.Checkpoints{Restarts: 2}})
+	var b strings.Builder
+	tot.print(&b, "j", "stopped after --duration", 1500*time.Millisecond)
+	want := "job j stopped after --duration in 1.5s: read 1,234 records, wrote 1,204, dropped 30 late, dead-lettered 4 (since the last of 2 restarts)\n" +
+		"  read   in            1,234\n" +
+		"  wrote  out           1,200\n" +
+		"  wrote  dead letters      4\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }
 
@@ -370,7 +419,7 @@ func TestMain(m *testing.M) {
 func TestStatusLogsSourceLag(t *testing.T) {
 	var buf bytes.Buffer
 	s := newStatus("lag", slog.New(slog.NewTextHandler(&buf, nil)), time.Second)
-	s.sources[1] = true
+	s.plan = plan{sources: []planNode{{1, "src"}}}
 	s.Report(metrics.Snapshot{Time: s.started.Add(time.Second), Operators: []metrics.Operator{
 		{ID: 1, Subtask: 0, RecordsOut: 5, Gauges: map[string]int64{metrics.RecordsLagMax: 7}},
 		{ID: 1, Subtask: 1, RecordsOut: 5, Gauges: map[string]int64{metrics.RecordsLagMax: 42}},

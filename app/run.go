@@ -37,7 +37,8 @@ func Main(name string, build func(env *stream.Env) error) {
 	os.Exit(code)
 }
 
-// Run parses args as Main's flags, runs the job like Execute with text logs to stderr, and returns the exit code Main would use. It follows the conventions of
+// Run parses args as Main's flags, runs the job like Execute with text logs and a summary at
+// the end to stderr, and returns the exit code Main would use. It follows the conventions of
 // the runnel command (internal/cli): --help prints the flags and --version the version to
 // stdout, returning 0; a bad flag or argument prints one line to stderr, naming it and the fix,
 // and returns 2; a failed job's error is the last line of stderr. stdout is unused otherwise
@@ -55,6 +56,7 @@ func Run(ctx context.Context, name string, args []string, build func(env *stream
 				return cli.Invalid(err)
 			}
 			o.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+			o.Summary = stderr
 			return Execute(cmd.Context(), name, build, o)
 		},
 	}
@@ -147,7 +149,7 @@ func Execute(ctx context.Context, name string, build func(env *stream.Env) error
 	if err := env.Validate(); err != nil {
 		return fmt.Errorf("app: job %s: %w", name, err)
 	}
-	if st.sources, err = sourceIDs(env); err != nil {
+	if st.plan, err = planOf(env); err != nil {
 		return err
 	}
 
@@ -188,6 +190,9 @@ func Execute(ctx context.Context, name string, build func(env *stream.Env) error
 	case err == nil:
 		st.set(StatusFinished, nil)
 		log.Info("job finished", "elapsed", time.Since(start).Round(time.Millisecond))
+		if o.Summary != nil {
+			st.totals().print(o.Summary, name, "finished", time.Since(start))
+		}
 		return nil
 	case runCtx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errDuration)):
 		why := "stopped"
@@ -202,6 +207,9 @@ func Execute(ctx context.Context, name string, build func(env *stream.Env) error
 		}
 		st.set(StatusCanceled, nil)
 		log.Info("job "+why, "elapsed", time.Since(start).Round(time.Millisecond))
+		if o.Summary != nil {
+			st.totals().print(o.Summary, name, why, time.Since(start))
+		}
 		return nil
 	}
 	st.set(StatusFailed, err)
@@ -229,28 +237,32 @@ func restoreFrom(ctx context.Context, o Options) (*stream.Restore, error) {
 	return r, nil
 }
 
-// sourceIDs returns the node IDs of env's sources.
-func sourceIDs(env *stream.Env) (map[int]bool, error) {
+// planOf returns env's sources and sinks, in the order of its graph.
+func planOf(env *stream.Env) (plan, error) {
 	b, err := env.PlanJSON()
 	if err != nil {
-		return nil, fmt.Errorf("app: job graph: %w", err)
+		return plan{}, fmt.Errorf("app: job graph: %w", err)
 	}
-	var plan struct {
+	var g struct {
 		Nodes []struct {
 			ID   int
+			Name string
 			Kind string
 		}
 	}
-	if err := json.Unmarshal(b, &plan); err != nil {
-		return nil, fmt.Errorf("app: job graph: %w", err)
+	if err := json.Unmarshal(b, &g); err != nil {
+		return plan{}, fmt.Errorf("app: job graph: %w", err)
 	}
-	ids := map[int]bool{}
-	for _, n := range plan.Nodes {
-		if n.Kind == "source" {
-			ids[n.ID] = true
+	var p plan
+	for _, n := range g.Nodes {
+		switch n.Kind {
+		case "source":
+			p.sources = append(p.sources, planNode{n.ID, n.Name})
+		case "sink":
+			p.sinks = append(p.sinks, planNode{n.ID, n.Name})
 		}
 	}
-	return ids, nil
+	return p, nil
 }
 
 var _ metrics.Listener = (*status)(nil)

@@ -27,7 +27,8 @@ func runCommand(h hooks) *cobra.Command {
 		Short: "Run an example job with checkpoints, restores and a REST API",
 		Long: `Run an example job with the options of a production job: checkpoints (--checkpoint-dir),
 restores (--restore latest, --from-savepoint), restarts, savepoints through the REST API
-(--rest-address, 'runnel savepoint') and exactly-once output (--output).
+(--rest-address, 'runnel savepoint') and exactly-once output (--output). A bounded job (--events,
+--bounded, s3-backfill) ends with a summary of what it read, wrote and dropped.
 
 EXAMPLE is one of:
 ` + list.String() + `
@@ -67,7 +68,7 @@ local ones, where the connector flags point by default.`,
 			logger := slog.New(slog.NewTextHandler(stderr, nil))
 			if a.Generate > 0 {
 				g := app.DefaultOptions()
-				g.RESTAddress, g.Logger = "", logger
+				g.RESTAddress, g.Logger, g.Summary = "", logger, stderr
 				err := app.Execute(ctx, ex.Name+"-generate", func(env *stream.Env) error { return ex.Generate(ctx, env, a) }, g)
 				if err != nil {
 					return fmt.Errorf("generating the input: %w", err)
@@ -79,7 +80,7 @@ local ones, where the connector flags point by default.`,
 			if a.Output != "" && o.CheckpointDir == "" {
 				logger.Warn("without --checkpoint-dir, --output is committed only when the input ends")
 			}
-			o.Logger, o.Ready = logger, h.ready
+			o.Logger, o.Summary, o.Ready = logger, stderr, h.ready
 			return app.Execute(ctx, ex.Name, func(env *stream.Env) error { return ex.Build(ctx, env, a) }, o)
 		},
 	}

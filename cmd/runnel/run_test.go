@@ -34,6 +34,18 @@ func TestRunKafkaLogs(t *testing.T) {
 		"--checkpoint-dir", t.TempDir(), "--checkpoint-interval", "50ms", "--rest-address", ""}, &out, &errb); code != 0 {
 		t.Fatalf("run: exit %d\n%s", code, errb.String())
 	}
+	// The generator's and the job's summaries: 500 lines written, then read; one in 50 malformed.
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`job kafka-logs-generate finished in \S+: read 500 records, wrote 500, dropped 0 late\n`),
+		regexp.MustCompile(`job kafka-logs finished in \S+: read 500 records, wrote 500, dropped 0 late, dead-lettered 10\n` +
+			`  read   kafka logs              500\n` +
+			`  wrote  kafka logs-enriched     490\n` +
+			`  wrote  kafka logs-dead-letter   10\n$`),
+	} {
+		if !want.MatchString(errb.String()) {
+			t.Errorf("no summary matching %s in:\n%s", want, errb.String())
+		}
+	}
 	out.Reset()
 	if code := run(t.Context(), []string{"run", "kafka-logs", "--show", brokers}, &out, &errb); code != 0 {
 		t.Fatalf("show: exit %d\n%s", code, errb.String())
@@ -60,6 +72,12 @@ func TestRunEveryExample(t *testing.T) {
 			}
 			if !strings.Contains(errb.String(), "msg=\"snapshot complete\"") {
 				t.Errorf("no checkpoint completed:\n%s", errb.String())
+			}
+			// The job ends with its summary, the last thing it prints.
+			logs := errb.String()
+			i := strings.LastIndex(logs, "job "+e.Name+" finished in ")
+			if i < 0 || !regexp.MustCompile(`^job \S+ finished in \S+: read [\d,]+ records, wrote [\d,]+, dropped [\d,]+ late\n(  (read|wrote) .*\n)+$`).MatchString(logs[i:]) {
+				t.Errorf("no summary at the end:\n%s", logs)
 			}
 		})
 	}

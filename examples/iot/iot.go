@@ -11,6 +11,7 @@ import (
 
 	"github.com/runnel-io/runnel/connector/datagen"
 	"github.com/runnel-io/runnel/eventtime"
+	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/state"
 	"github.com/runnel-io/runnel/stream"
 	"github.com/runnel-io/runnel/window"
@@ -301,7 +302,7 @@ func Alerts(readings stream.Stream[Reading]) stream.Stream[Alert] {
 // latest reading's time less the disorder bound) and only then to eventtime.MaxTime, so a
 // sensor silent for d.Timeout before that point raises its alert and one whose timeout runs
 // past it does not, however fast the readings were produced. Readings behind the watermark on
-// arrival are dropped and counted in the operator's "late" counter.
+// arrival are dropped and counted in the operator's metrics.LateRecordsDropped counter.
 func (d Detector) Alerts(readings stream.Stream[Reading]) stream.Stream[Alert] {
 	d = d.withDefaults()
 	k := stream.KeyBy(readings, func(r Reading) string { return r.Sensor })
@@ -328,7 +329,7 @@ type detect struct {
 func (f *detect) Open(rc *stream.KeyedRuntime[string]) error {
 	f.pending = stream.NewMapState[int64, []float64](rc, state.Descriptor{Name: "pending"})
 	f.sensor = stream.NewValueState[sensor](rc, state.Descriptor{Name: "sensor"})
-	f.late = rc.Counter("late")
+	f.late = rc.Counter(metrics.LateRecordsDropped)
 	return nil
 }
 

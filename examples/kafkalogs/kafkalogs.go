@@ -1,8 +1,9 @@
 // Package kafkalogs is the Kafka log-enrichment example: raw log lines read from a Kafka topic
 // are parsed, enriched with the owning team of their service from a reference table loaded at
 // start, and written to another topic exactly once (a transactional sink committed by
-// checkpoints). Lines that do not parse go to a dead-letter topic, exactly once as well, or,
-// without one, fail the job with a *format.RecordError naming topic, partition and offset.
+// checkpoints). Lines that do not parse go to a dead-letter topic, exactly once as well, counted
+// in the parse operator's metrics.DeadLettered counter, or, without one, fail the job with a
+// *format.RecordError naming topic, partition and offset.
 //
 // A log line is "<RFC 3339 time> <LEVEL> <service> <message>", for example
 //
@@ -18,12 +19,14 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/runnel-io/runnel/connector/datagen"
 	"github.com/runnel-io/runnel/connector/kafka"
 	"github.com/runnel-io/runnel/eventtime"
 	"github.com/runnel-io/runnel/format"
+	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/stream"
 )
 
@@ -146,19 +149,7 @@ func Build(env *stream.Env, o Options) error {
 	wm := eventtime.BoundedOutOfOrderness(time.Second, func(r kafka.Record) int64 { return r.Timestamp.UnixMilli() })
 	raw := stream.FromSource(env, src, wm).Name("kafka " + o.Input).Uid("kafka-logs")
 	failFast := o.DeadLetter == ""
-	lines := stream.FlatMap(raw, func(r kafka.Record, out stream.Collector[parsed]) error {
-		l, err := Parse(r.Value)
-		if err != nil {
-			rerr := format.NewRecordError("log", format.Position{Source: fmt.Sprintf("%s/%d", r.Topic, r.Partition), Offset: r.Offset}, "", r.Value, err)
-			if failFast {
-				return fmt.Errorf("kafkalogs: %w", rerr)
-			}
-			out.Collect(parsed{Bad: true, Raw: r.Value, Reason: rerr.Error()})
-			return nil
-		}
-		out.Collect(parsed{Log: l})
-		return nil
-	}).Name("parse").Uid("parse")
+	lines := stream.Process(raw, &parser{failFast: failFast}).Name("parse").Uid("parse")
 
 	out, err := kafka.NewEncodedSink(kafka.SinkConfig{Cluster: cluster, Topic: o.Output, Guarantee: kafka.ExactlyOnce,
 		TransactionalIDPrefix: o.TransactionalIDPrefix + "-out"}, func(e Enriched) (kafka.Record, error) {
@@ -194,6 +185,33 @@ func Build(env *stream.Env, o Options) error {
 		return nil
 	}).Name("malformed").Uid("malformed")
 	bad.SinkTo(dlq).Name("kafka " + o.DeadLetter).Uid("kafka-dead-letter")
+	return nil
+}
+
+// parser is the parse step: each record becomes a parsed line, or a malformed one that goes to
+// the dead letter (counted in metrics.DeadLettered) or, with failFast, fails the job.
+type parser struct {
+	failFast bool
+	dead     *atomic.Int64
+}
+
+func (p *parser) Open(rc *stream.RuntimeContext) error {
+	p.dead = rc.Counter(metrics.DeadLettered)
+	return nil
+}
+
+func (p *parser) ProcessElement(_ *stream.Context, r kafka.Record, out stream.Collector[parsed]) error {
+	l, err := Parse(r.Value)
+	if err != nil {
+		rerr := format.NewRecordError("log", format.Position{Source: fmt.Sprintf("%s/%d", r.Topic, r.Partition), Offset: r.Offset}, "", r.Value, err)
+		if p.failFast {
+			return fmt.Errorf("kafkalogs: %w", rerr)
+		}
+		p.dead.Add(1)
+		out.Collect(parsed{Bad: true, Raw: r.Value, Reason: rerr.Error()})
+		return nil
+	}
+	out.Collect(parsed{Log: l})
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/runnel-io/runnel/connector/datagen"
 	"github.com/runnel-io/runnel/eventtime"
+	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/state"
 	"github.com/runnel-io/runnel/stream"
 	"github.com/runnel-io/runnel/window"
@@ -268,7 +269,7 @@ func Trends(perWindow stream.Stream[WindowSales]) stream.Stream[Signal] {
 // are judged in event-time order: each is held until the watermark passes its window's end, so
 // the signals do not depend on arrival order or parallelism. A signal carries its window's last
 // millisecond as timestamp. Results behind the watermark on arrival are dropped and counted in
-// the operator's "late" counter.
+// the operator's metrics.LateRecordsDropped counter.
 func (t Thresholds) Trends(perWindow stream.Stream[WindowSales]) stream.Stream[Signal] {
 	t = t.withDefaults()
 	k := stream.KeyBy(perWindow, func(w WindowSales) Item { return Item{w.Store, w.Product} })
@@ -288,7 +289,7 @@ type trend struct {
 func (f *trend) Open(rc *stream.KeyedRuntime[Item]) error {
 	f.pending = stream.NewMapState[int64, WindowSales](rc, state.Descriptor{Name: "pending"})
 	f.prev = stream.NewValueState[WindowSales](rc, state.Descriptor{Name: "prev"})
-	f.late = rc.Counter("late")
+	f.late = rc.Counter(metrics.LateRecordsDropped)
 	return nil
 }
 
