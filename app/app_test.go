@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -157,6 +158,107 @@ func TestTotals(t *testing.T) {
 		"  wrote  dead letters      4\n"
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+func TestWithEndpoint(t *testing.T) {
+	const ep = "http://127.0.0.1:7070"
+	for _, tc := range []struct{ loc, endpoint, want string }{
+		{"s3://b/ckpt", ep, "s3://b/ckpt?endpoint=http%3A%2F%2F127.0.0.1%3A7070"},
+		{"s3://b/ckpt?region=eu-west-1", ep, "s3://b/ckpt?region=eu-west-1&endpoint=http%3A%2F%2F127.0.0.1%3A7070"},
+		{"s3://b/ckpt?endpoint=https://minio:9000", ep, "s3://b/ckpt?endpoint=https://minio:9000"},
+		{"s3://b/ckpt", "", "s3://b/ckpt"},
+		{"/tmp/ckpt", ep, "/tmp/ckpt"},
+		{"file:///tmp/ckpt", ep, "file:///tmp/ckpt"},
+		{"", ep, ""},
+	} {
+		if got := withEndpoint(tc.loc, tc.endpoint); got != tc.want {
+			t.Errorf("withEndpoint(%q, %q) = %q, want %q", tc.loc, tc.endpoint, got, tc.want)
+		}
+	}
+	o := DefaultOptions()
+	o.CheckpointDir, o.SavepointDir, o.FromSavepoint, o.Restore, o.S3Endpoint = "s3://b/c", "s3://b/s", "s3://b/s/savepoint-1", "latest", ep
+	o = o.withS3Endpoint()
+	if !strings.Contains(o.CheckpointDir, "endpoint=") || !strings.Contains(o.SavepointDir, "endpoint=") ||
+		!strings.Contains(o.FromSavepoint, "endpoint=") || o.Restore != "latest" {
+		t.Errorf("withS3Endpoint: %+v", o)
+	}
+}
+
+// closedEndpoint returns the URL of a loopback port nothing listens on (connections are refused
+// at once), and sets fake AWS credentials and no endpoint in the environment.
+func closedEndpoint(t *testing.T) (endpoint, hostPort string) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "runnel")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ENDPOINT_URL", "")
+	t.Setenv("AWS_ENDPOINT_URL_S3", "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostPort = ln.Addr().String()
+	ln.Close()
+	return "http://" + hostPort, hostPort
+}
+
+// TestS3EndpointReachesCheckpointStorage runs a job with an s3:// checkpoint directory and
+// Options.S3Endpoint pointing at a server that is not there: the error names that endpoint,
+// so the storage dialled it rather than AWS.
+func TestS3EndpointReachesCheckpointStorage(t *testing.T) {
+	endpoint, hostPort := closedEndpoint(t)
+	o := DefaultOptions()
+	o.CheckpointDir, o.RESTAddress, o.S3Endpoint = "s3://runnel/ckpt", "", endpoint
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := Execute(ctx, "s3", func(env *stream.Env) error {
+		stream.FromSlice(env, []int{1}, eventtime.Monotonous(func(int) int64 { return 0 })).Discard()
+		return nil
+	}, o)
+	if err == nil || !strings.Contains(err.Error(), hostPort) {
+		t.Fatalf("Execute = %v, want an error naming %s", err, endpoint)
+	}
+}
+
+// TestS3EndpointReachesSavepointTarget asks a running job for a savepoint into an s3:// target
+// that names no endpoint: the job uses Options.S3Endpoint for it.
+func TestS3EndpointReachesSavepointTarget(t *testing.T) {
+	endpoint, hostPort := closedEndpoint(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ready := make(chan string, 1)
+	o := DefaultOptions()
+	o.CheckpointDir, o.CheckpointInterval, o.RESTAddress, o.S3Endpoint = t.TempDir(), time.Hour, "127.0.0.1:0", endpoint
+	o.Ready = func(addr string) { ready <- addr }
+	done := make(chan error, 1)
+	go func() {
+		done <- Execute(ctx, "sp", func(env *stream.Env) error {
+			src, err := datagen.New(func(n int64) int64 { return n }, datagen.Rate(100))
+			if err != nil {
+				return err
+			}
+			stream.FromSource[int64](env, src, eventtime.Monotonous(func(n int64) int64 { return n })).Uid("n").Discard()
+			return nil
+		}, o)
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("Execute ended before listening: %v", err)
+	}
+	// One savepoint that completes, so that the stop at the end is not a job whose snapshots
+	// all failed.
+	if _, err := Savepoint(ctx, addr, SavepointRequest{TargetDirectory: t.TempDir()}); err != nil {
+		t.Fatalf("savepoint into a local directory: %v", err)
+	}
+	_, err := Savepoint(ctx, addr, SavepointRequest{TargetDirectory: "s3://runnel/sp"})
+	if err == nil || !strings.Contains(err.Error(), hostPort) {
+		t.Errorf("savepoint into s3://runnel/sp = %v, want an error naming %s", err, endpoint)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Execute: %v", err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -31,9 +32,9 @@ const (
 	DefaultProgressInterval = 5 * time.Second
 )
 
-// Options configure how Execute runs a job. Every field but the hooks at the end has a flag of
-// the same meaning (see AddFlags); the zero Options is not the defaults: start from
-// DefaultOptions.
+// Options configure how Execute runs a job. Every field but those at the end (S3Endpoint and the
+// hooks) has a flag of the same meaning (see AddFlags); the zero Options is not the defaults:
+// start from DefaultOptions.
 type Options struct {
 	// Parallelism is the default parallelism of operators; 0 means the number of CPUs.
 	Parallelism int
@@ -89,6 +90,14 @@ type Options struct {
 	// ProgressInterval is the time between progress log lines; default 5s, 0 or less disables
 	// them.
 	ProgressInterval time.Duration
+
+	// S3Endpoint, if set, is the endpoint (an http:// or https:// URL of an S3-compatible
+	// store) of the s3:// locations that name none with "?endpoint=": CheckpointDir,
+	// SavepointDir, FromSavepoint, Restore and the targets of savepoint requests. Empty leaves
+	// them to the AWS configuration (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, ~/.aws). It has no
+	// flag here: `runnel run` sets it from its --s3-endpoint, which the examples' connectors
+	// use too.
+	S3Endpoint string
 
 	// Logger receives the job's logs; nil discards them. Main and Run log text to stderr.
 	Logger *slog.Logger
@@ -184,6 +193,11 @@ func (o Options) Validate() error {
 	if o.RestartStrategy != "" {
 		if _, err := restart.Parse(o.RestartStrategy); err != nil {
 			bad("--restart-strategy: %v", err)
+		}
+	}
+	if o.S3Endpoint != "" {
+		if u, err := url.Parse(o.S3Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("--s3-endpoint %q: want an http:// or https:// URL", o.S3Endpoint)
 		}
 	}
 	if o.RESTAddress != "" {

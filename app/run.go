@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	goruntime "runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -70,10 +72,14 @@ func Run(ctx context.Context, name string, args []string, build func(env *stream
 // to end. It returns nil when the input ended, the job stopped with a savepoint, o.Duration
 // passed or ctx was cancelled (a requested stop), the error of o.Validate for bad options,
 // and otherwise why the job failed (after the restart strategy gave up).
+//
+// With o.S3Endpoint set, s3:// locations in o that name no endpoint get it (a "?endpoint="
+// parameter), as do the targets of savepoint requests.
 func Execute(ctx context.Context, name string, build func(env *stream.Env) error, o Options) (err error) {
 	if err := o.Validate(); err != nil {
 		return err
 	}
+	o = o.withS3Endpoint()
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -168,7 +174,7 @@ func Execute(ctx context.Context, name string, build func(env *stream.Env) error
 	st.set(StatusRunning, nil)
 	if o.RESTAddress != "" {
 		ended, end := context.WithCancelCause(context.Background())
-		srv := &server{st: st, handle: ck.Handle, savepointDir: o.SavepointDir, ended: ended}
+		srv := &server{st: st, handle: ck.Handle, savepointDir: o.SavepointDir, s3Endpoint: o.S3Endpoint, ended: ended}
 		addr, shutdown, err := srv.serve(ctx, o.RESTAddress)
 		if err != nil {
 			end(errJobEnded)
@@ -263,6 +269,34 @@ func planOf(env *stream.Env) (plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// withS3Endpoint returns o with o.S3Endpoint added to its s3:// locations that name none.
+func (o Options) withS3Endpoint() Options {
+	o.CheckpointDir = withEndpoint(o.CheckpointDir, o.S3Endpoint)
+	o.SavepointDir = withEndpoint(o.SavepointDir, o.S3Endpoint)
+	o.FromSavepoint = withEndpoint(o.FromSavepoint, o.S3Endpoint)
+	if o.Restore != "latest" {
+		o.Restore = withEndpoint(o.Restore, o.S3Endpoint)
+	}
+	return o
+}
+
+// withEndpoint returns loc with the query parameter endpoint=endpoint if loc is an s3:// URL
+// without an endpoint parameter and endpoint is not empty; otherwise loc.
+func withEndpoint(loc, endpoint string) string {
+	if endpoint == "" || !strings.HasPrefix(loc, "s3://") {
+		return loc
+	}
+	_, query, hasQuery := strings.Cut(loc, "?")
+	if q, err := url.ParseQuery(query); err == nil && q.Has("endpoint") {
+		return loc
+	}
+	sep := "?"
+	if hasQuery {
+		sep = "&"
+	}
+	return loc + sep + "endpoint=" + url.QueryEscape(endpoint)
 }
 
 var _ metrics.Listener = (*status)(nil)

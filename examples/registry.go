@@ -73,7 +73,8 @@ type Args struct {
 	KinesisStream   string
 	KinesisConsumer string // enhanced fan-out through this stream consumer; empty polls
 	// S3Endpoint is the endpoint of the S3-compatible store of kinesis-clicks and s3-backfill;
-	// empty is AWS's, from the AWS configuration.
+	// empty is AWS's, from the AWS configuration. cmd/runnel applies it to s3:// checkpoint
+	// and savepoint locations too (app.Options.S3Endpoint).
 	S3Endpoint string
 	S3Input    string // s3-backfill: URL of the JSON-lines input
 	S3Output   string // kinesis-clicks, s3-backfill: URL of the output; empty: the example's
@@ -111,7 +112,7 @@ func (a *Args) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&a.KinesisEndpoint, "kinesis-endpoint", a.KinesisEndpoint, "kinesis-clicks: Kinesis endpoint `URL`; empty: AWS's, from the AWS configuration")
 	fs.StringVar(&a.KinesisStream, "kinesis-stream", a.KinesisStream, "kinesis-clicks: `stream` of JSON clicks")
 	fs.StringVar(&a.KinesisConsumer, "kinesis-consumer", a.KinesisConsumer, "kinesis-clicks: read with enhanced fan-out through the stream consumer of this `name`, registered if missing (empty: poll with GetRecords)")
-	fs.StringVar(&a.S3Endpoint, "s3-endpoint", a.S3Endpoint, "kinesis-clicks, s3-backfill: S3 endpoint `URL`; empty: AWS's, from the AWS configuration")
+	fs.StringVar(&a.S3Endpoint, "s3-endpoint", a.S3Endpoint, "S3 endpoint `URL` of kinesis-clicks' and s3-backfill's buckets, and of s3:// --checkpoint-dir, savepoint and restore locations that name none (?endpoint=); empty: AWS's, from the AWS configuration")
 	fs.StringVar(&a.S3Input, "s3-input", a.S3Input, "s3-backfill: `URL` of the JSON-lines input")
 	fs.StringVar(&a.S3Output, "s3-output", a.S3Output, "kinesis-clicks, s3-backfill: output `URL` (default s3://runnel/page-counts/, s3://runnel/orders-clean/)")
 }

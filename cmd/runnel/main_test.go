@@ -57,6 +57,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "clickstream", "--events", "-1", "--rate", "-2"}, `runnel run: --events -1 must not be negative; --rate -2 must not be negative (see 'runnel run --help')`},
 		{[]string{"run", "clickstream", "--generate", "5"}, `runnel run: --generate is for kafka-logs, kinesis-clicks and s3-backfill, not clickstream: clickstream generates its input (see 'runnel run --help')`},
 		{[]string{"run", "iot", "--show"}, `runnel run: --show is for kafka-logs, not iot (see 'runnel run --help')`},
+		{[]string{"run", "s3-backfill", "--s3-endpoint", "127.0.0.1:7070"}, `runnel run: --s3-endpoint "127.0.0.1:7070": want an http:// or https:// URL (see 'runnel run --help')`},
 		{[]string{"savepoint", "a", "b"}, `runnel savepoint: unexpected argument "b" (see 'runnel savepoint --help')`},
 		{[]string{"checkpoints", "list"}, `runnel checkpoints list: missing DIR (see 'runnel checkpoints list --help')`},
 		{[]string{"bench", "nexmark"}, `runnel bench nexmark: --query is required: one of q0, q1, q2, q3, q4, q5, q7, q8 (see 'runnel bench nexmark --help')`},

@@ -51,6 +51,7 @@ local ones, where the connector flags point by default.`,
 			if err := a.Validate(); err != nil {
 				return cli.Invalid(err)
 			}
+			o.S3Endpoint = a.S3Endpoint
 			if err := o.Validate(); err != nil {
 				return cli.Invalid(err)
 			}

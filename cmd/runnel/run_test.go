@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -216,4 +217,27 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestRunS3EndpointForCheckpoints: --s3-endpoint applies to an s3:// --checkpoint-dir, which
+// dialled AWS before (only AWS_ENDPOINT_URL reached another store). Nothing listens at the
+// endpoint here, so the job fails at the start, naming it.
+func TestRunS3EndpointForCheckpoints(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "runnel")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ENDPOINT_URL", "")
+	t.Setenv("AWS_ENDPOINT_URL_S3", "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	code, _, stderr := runCmd(t, "run", "clickstream", "--events", "10", "--rest-address", "",
+		"--checkpoint-dir", "s3://runnel/ckpt", "--s3-endpoint", "http://"+addr)
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if last := lines[len(lines)-1]; code != 1 || !strings.HasPrefix(last, "runnel run: app: checkpoint storage s3://runnel/ckpt?endpoint=") || !strings.Contains(last, addr) {
+		t.Fatalf("exit %d, want 1 and a last line naming the endpoint %s:\n%s", code, addr, stderr)
+	}
 }
