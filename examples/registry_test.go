@@ -1,10 +1,14 @@
 package examples
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/spf13/pflag"
@@ -80,4 +84,92 @@ func TestArgsFlags(t *testing.T) {
 	if err := DefaultArgs().Validate(); err != nil {
 		t.Errorf("defaults: %v", err)
 	}
+}
+
+// TestPrintedOutput runs the generated examples to their end with printed output and checks
+// what a user reads: every line is the output's name and a JSON object whose fields are all
+// lowerCamelCase, with enums as names, not numbers.
+func TestPrintedOutput(t *testing.T) {
+	camel := regexp.MustCompile(`^[a-z][a-zA-Z0-9]*$`)
+	var checkKeys func(path string, v any)
+	checkKeys = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if !camel.MatchString(k) {
+					t.Errorf("%s: field %q is not lowerCamelCase", path, k)
+				}
+				checkKeys(path+"."+k, x)
+			}
+		case []any:
+			for _, x := range v {
+				checkKeys(path, x)
+			}
+		}
+	}
+	enums := map[string][]string{"kind": {"spike", "silent"}, "action": {"raise", "discount"}}
+	seen := map[string]bool{}
+	// Enough events for every output: iot's first spikes come after 100 rounds of 300 sensors.
+	events := map[string]int64{"clickstream": 20000, "iot": 60000, "arbitrage": 3000, "retail": 20000}
+	for _, e := range All() {
+		if e.Servers {
+			continue
+		}
+		t.Run(e.Name, func(t *testing.T) {
+			var out syncBuffer
+			a := DefaultArgs()
+			a.Events, a.Stdout = events[e.Name], &out
+			env := stream.New(e.Name, stream.Config{Parallelism: 2})
+			if err := e.Build(context.Background(), env, a); err != nil {
+				t.Fatal(err)
+			}
+			if err := env.Execute(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+			if len(lines) == 0 || lines[0] == "" {
+				t.Fatal("printed nothing")
+			}
+			for _, l := range lines {
+				name, js, ok := strings.Cut(l, " ")
+				var v map[string]any
+				if !ok || name == "" || json.Unmarshal([]byte(js), &v) != nil {
+					t.Fatalf("line %q is not a name and a JSON object", l)
+				}
+				checkKeys(name, v)
+				for field, names := range enums {
+					if x, ok := v[field]; ok {
+						s, _ := x.(string)
+						if !slices.Contains(names, s) {
+							t.Errorf("%s: %s is %v, want one of %v", name, field, x, names)
+						}
+						seen[field] = true
+					}
+				}
+			}
+		})
+	}
+	for field := range enums {
+		if !seen[field] {
+			t.Errorf("no record had a %s: the examples should show their enums", field)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

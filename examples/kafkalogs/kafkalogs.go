@@ -12,6 +12,7 @@ package kafkalogs
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -19,9 +20,11 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/runnel-io/runnel/connector"
 	"github.com/runnel-io/runnel/connector/datagen"
 	"github.com/runnel-io/runnel/connector/kafka"
 	"github.com/runnel-io/runnel/eventtime"
@@ -257,7 +260,8 @@ func BuildProducer(env *stream.Env, brokers []string, topic string, n, badEvery 
 }
 
 // BuildPrinter adds to env a bounded job printing the committed records of topic to w, one
-// per line (with the "error" header, if any, after a tab).
+// per line as they are (with the "error" header, if any, after a tab), as kafka-console-consumer
+// prints them.
 func BuildPrinter(env *stream.Env, brokers []string, topic string, w io.Writer) error {
 	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: kafka.Cluster{Brokers: brokers, ConnectTimeout: 10 * time.Second},
 		Topics: []string{topic}, Bounded: true, ReadCommitted: true})
@@ -273,6 +277,27 @@ func BuildPrinter(env *stream.Env, brokers []string, topic string, w io.Writer) 
 		}
 		return s
 	}).Name("format").Uid("format")
-	lines.PrintTo(w, "").Name("print").Uid("print")
+	lines.SinkTo(lineSink{mu: new(sync.Mutex), w: w}).Name("print").Uid("print")
 	return nil
 }
+
+// lineSink writes each string to w as a line (stream.Print would write it as a JSON string).
+// Writes from parallel subtasks are serialised by mu.
+type lineSink struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (s lineSink) NewWriter(context.Context, connector.SinkContext) (connector.Writer[string], error) {
+	return s, nil
+}
+
+func (s lineSink) Write(_ context.Context, line string, _ int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, err := io.WriteString(s.w, line+"\n")
+	return err
+}
+
+func (lineSink) PreCommit(context.Context, int64) ([]connector.Committable, error) { return nil, nil }
+func (lineSink) Close() error                                                      { return nil }

@@ -159,12 +159,12 @@ type Item struct {
 
 // WindowSales is what one store sold of one product in one window.
 type WindowSales struct {
-	Store       string
-	Product     string
-	WindowStart int64
-	WindowEnd   int64
-	Units       int64 // sum of Quantity
-	Revenue     int64 // sum of Quantity*UnitPrice, in cents
+	Store       string `json:"store"`
+	Product     string `json:"product"`
+	WindowStart int64  `json:"windowStart"` // epoch ms
+	WindowEnd   int64  `json:"windowEnd"`
+	Units       int64  `json:"units"`   // sum of Quantity
+	Revenue     int64  `json:"revenue"` // sum of Quantity*UnitPrice, in cents
 }
 
 // totals is the accumulator of SalesPerWindow.
@@ -215,16 +215,41 @@ func (a Action) String() string {
 	return fmt.Sprintf("Action(%d)", uint8(a))
 }
 
+// MarshalText names a in JSON and other text output: "raise" or "discount". An unknown Action
+// is an error.
+func (a Action) MarshalText() ([]byte, error) {
+	switch a {
+	case Raise:
+		return []byte("raise"), nil
+	case Discount:
+		return []byte("discount"), nil
+	}
+	return nil, fmt.Errorf("retail: no name for %v", a)
+}
+
+// UnmarshalText reads the names MarshalText writes.
+func (a *Action) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "raise":
+		*a = Raise
+	case "discount":
+		*a = Discount
+	default:
+		return fmt.Errorf("retail: unknown action %q: want raise or discount", b)
+	}
+	return nil
+}
+
 // Signal is one price signal: the item's units in a window against its previous window's.
 type Signal struct {
-	Store       string
-	Product     string
-	Action      Action
-	WindowStart int64 // the window whose units triggered the signal
-	WindowEnd   int64
-	Units       int64
-	PrevUnits   int64 // units in the item's previous window with sales
-	Revenue     int64 // revenue in the window, cents
+	Store       string `json:"store"`
+	Product     string `json:"product"`
+	Action      Action `json:"action"`
+	WindowStart int64  `json:"windowStart"` // the window whose units triggered the signal, epoch ms
+	WindowEnd   int64  `json:"windowEnd"`
+	Units       int64  `json:"units"`
+	PrevUnits   int64  `json:"prevUnits"` // units in the item's previous window with sales
+	Revenue     int64  `json:"revenue"`   // revenue in the window, cents
 }
 
 // Thresholds configure Trends. The zero Thresholds is valid; each field documents its default.
