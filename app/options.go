@@ -101,9 +101,10 @@ type Options struct {
 
 	// Logger receives the job's logs; nil discards them. Main and Run log text to stderr.
 	Logger *slog.Logger
-	// Summary, if set, receives a few lines when the job ends without failing: what its
-	// sources read, its sinks wrote, its windows and joins dropped as late and what it
-	// dead-lettered (see Totals). Main and Run print it to stderr.
+	// Summary, if set, receives a few lines when the job finishes or is stopped (not when it
+	// fails): the records its sources read and its sinks wrote, those dropped as late
+	// (metrics.LateRecordsDropped) and dead-lettered (metrics.DeadLettered), from its last
+	// metrics snapshot. Main and Run print it to stderr.
 	Summary io.Writer
 	// Ready, if set, is called with the REST API's address (host:port, the port resolved) once
 	// it listens, before the job starts. It is not called when the API is disabled.
