@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -75,17 +77,188 @@ func TestRunFlags(t *testing.T) {
 		stream.FromSlice(env, []int{1, 2, 3}, eventtime.Monotonous(func(int) int64 { return 0 })).Discard()
 		return nil
 	}
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stdout string // a substring of stdout; "" for none
+		stderr string // the whole of stderr, when lines is 1; else a substring
+		lines  int    // of stderr; 0 for any number
+	}{
+		{args: []string{"--help"}, stdout: "--checkpoint-dir location"},
+		{args: []string{"--version"}, stdout: "job version "},
+		{args: []string{"--restore", "latest"}, code: 2, lines: 1,
+			stderr: "job: --restore latest needs --checkpoint-dir: the checkpoints to restore the newest of (see 'job --help')\n"},
+		{args: []string{"--checkpoint-interval", "5"}, code: 2, lines: 1,
+			stderr: "job: --checkpoint-interval 5: missing unit (e.g. 5s)\n"},
+		{args: []string{"-checkpoint-dir", "/tmp/x"}, code: 2, lines: 1,
+			stderr: "job: -checkpoint-dir: a long flag takes two dashes (--checkpoint-dir)\n"},
+		{args: []string{"--paralelism", "2"}, code: 2, lines: 1,
+			stderr: "job: unknown flag --paralelism (did you mean --parallelism?)\n"},
+		{args: []string{"extra"}, code: 2, lines: 1, stderr: "job: unexpected argument \"extra\" (see 'job --help')\n"},
+		{args: []string{"--retain", "0", "--parallelism", "-1"}, code: 2, lines: 1,
+			stderr: "job: --parallelism -1 is negative; --retain 0: keep at least 1 checkpoint (see 'job --help')\n"},
+		{args: []string{"--rest-address", "", "--parallelism", "2"}, stderr: "job finished"},
+	} {
+		var out, errb bytes.Buffer
+		code := Run(context.Background(), "job", tc.args, build, &out, &errb)
+		if code != tc.code {
+			t.Errorf("%q: exit %d, want %d\n%s%s", tc.args, code, tc.code, out.String(), errb.String())
+		}
+		if !strings.Contains(out.String(), tc.stdout) {
+			t.Errorf("%q: stdout lacks %q:\n%s", tc.args, tc.stdout, out.String())
+		}
+		if tc.lines == 1 && errb.String() != tc.stderr || !strings.Contains(errb.String(), tc.stderr) {
+			t.Errorf("%q: stderr\n%s\nwant %q", tc.args, errb.String(), tc.stderr)
+		}
+	}
+}
+
+// TestRunSummary checks the lines a bounded job ends with: what it read, wrote and dropped.
+func TestRunSummary(t *testing.T) {
+	build := func(env *stream.Env) error {
+		s := stream.FromSlice(env, []int{1, 2, 3, 4, 5}, eventtime.Monotonous(func(int) int64 { return 0 })).Name("numbers")
+		s.Filter(func(n int) bool { return n%2 == 1 }).Discard().Name("odd")
+		s.Discard().Name("all")
+		return nil
+	}
 	var out, errb bytes.Buffer
-	if code := Run(context.Background(), "job", []string{"--help"}, build, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-checkpoint-dir") {
-		t.Errorf("--help: exit %d\n%s", code, errb.String())
+	if code := Run(context.Background(), "sum", []string{"--rest-address", "", "--progress-interval", "0"}, build, &out, &errb); code != 0 {
+		t.Fatalf("exit %d\n%s", code, errb.String())
 	}
-	errb.Reset()
-	if code := Run(context.Background(), "job", []string{"--restore", "latest"}, build, &out, &errb); code != 2 || !strings.Contains(errb.String(), "needs --checkpoint-dir") {
-		t.Errorf("--restore latest alone: exit %d\n%s", code, errb.String())
+	logs := errb.String()
+	i := strings.Index(logs, "job sum finished in ")
+	if i < 0 {
+		t.Fatalf("no summary:\n%s", logs)
 	}
-	errb.Reset()
-	if code := Run(context.Background(), "job", []string{"--rest-address", "", "--parallelism", "2"}, build, &out, &errb); code != 0 || !strings.Contains(errb.String(), "job finished") {
-		t.Errorf("bounded job: exit %d\n%s", code, errb.String())
+	summary := regexp.MustCompile(`in [0-9.]+m?s:`).ReplaceAllString(logs[i:], "in T:")
+	want := "job sum finished in T: read 5 records, wrote 8, dropped 0 late\n" +
+		"  read   numbers  5\n" +
+		"  wrote  odd      3\n" +
+		"  wrote  all      5\n"
+	if summary != want {
+		t.Errorf("summary:\n%s\nwant:\n%s", summary, want)
+	}
+}
+
+func TestTotals(t *testing.T) {
+	p := plan{sources: []planNode{{1, "in"}}, sinks: []planNode{{3, "out"}, {4, "dead letters"}}}
+	tot := totalsOf(p, metrics.Snapshot{Operators: []metrics.Operator{
+		{ID: 1, Subtask: 0, RecordsOut: 1000},
+		{ID: 1, Subtask: 1, RecordsOut: 234},
+		{ID: 2, RecordsIn: 1234, RecordsOut: 1200, Counters: map[string]int64{metrics.LateRecordsDropped: 30, metrics.DeadLettered: 4}},
+		{ID: 3, Subtask: 0, RecordsIn: 600},
+		{ID: 3, Subtask: 1, RecordsIn: 600},
+		{ID: 4, RecordsIn: 4},
+	}, Checkpoints: &metrics.Checkpoints{Restarts: 2}})
+	var b strings.Builder
+	tot.print(&b, "j", "stopped after --duration", 1500*time.Millisecond)
+	want := "job j stopped after --duration in 1.5s: read 1,234 records, wrote 1,204, dropped 30 late, dead-lettered 4 (since the last of 2 restarts)\n" +
+		"  read   in            1,234\n" +
+		"  wrote  out           1,200\n" +
+		"  wrote  dead letters      4\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+func TestWithEndpoint(t *testing.T) {
+	const ep = "http://127.0.0.1:7070"
+	for _, tc := range []struct{ loc, endpoint, want string }{
+		{"s3://b/ckpt", ep, "s3://b/ckpt?endpoint=http%3A%2F%2F127.0.0.1%3A7070"},
+		{"s3://b/ckpt?region=eu-west-1", ep, "s3://b/ckpt?region=eu-west-1&endpoint=http%3A%2F%2F127.0.0.1%3A7070"},
+		{"s3://b/ckpt?endpoint=https://minio:9000", ep, "s3://b/ckpt?endpoint=https://minio:9000"},
+		{"s3://b/ckpt", "", "s3://b/ckpt"},
+		{"/tmp/ckpt", ep, "/tmp/ckpt"},
+		{"file:///tmp/ckpt", ep, "file:///tmp/ckpt"},
+		{"", ep, ""},
+	} {
+		if got := withEndpoint(tc.loc, tc.endpoint); got != tc.want {
+			t.Errorf("withEndpoint(%q, %q) = %q, want %q", tc.loc, tc.endpoint, got, tc.want)
+		}
+	}
+	o := DefaultOptions()
+	o.CheckpointDir, o.SavepointDir, o.FromSavepoint, o.Restore, o.S3Endpoint = "s3://b/c", "s3://b/s", "s3://b/s/savepoint-1", "latest", ep
+	o = o.withS3Endpoint()
+	if !strings.Contains(o.CheckpointDir, "endpoint=") || !strings.Contains(o.SavepointDir, "endpoint=") ||
+		!strings.Contains(o.FromSavepoint, "endpoint=") || o.Restore != "latest" {
+		t.Errorf("withS3Endpoint: %+v", o)
+	}
+}
+
+// closedEndpoint returns the URL of a loopback port nothing listens on (connections are refused
+// at once), and sets fake AWS credentials and no endpoint in the environment.
+func closedEndpoint(t *testing.T) (endpoint, hostPort string) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "runnel")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ENDPOINT_URL", "")
+	t.Setenv("AWS_ENDPOINT_URL_S3", "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostPort = ln.Addr().String()
+	ln.Close()
+	return "http://" + hostPort, hostPort
+}
+
+// TestS3EndpointReachesCheckpointStorage runs a job with an s3:// checkpoint directory and
+// Options.S3Endpoint pointing at a server that is not there: the error names that endpoint,
+// so the storage dialled it rather than AWS.
+func TestS3EndpointReachesCheckpointStorage(t *testing.T) {
+	endpoint, hostPort := closedEndpoint(t)
+	o := DefaultOptions()
+	o.CheckpointDir, o.RESTAddress, o.S3Endpoint = "s3://runnel/ckpt", "", endpoint
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := Execute(ctx, "s3", func(env *stream.Env) error {
+		stream.FromSlice(env, []int{1}, eventtime.Monotonous(func(int) int64 { return 0 })).Discard()
+		return nil
+	}, o)
+	if err == nil || !strings.Contains(err.Error(), hostPort) {
+		t.Fatalf("Execute = %v, want an error naming %s", err, endpoint)
+	}
+}
+
+// TestS3EndpointReachesSavepointTarget asks a running job for a savepoint into an s3:// target
+// that names no endpoint: the job uses Options.S3Endpoint for it.
+func TestS3EndpointReachesSavepointTarget(t *testing.T) {
+	endpoint, hostPort := closedEndpoint(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ready := make(chan string, 1)
+	o := DefaultOptions()
+	o.CheckpointDir, o.CheckpointInterval, o.RESTAddress, o.S3Endpoint = t.TempDir(), time.Hour, "127.0.0.1:0", endpoint
+	o.Ready = func(addr string) { ready <- addr }
+	done := make(chan error, 1)
+	go func() {
+		done <- Execute(ctx, "sp", func(env *stream.Env) error {
+			src, err := datagen.New(func(n int64) int64 { return n }, datagen.Config{Rate: 100})
+			if err != nil {
+				return err
+			}
+			stream.FromSource[int64](env, src, eventtime.Monotonous(func(n int64) int64 { return n })).Uid("n").Discard()
+			return nil
+		}, o)
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("Execute ended before listening: %v", err)
+	}
+	// One savepoint that completes, so that the stop at the end is not a job whose snapshots
+	// all failed.
+	if _, err := Savepoint(ctx, addr, SavepointRequest{TargetDirectory: t.TempDir()}); err != nil {
+		t.Fatalf("savepoint into a local directory: %v", err)
+	}
+	_, err := Savepoint(ctx, addr, SavepointRequest{TargetDirectory: "s3://runnel/sp"})
+	if err == nil || !strings.Contains(err.Error(), hostPort) {
+		t.Errorf("savepoint into s3://runnel/sp = %v, want an error naming %s", err, endpoint)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Execute: %v", err)
 	}
 }
 
@@ -348,7 +521,7 @@ func TestMain(m *testing.M) {
 func TestStatusLogsSourceLag(t *testing.T) {
 	var buf bytes.Buffer
 	s := newStatus("lag", slog.New(slog.NewTextHandler(&buf, nil)), time.Second)
-	s.sources[1] = true
+	s.plan = plan{sources: []planNode{{1, "src"}}}
 	s.Report(metrics.Snapshot{Time: s.started.Add(time.Second), Operators: []metrics.Operator{
 		{ID: 1, Subtask: 0, RecordsOut: 5, Gauges: map[string]int64{metrics.RecordsLagMax: 7}},
 		{ID: 1, Subtask: 1, RecordsOut: 5, Gauges: map[string]int64{metrics.RecordsLagMax: 42}},

@@ -14,15 +14,20 @@
 //		})
 //	}
 //
-// and `go run . --checkpoint-dir /tmp/ckpt --restore latest` then behaves like `runnel run`.
+// and `go run . --checkpoint-dir /tmp/ckpt --restore latest` then behaves like `runnel run`:
+// the same flags (POSIX style, --name value), --help and --version, errors on one line naming
+// the flag and the fix, and a summary of what the job read, wrote and dropped when it ends.
 //
 // The files:
 //
 //	options.go   Options: the flags, their defaults, Validate
 //	run.go       Main, Run (parse and execute), Execute (one job from Options)
 //	status.go    what the job is doing, fed by the metrics listener; progress log lines
+//	summary.go   the totals of a job's metrics, printed when it ends
 //	rest.go      the REST API: POST /v1/savepoints, GET /v1/job; the client (Savepoint)
 //
-// Programs that need their own flags build a flag.FlagSet, call Options.AddFlags on it, parse,
-// and call Execute; cmd/runnel's run verb does that to add --events and --output.
+// Programs that need their own flags make a github.com/spf13/pflag FlagSet (or a cobra
+// command), call Options.AddFlags on it, add their own flags (those of the standard flag
+// package with AddGoFlagSet), parse, and call Execute; `runnel run` does that to add the
+// examples' flags.
 package app

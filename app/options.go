@@ -2,11 +2,14 @@ package app
 
 import (
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/runnel-io/runnel/restart"
 )
@@ -29,9 +32,9 @@ const (
 	DefaultProgressInterval = 5 * time.Second
 )
 
-// Options configure how Execute runs a job. Every field but the hooks at the end has a flag of
-// the same meaning (see AddFlags); the zero Options is not the defaults: start from
-// DefaultOptions.
+// Options configure how Execute runs a job. Every field but those at the end (S3Endpoint and the
+// hooks) has a flag of the same meaning (see AddFlags); the zero Options is not the defaults:
+// start from DefaultOptions.
 type Options struct {
 	// Parallelism is the default parallelism of operators; 0 means the number of CPUs.
 	Parallelism int
@@ -88,8 +91,21 @@ type Options struct {
 	// them.
 	ProgressInterval time.Duration
 
+	// S3Endpoint, if set, is the endpoint (an http:// or https:// URL of an S3-compatible
+	// store) of the s3:// locations that name none with "?endpoint=": CheckpointDir,
+	// SavepointDir, FromSavepoint, Restore and the targets of savepoint requests. Empty leaves
+	// them to the AWS configuration (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, ~/.aws). It has no
+	// flag here: `runnel run` sets it from its --s3-endpoint, which the examples' connectors
+	// use too.
+	S3Endpoint string
+
 	// Logger receives the job's logs; nil discards them. Main and Run log text to stderr.
 	Logger *slog.Logger
+	// Summary, if set, receives a few lines when the job finishes or is stopped (not when it
+	// fails): the records its sources read and its sinks wrote, those dropped as late
+	// (metrics.LateRecordsDropped) and dead-lettered (metrics.DeadLettered), from its last
+	// metrics snapshot. Main and Run print it to stderr.
+	Summary io.Writer
 	// Ready, if set, is called with the REST API's address (host:port, the port resolved) once
 	// it listens, before the job starts. It is not called when the API is disabled.
 	Ready func(addr string)
@@ -108,8 +124,10 @@ func DefaultOptions() Options {
 }
 
 // AddFlags defines the flags of every job on fs, bound to o's fields; o's current values are the
-// flags' defaults. o must outlive the parsing of fs.
-func (o *Options) AddFlags(fs *flag.FlagSet) {
+// flags' defaults. o must outlive the parsing of fs. The flags are POSIX style (--name value or
+// --name=value), as pflag and `runnel run` read them; a program with flags of the standard flag
+// package adds them to the same set with fs.AddGoFlagSet.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.Parallelism, "parallelism", o.Parallelism, "parallel subtasks per operator (0: number of CPUs)")
 	fs.IntVar(&o.MaxParallelism, "max-parallelism", o.MaxParallelism, "key groups: the most subtasks keyed state can be split over; fixed for the life of the state (0: 128)")
 	fs.StringVar(&o.CheckpointDir, "checkpoint-dir", o.CheckpointDir, "take checkpoints into this `location`: a path, file:// URL or s3://bucket/prefix (empty: no checkpoints)")
@@ -176,6 +194,11 @@ func (o Options) Validate() error {
 	if o.RestartStrategy != "" {
 		if _, err := restart.Parse(o.RestartStrategy); err != nil {
 			bad("--restart-strategy: %v", err)
+		}
+	}
+	if o.S3Endpoint != "" {
+		if u, err := url.Parse(o.S3Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("--s3-endpoint %q: want an http:// or https:// URL", o.S3Endpoint)
 		}
 	}
 	if o.RESTAddress != "" {

@@ -90,6 +90,7 @@ type server struct {
 	st           *status
 	savepoints   *stream.Savepoints
 	savepointDir string
+	s3Endpoint   string // added to s3:// targets that name no endpoint (Options.S3Endpoint)
 	// ended is cancelled with errJobEnded when the job ends.
 	ended context.Context
 }
@@ -132,9 +133,9 @@ func (s *server) savepoint(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	dir := req.TargetDirectory
+	dir := withEndpoint(req.TargetDirectory, s.s3Endpoint)
 	if dir == "" {
-		dir = s.savepointDir
+		dir = s.savepointDir // Execute already gave it the endpoint
 	}
 	if dir == "" {
 		writeError(w, apiError(ErrBadRequest, "no target directory: name one (targetDirectory) or start the job with --savepoint-dir"))

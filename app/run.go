@@ -4,29 +4,34 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	goruntime "runtime"
+	"strings"
 	"syscall"
 	"time"
 
-	"github.com/runnel-io/runnel/checkpoint/s3"
-	"github.com/runnel-io/runnel/statebackend/pebble"
+	"github.com/spf13/cobra"
 
 	"github.com/runnel-io/runnel/checkpoint"
+	"github.com/runnel-io/runnel/checkpoint/s3"
+	"github.com/runnel-io/runnel/internal/cli"
+	"github.com/runnel-io/runnel/internal/version"
 	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/restart"
+	"github.com/runnel-io/runnel/statebackend/pebble"
 	"github.com/runnel-io/runnel/stream"
 )
 
 // Main runs the job that build adds to its Env, configured by the command line (the flags of
 // `runnel run`, see Options.AddFlags), until its input ends, --duration passes, or SIGINT or
 // SIGTERM stops it; then it exits the process: 0 on success or a requested stop, 1 when the job
-// fails, 2 on bad flags. name is the job's name (in logs, snapshots and GET /v1/job).
+// fails, 2 on bad flags. name is the job's name (in logs, snapshots and GET /v1/job) and the
+// program's name in help and errors.
 func Main(name string, build func(env *stream.Env) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// After the first signal, a second one kills the process at once.
@@ -36,39 +41,32 @@ func Main(name string, build func(env *stream.Env) error) {
 	os.Exit(code)
 }
 
-// Run parses args as Main's flags, runs the job like Execute with text logs to stderr, and
-// returns the exit code Main would use. --help prints the flags to stderr and returns 0. stdout
-// is unused by Run itself (Print sinks write to os.Stdout); it is there for programs that
-// redirect their output.
+// Run parses args as Main's flags, runs the job like Execute with text logs and a summary at
+// the end to stderr, and returns the exit code Main would use. It follows the conventions of
+// the runnel command (internal/cli): --help prints the flags and --version the version to
+// stdout, returning 0; a bad flag or argument prints one line to stderr, naming it and the fix,
+// and returns 2; a failed job's error is the last line of stderr. stdout is unused otherwise
+// (Print sinks write to os.Stdout); it is there for programs that redirect their output.
 func Run(ctx context.Context, name string, args []string, build func(env *stream.Env) error, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: %s [flags]\n\nRuns the job %q.\n\n", name, name)
-		fs.PrintDefaults()
-	}
 	o := DefaultOptions()
-	o.AddFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	cmd := &cobra.Command{
+		Use:     name + " [flags]",
+		Short:   fmt.Sprintf("Runs the job %q.", name),
+		Long:    fmt.Sprintf("Runs the job %q until its input ends, --duration passes, or Ctrl-C (SIGINT) or SIGTERM stops it.", name),
+		Args:    cli.Args(0, 0, ""),
+		Version: version.Get().String(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return cli.Invalid(err)
+			}
+			o.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+			o.Summary = stderr
+			return Execute(cmd.Context(), name, build, o)
+		},
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "%s: unexpected arguments %v\n", name, fs.Args())
-		return 2
-	}
-	if err := o.Validate(); err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", name, err)
-		return 2
-	}
-	o.Logger = slog.New(slog.NewTextHandler(stderr, nil))
-	if err := Execute(ctx, name, build, o); err != nil {
-		o.Logger.Error("job failed", "job", name, "err", err)
-		return 1
-	}
-	return 0
+	o.AddFlags(cmd.Flags())
+	cli.Setup(cmd)
+	return cli.Execute(ctx, cmd, args, stdout, stderr)
 }
 
 // Execute builds the job with build and runs it as o says: it opens the checkpoint storage,
@@ -76,10 +74,14 @@ func Run(ctx context.Context, name string, args []string, build func(env *stream
 // to end. It returns nil when the input ended, the job stopped with a savepoint, o.Duration
 // passed or ctx was cancelled (a requested stop), the error of o.Validate for bad options,
 // and otherwise why the job failed (after the restart strategy gave up).
+//
+// With o.S3Endpoint set, s3:// locations in o that name no endpoint get it (a "?endpoint="
+// parameter), as do the targets of savepoint requests.
 func Execute(ctx context.Context, name string, build func(env *stream.Env) error, o Options) (err error) {
 	if err := o.Validate(); err != nil {
 		return err
 	}
+	o = o.withS3Endpoint()
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -157,7 +159,7 @@ func Execute(ctx context.Context, name string, build func(env *stream.Env) error
 	if err := env.Validate(); err != nil {
 		return fmt.Errorf("app: job %s: %w", name, err)
 	}
-	if st.sources, err = sourceIDs(env); err != nil {
+	if st.plan, err = planOf(env); err != nil {
 		return err
 	}
 
@@ -176,7 +178,7 @@ func Execute(ctx context.Context, name string, build func(env *stream.Env) error
 	st.set(StatusRunning, nil)
 	if o.RESTAddress != "" {
 		ended, end := context.WithCancelCause(context.Background())
-		srv := &server{st: st, savepoints: ck.Savepoints, savepointDir: o.SavepointDir, ended: ended}
+		srv := &server{st: st, savepoints: ck.Savepoints, savepointDir: o.SavepointDir, s3Endpoint: o.S3Endpoint, ended: ended}
 		addr, shutdown, err := srv.serve(ctx, o.RESTAddress)
 		if err != nil {
 			end(errJobEnded)
@@ -198,6 +200,9 @@ func Execute(ctx context.Context, name string, build func(env *stream.Env) error
 	case err == nil:
 		st.set(StatusFinished, nil)
 		log.Info("job finished", "elapsed", time.Since(start).Round(time.Millisecond))
+		if o.Summary != nil {
+			st.totals().print(o.Summary, name, "finished", time.Since(start))
+		}
 		return nil
 	case runCtx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errDuration)):
 		why := "stopped"
@@ -212,6 +217,9 @@ func Execute(ctx context.Context, name string, build func(env *stream.Env) error
 		}
 		st.set(StatusCanceled, nil)
 		log.Info("job "+why, "elapsed", time.Since(start).Round(time.Millisecond))
+		if o.Summary != nil {
+			st.totals().print(o.Summary, name, why, time.Since(start))
+		}
 		return nil
 	}
 	st.set(StatusFailed, err)
@@ -225,28 +233,60 @@ var errDuration = errors.New("app: --duration passed")
 // besides local paths: s3:// (package checkpoint/s3).
 func Schemes() checkpoint.Schemes { return checkpoint.Schemes{"s3": s3.Scheme()} }
 
-// sourceIDs returns the node IDs of env's sources.
-func sourceIDs(env *stream.Env) (map[int]bool, error) {
+// planOf returns env's sources and sinks, in the order of its graph.
+func planOf(env *stream.Env) (plan, error) {
 	b, err := env.PlanJSON()
 	if err != nil {
-		return nil, fmt.Errorf("app: job graph: %w", err)
+		return plan{}, fmt.Errorf("app: job graph: %w", err)
 	}
-	var plan struct {
+	var g struct {
 		Nodes []struct {
 			ID   int
+			Name string
 			Kind string
 		}
 	}
-	if err := json.Unmarshal(b, &plan); err != nil {
-		return nil, fmt.Errorf("app: job graph: %w", err)
+	if err := json.Unmarshal(b, &g); err != nil {
+		return plan{}, fmt.Errorf("app: job graph: %w", err)
 	}
-	ids := map[int]bool{}
-	for _, n := range plan.Nodes {
-		if n.Kind == "source" {
-			ids[n.ID] = true
+	var p plan
+	for _, n := range g.Nodes {
+		switch n.Kind {
+		case "source":
+			p.sources = append(p.sources, planNode{n.ID, n.Name})
+		case "sink":
+			p.sinks = append(p.sinks, planNode{n.ID, n.Name})
 		}
 	}
-	return ids, nil
+	return p, nil
+}
+
+// withS3Endpoint returns o with o.S3Endpoint added to its s3:// locations that name none.
+func (o Options) withS3Endpoint() Options {
+	o.CheckpointDir = withEndpoint(o.CheckpointDir, o.S3Endpoint)
+	o.SavepointDir = withEndpoint(o.SavepointDir, o.S3Endpoint)
+	o.FromSavepoint = withEndpoint(o.FromSavepoint, o.S3Endpoint)
+	if o.Restore != "latest" {
+		o.Restore = withEndpoint(o.Restore, o.S3Endpoint)
+	}
+	return o
+}
+
+// withEndpoint returns loc with the query parameter endpoint=endpoint if loc is an s3:// URL
+// without an endpoint parameter and endpoint is not empty; otherwise loc.
+func withEndpoint(loc, endpoint string) string {
+	if endpoint == "" || !strings.HasPrefix(loc, "s3://") {
+		return loc
+	}
+	_, query, hasQuery := strings.Cut(loc, "?")
+	if q, err := url.ParseQuery(query); err == nil && q.Has("endpoint") {
+		return loc
+	}
+	sep := "?"
+	if hasQuery {
+		sep = "&"
+	}
+	return loc + sep + "endpoint=" + url.QueryEscape(endpoint)
 }
 
 var _ metrics.Listener = (*status)(nil)

@@ -23,7 +23,7 @@ const (
 // Execute. It is safe for concurrent use.
 type status struct {
 	name    string
-	sources map[int]bool // node IDs of the job's sources, to count records read
+	plan    plan // the job's sources and sinks; set before the job runs
 	log     *slog.Logger
 	every   time.Duration // between progress lines; <= 0: none
 	started time.Time
@@ -33,7 +33,7 @@ type status struct {
 		status   string
 		err      string
 		restored string // the snapshot directory the job started from, if any
-		records  int64  // read by the sources
+		totals   totals // of the latest snapshot
 		ckpt     *metrics.Checkpoints
 		// progress line bookkeeping: the last line's time and record count
 		lastAt      time.Time
@@ -42,7 +42,7 @@ type status struct {
 }
 
 func newStatus(name string, log *slog.Logger, every time.Duration) *status {
-	s := &status{name: name, log: log, every: every, started: time.Now(), sources: map[int]bool{}}
+	s := &status{name: name, log: log, every: every, started: time.Now()}
 	s.mu.status = StatusCreated
 	s.mu.lastAt = s.started
 	return s
@@ -73,13 +73,13 @@ func (s *status) checkpoints() *metrics.Checkpoints {
 // Report is the job's metrics listener: it keeps the figures for GET /v1/job and logs a progress
 // line every s.every.
 func (s *status) Report(snap metrics.Snapshot) {
-	var n int64
+	t := totalsOf(s.plan, snap)
+	n := t.read
 	var lag map[string]int64 // the sources' gauges (their lag), the largest over subtasks
 	for _, o := range snap.Operators {
-		if !s.sources[o.ID] {
+		if !slices.ContainsFunc(s.plan.sources, func(p planNode) bool { return p.id == o.ID }) {
 			continue
 		}
-		n += o.RecordsOut
 		for name, v := range o.Gauges {
 			if lag == nil {
 				lag = map[string]int64{}
@@ -88,7 +88,7 @@ func (s *status) Report(snap metrics.Snapshot) {
 		}
 	}
 	s.mu.Lock()
-	s.mu.records = n
+	s.mu.totals = t
 	if snap.Checkpoints != nil {
 		c := *snap.Checkpoints
 		s.mu.ckpt = &c
@@ -150,13 +150,20 @@ func (s *status) info() JobInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	in := JobInfo{Name: s.name, Status: s.mu.status, Error: s.mu.err, StartTime: s.started,
-		Records: s.mu.records, RestoredFrom: s.mu.restored}
+		Records: s.mu.totals.read, RestoredFrom: s.mu.restored}
 	if c := s.mu.ckpt; c != nil {
 		in.Checkpoints = &CheckpointInfo{Completed: c.Completed, Failed: c.Failed, Restarts: c.Restarts,
 			LastID: c.LastID, LastDurationMs: c.LastDuration.Milliseconds(), LastSizeBytes: c.LastSize,
 			LastAlignmentMs: c.LastAlignment.Milliseconds(), Restored: c.Restored}
 	}
 	return in
+}
+
+// totals returns the figures of the latest metrics snapshot.
+func (s *status) totals() totals {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.totals
 }
 
 func (s *status) current() string {

@@ -29,6 +29,12 @@ type Operator struct {
 // arrived later than the allowed lateness and no late-data side output took them.
 const LateRecordsDropped = "numLateRecordsDropped"
 
+// DeadLettered is the counter of records an operator handed to a dead-letter output (such as
+// malformed input under format.DeadLetter) instead of failing the job. The engine does not count
+// it: the operator that routes a record to a dead letter does, so that a job's summary can say
+// how many there were.
+const DeadLettered = "numRecordsDeadLettered"
+
 // Gauges of sources, named as Amazon Managed Service for Apache Flink shows them.
 const (
 	// RecordsLagMax is a Kafka source subtask's largest lag over its partitions: the records

@@ -53,21 +53,28 @@ func rtCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// rtStart runs env in the background; the channel delivers Execute's result.
-func rtStart(ctx context.Context, env *stream.Env) <-chan error {
+// rtStart runs env in the background; the channel (of capacity 1) delivers Execute's result.
+func rtStart(ctx context.Context, env *stream.Env) chan error {
 	done := make(chan error, 1)
 	go func() { done <- env.Execute(ctx) }()
 	return done
 }
 
-// rtWait waits for a value from ch, failing the test if the job ends or the context expires
-// first.
-func rtWait[T any](t *testing.T, ctx context.Context, ch <-chan T, done <-chan error, what string) T {
+// rtWait waits for a value from ch, failing the test if the job ends without sending one or
+// the context expires first. A value sent just before the job ended is returned, and the job's
+// result is put back on done for the caller to read.
+func rtWait[T any](t *testing.T, ctx context.Context, ch <-chan T, done chan error, what string) T {
 	t.Helper()
 	select {
 	case v := <-ch:
 		return v
 	case err := <-done:
+		select {
+		case v := <-ch: // sent before the end: select chose between two ready cases at random
+			done <- err
+			return v
+		default:
+		}
 		t.Fatalf("the job ended (%v) while waiting for %s", err, what)
 	case <-ctx.Done():
 		t.Fatalf("timed out waiting for %s", what)

@@ -1,7 +1,9 @@
 package stream
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -233,23 +235,31 @@ func (funcWriter[T]) PreCommit(context.Context, int64) ([]connector.Committable,
 }
 func (funcWriter[T]) Close() error { return nil }
 
-// Print writes every record to standard output as "subtask> record" (the subtask prefix is
-// left out at parallelism 1), like Flink's print sink.
+// Print writes every record to standard output as one line of JSON (encoding/json: struct
+// tags, MarshalJSON and MarshalText apply), whatever the subtask that writes it. It is Flink's
+// print sink with output that tools read (jq, JSON-lines loaders) and no "2>" subtask prefix.
 func (s Stream[T]) Print() Sink { return s.PrintTo(os.Stdout, "") }
 
-// PrintTo writes every record to w, one per line, prefixed by prefix and the subtask. Writes
-// from parallel subtasks are serialised.
+// PrintTo writes every record to w as Print does, each line after prefix (empty: pure JSON
+// lines). Writes from parallel subtasks are serialised, a line at a time. A record that
+// encoding/json cannot encode (a NaN or infinite float, a channel) is written as the JSON
+// string of its %+v form rather than failing the job.
 func (s Stream[T]) PrintTo(w io.Writer, prefix string) Sink {
 	var mu sync.Mutex
-	return s.SinkTo(funcSink[T](func(sc connector.SinkContext) func(T, int64) error {
-		p := prefix
-		if sc.Parallelism > 1 {
-			p += fmt.Sprintf("%d> ", sc.Subtask+1)
-		}
+	return s.SinkTo(funcSink[T](func(connector.SinkContext) func(T, int64) error {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false) // "→" and "<" as they are: the lines are for people too
 		return func(v T, _ int64) error {
+			buf.Reset()
+			buf.WriteString(prefix)
+			if enc.Encode(v) != nil {
+				buf.Truncate(len(prefix))
+				_ = enc.Encode(fmt.Sprintf("%+v", v)) // a string always encodes
+			}
 			mu.Lock()
 			defer mu.Unlock()
-			_, err := fmt.Fprintf(w, "%s%v\n", p, v)
+			_, err := w.Write(buf.Bytes())
 			return err
 		}
 	})).Name("Print")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,50 +11,59 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/runnel-io/runnel/checkpoint"
+	"github.com/runnel-io/runnel/internal/cli"
 	"github.com/runnel-io/runnel/internal/snapshot"
 )
 
-func runCheckpoints(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "list" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			fmt.Fprintf(stderr, "Usage: runnel checkpoints list [--json] DIR\n\nSubcommands:\n  list   show the checkpoints and savepoints stored under DIR (a path or file:// URL)\n")
-			printStatusHelp(stderr)
-			return nil
-		}
-		fmt.Fprintf(stderr, "Usage: runnel checkpoints list [--json] DIR\n")
-		return errUsage
+// checkpointsCommand is `runnel checkpoints`, a group of commands on checkpoint directories.
+func checkpointsCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "checkpoints",
+		Short: "Inspect stored checkpoints and savepoints",
 	}
-	fs := newFlags("checkpoints list", "checkpoints list [--json] DIR", stderr)
-	asJSON := fs.Bool("json", false, "print one JSON object per snapshot: id, kind, status, timestamp, files, sizeBytes, dir, error, latest")
-	usage := fs.Usage
-	fs.Usage = func() {
-		usage()
-		printStatusHelp(stderr)
+	cmd.AddCommand(checkpointsListCommand())
+	return cmd
+}
+
+// checkpointsListCommand is `runnel checkpoints list DIR`.
+func checkpointsListCommand() *cobra.Command {
+	var asJSON bool
+	var help strings.Builder
+	printStatusHelp(&help)
+	cmd := &cobra.Command{
+		Use:   "list DIR",
+		Short: "Show the checkpoints and savepoints stored under DIR",
+		Long: `Show the checkpoints and savepoints stored under DIR (a path, file:// URL or
+s3://bucket/prefix, with ?endpoint= for an S3-compatible store), and which one
+--restore latest resumes.
+` + help.String(),
+		Args: cli.Args(1, 1, "DIR"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return listCheckpoints(cmd.Context(), args[0], asJSON, cmd.OutOrStdout())
+		},
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errUsage
-	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per snapshot: id, kind, status, timestamp, files, sizeBytes, dir, error, latest")
+	return cmd
+}
+
+// listCheckpoints prints the snapshots under dir to stdout.
+func listCheckpoints(ctx context.Context, dir string, asJSON bool, stdout io.Writer) error {
 	// Listing must not create what it lists: checkpoint.Open makes missing local directories.
-	if dir := fs.Arg(0); !strings.Contains(dir, "://") {
+	if !strings.Contains(dir, "://") {
 		if _, err := os.Stat(dir); err != nil {
 			return fmt.Errorf("checkpoint directory %s: %w", dir, err)
 		}
 	}
-	st, err := checkpoint.Open(ctx, fs.Arg(0))
+	st, err := checkpoint.Open(ctx, dir)
 	if err != nil {
 		return err
 	}
 	infos, err := snapshot.List(ctx, st)
 	if err != nil {
-		return fmt.Errorf("listing %s: %w", fs.Arg(0), err)
+		return fmt.Errorf("listing %s: %w", dir, err)
 	}
 	// The lineage says which snapshot --restore latest resumes; a directory from before
 	// lineages has none, and an unreadable one is reported below the table.
@@ -70,7 +78,7 @@ func runCheckpoints(ctx context.Context, args []string, stdout, stderr io.Writer
 		rows[i].Latest = lin != nil && lin.Latest != nil && lin.Latest.Local() && lin.Latest.Location == in.Dir
 		withErrors = withErrors || rows[i].Error != ""
 	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		for _, r := range rows {
 			if err := enc.Encode(r); err != nil {
@@ -80,7 +88,7 @@ func runCheckpoints(ctx context.Context, args []string, stdout, stderr io.Writer
 		return nil
 	}
 	if len(infos) == 0 {
-		fmt.Fprintf(stdout, "no checkpoints or savepoints under %s\n", fs.Arg(0))
+		fmt.Fprintf(stdout, "no checkpoints or savepoints under %s\n", dir)
 	}
 	defer printLineage(stdout, lin, linErr)
 	if len(infos) == 0 {

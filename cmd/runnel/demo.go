@@ -10,36 +10,72 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/runnel-io/runnel/connector"
 	"github.com/runnel-io/runnel/eventtime"
 	"github.com/runnel-io/runnel/examples/clickstream"
+	"github.com/runnel-io/runnel/internal/cli"
 	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/stream"
 )
 
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("demo", "demo [flags]", stderr)
-	duration := fs.Duration("duration", 0, "stop after this long (0: run until Ctrl-C or --events)")
-	events := fs.Int64("events", 0, "stop after this many clicks (0: unbounded)")
-	rate := fs.Float64("rate", 0, "clicks per wall-clock second (0: as fast as possible)")
-	parallelism := fs.Int("parallelism", 0, "parallel subtasks per operator (0: number of CPUs)")
-	top := fs.Int("top", 10, "pages to show per window")
-	size := fs.Duration("window", 10*time.Second, "event-time window size")
-	pages := fs.Int("pages", 200, "distinct pages in the generated clickstream")
-	plain := fs.Bool("plain", false, "print lines instead of redrawing the screen")
-	plan := fs.Bool("plan", false, "print the job graph and exit")
-	if err := parse(fs, args); err != nil {
-		return err
+// demoOptions are the flags of `runnel demo`.
+type demoOptions struct {
+	duration    time.Duration
+	events      int64
+	rate        float64
+	parallelism int
+	top         int
+	size        time.Duration
+	pages       int
+	plain, plan bool
+}
+
+// demoCommand is `runnel demo`, the quickstart: the clickstream example drawn live.
+func demoCommand() *cobra.Command {
+	d := demoOptions{top: 10, size: 10 * time.Second, pages: 200}
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the website clickstream demo: page views per page in 10 s event-time windows, live",
+		Long: `Run a real streaming job on generated clicks: page views per page in event-time windows, then
+the top pages of each window, drawn live in the terminal with the throughput, until Ctrl-C.`,
+		Example: `  runnel demo --duration 30s --rate 20000
+  runnel demo --plan`,
+		Args: cli.Args(0, 0, ""),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case d.duration < 0, d.events < 0, d.rate < 0, d.parallelism < 0:
+				return cli.Usagef("--duration, --events, --rate and --parallelism must not be negative")
+			case d.top <= 0, d.pages <= 0, d.size <= 0:
+				return cli.Usagef("--top, --pages and --window must be positive")
+			}
+			return runDemo(cmd.Context(), d, cmd.OutOrStdout())
+		},
 	}
-	if *duration > 0 {
+	fs := cmd.Flags()
+	fs.DurationVar(&d.duration, "duration", d.duration, "stop after this long (0: run until Ctrl-C or --events)")
+	fs.Int64Var(&d.events, "events", d.events, "stop after this many clicks (0: unbounded)")
+	fs.Float64Var(&d.rate, "rate", d.rate, "clicks per wall-clock second (0: as fast as possible)")
+	fs.IntVar(&d.parallelism, "parallelism", d.parallelism, "parallel subtasks per operator (0: number of CPUs)")
+	fs.IntVar(&d.top, "top", d.top, "pages to show per window")
+	fs.DurationVar(&d.size, "window", d.size, "event-time window size")
+	fs.IntVar(&d.pages, "pages", d.pages, "distinct pages in the generated clickstream")
+	fs.BoolVar(&d.plain, "plain", d.plain, "print lines instead of redrawing the screen")
+	fs.BoolVar(&d.plan, "plan", d.plan, "print the job graph and exit")
+	return cmd
+}
+
+func runDemo(ctx context.Context, d demoOptions, stdout io.Writer) error {
+	if d.duration > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *duration)
+		ctx, cancel = context.WithTimeout(ctx, d.duration)
 		defer cancel()
 	}
 
 	var sourced atomic.Int64
 	env := stream.New("clickstream-demo", stream.Config{
-		Parallelism:     *parallelism,
+		Parallelism:     d.parallelism,
 		MetricsInterval: 250 * time.Millisecond,
 		Metrics: metrics.ListenerFunc(func(s metrics.Snapshot) {
 			var n int64
@@ -51,18 +87,18 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			sourced.Store(n)
 		}),
 	})
-	clicks, err := clickstream.Source(env, clickstream.Options{Events: *events, Rate: *rate, Pages: *pages, Disorder: time.Second})
+	clicks, err := clickstream.Source(env, clickstream.Options{Events: d.events, Rate: d.rate, Pages: d.pages, Disorder: time.Second})
 	if err != nil {
 		return err
 	}
 	board := &board{}
-	clickstream.TopPages(clickstream.CountViews(clicks, *size), *size, *top).SinkTo(board).Name("terminal")
-	if *plan {
+	clickstream.TopPages(clickstream.CountViews(clicks, d.size), d.size, d.top).SinkTo(board).Name("terminal")
+	if d.plan {
 		fmt.Fprint(stdout, env.Plan())
 		return nil
 	}
 
-	redraw := !*plain && isTerminal(stdout)
+	redraw := !d.plain && isTerminal(stdout)
 	done := make(chan error, 1)
 	start := time.Now()
 	go func() { done <- env.Execute(ctx) }()
@@ -130,12 +166,12 @@ func (b *board) render(w io.Writer, redraw bool, events int64, rate float64, ela
 		s.WriteString("Runnel demo: website clickstream → page views per page per window → top pages   (Ctrl-C to stop)\n\n")
 	}
 	fmt.Fprintf(&s, "%6.0fs  events %s  throughput %s events/s  windows closed %d\n",
-		elapsed.Seconds(), thousands(events), thousands(int64(rate)), windows)
+		elapsed.Seconds(), cli.Thousands(events), cli.Thousands(int64(rate)), windows)
 	if windows > 0 && (redraw || elapsed.Seconds() < 1.5 || int(elapsed.Seconds())%5 == 0) {
-		fmt.Fprintf(&s, "  window [%s, %s)  views %s\n", eventtime.Format(t.WindowStart), eventtime.Format(t.WindowEnd), thousands(t.Total))
+		fmt.Fprintf(&s, "  window [%s, %s)  views %s\n", eventtime.Format(t.WindowStart), eventtime.Format(t.WindowEnd), cli.Thousands(t.Total))
 		fmt.Fprintf(&s, "  %3s  %-14s %10s %7s\n", "#", "page", "views", "share")
 		for i, p := range t.Pages {
-			fmt.Fprintf(&s, "  %3d  %-14s %10s %6.1f%%\n", i+1, p.Page, thousands(p.Views), 100*float64(p.Views)/float64(max(t.Total, 1)))
+			fmt.Fprintf(&s, "  %3d  %-14s %10s %6.1f%%\n", i+1, p.Page, cli.Thousands(p.Views), 100*float64(p.Views)/float64(max(t.Total, 1)))
 		}
 	}
 	io.WriteString(w, s.String())
@@ -145,23 +181,5 @@ func (b *board) summary(w io.Writer, events int64, elapsed time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	fmt.Fprintf(w, "done: %s clicks in %.1fs (%s events/s); %d windows closed counting %s views\n",
-		thousands(events), elapsed.Seconds(), thousands(int64(float64(events)/max(elapsed.Seconds(), 1e-9))), b.windows, thousands(b.views))
-}
-
-// thousands renders n with thin separators: 1234567 → 1,234,567.
-func thousands(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
+		cli.Thousands(events), elapsed.Seconds(), cli.Thousands(int64(float64(events)/max(elapsed.Seconds(), 1e-9))), b.windows, cli.Thousands(b.views))
 }

@@ -1,33 +1,23 @@
-// Command runnel is Runnel's one binary: it runs demo jobs and benchmarks today, and the
-// managed service later. Each verb has its own flags; `runnel <verb> --help` lists them.
+// Command runnel is Runnel's one binary: it runs the demo, example jobs with checkpoints and
+// savepoints, benchmarks, and inspects checkpoint directories; the managed service comes later.
+// It parses flags and wires packages together: the jobs are in examples (the registry) and app,
+// the benchmarks in internal/bench. `runnel <command> --help` lists a command's flags; the
+// conventions every command follows (errors on one line with a hint, exit codes) are
+// internal/cli's.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/runnel-io/runnel/internal/cli"
+	"github.com/runnel-io/runnel/internal/version"
 )
-
-// verb is one sub-command.
-type verb struct {
-	name, summary string
-	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
-}
-
-func verbs() []verb {
-	return []verb{
-		{"demo", "run the website clickstream demo: page views per page in 10 s event-time windows, live", runDemo},
-		{"bench", "run a benchmark (bench nexmark --query q5 --events 10000000)", runBench},
-		{"run", "run an example job with checkpoints, restores and a REST API (run clickstream --checkpoint-dir DIR)", runRun},
-		{"savepoint", "take a savepoint of a running job through its REST API (savepoint [--stop] DIR)", runSavepoint},
-		{"checkpoints", "inspect stored checkpoints and savepoints (checkpoints list DIR)", runCheckpoints},
-	}
-}
 
 func main() {
 	tuneGC()
@@ -36,69 +26,28 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run runs the command args name and returns the exit code (see internal/cli).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stdout)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
-	for _, v := range verbs() {
-		if v.name == args[0] {
-			err := v.run(ctx, args[1:], stdout, stderr)
-			switch {
-			case err == nil, errors.Is(err, flag.ErrHelp):
-				return 0
-			case errors.Is(err, errUsage):
-				return 2
-			case errors.Is(err, context.Canceled):
-				return 130
-			}
-			fmt.Fprintf(stderr, "runnel %s: %v\n", v.name, err)
-			return 1
-		}
-	}
-	fmt.Fprintf(stderr, "runnel: unknown command %q\n\n", args[0])
-	usage(stderr)
-	return 2
+	return cli.Execute(ctx, newRoot(hooks{}), args, stdout, stderr)
 }
 
-// errUsage reports bad flags or arguments; the flag set has already printed why.
-var errUsage = errors.New("usage")
-
-func usage(w io.Writer) {
-	fmt.Fprintf(w, "Runnel: stream processing with Flink's semantics, in one Go binary.\n\nUsage:\n  runnel <command> [flags]\n\nCommands:\n")
-	for _, v := range verbs() {
-		fmt.Fprintf(w, "  %-8s %s\n", v.name, v.summary)
-	}
-	fmt.Fprintf(w, "\nRun 'runnel <command> --help' for the flags of a command.\n")
+// hooks let tests observe commands as they run.
+type hooks struct {
+	// ready, if set, is called with the REST API's address of a job `runnel run` started.
+	ready func(addr string)
 }
 
-// newFlags returns a flag set for verb whose usage prints the summary and the flags to stderr.
-func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("runnel "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: runnel %s\n\n", synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
-}
+// newRoot returns the command tree.
+func newRoot(h hooks) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "runnel",
+		Short: "Runnel: stream processing with Flink's semantics, in one Go binary",
+		Long: `Runnel: stream processing with Flink's semantics, in one Go binary.
 
-// parse parses args, mapping failures to errUsage (the flag set printed the reason) and --help
-// to flag.ErrHelp.
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+Start with 'runnel demo', then 'runnel run clickstream --checkpoint-dir /tmp/ckpt'.`,
+		Version: version.Get().String(),
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected arguments: %v\n", fs.Args())
-		fs.Usage()
-		return errUsage
-	}
-	return nil
+	root.AddCommand(demoCommand(), runCommand(h), savepointCommand(), checkpointsCommand(), benchCommand())
+	cli.Setup(root)
+	return root
 }

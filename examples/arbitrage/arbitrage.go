@@ -158,8 +158,8 @@ func Sources(env *stream.Env, o Options) ([]stream.Stream[Tick], error) {
 // earns Spread (bid minus ask) per unit. Time is the later of the two quotes' times.
 type Gap struct {
 	Symbol       string  `json:"symbol"`
-	BuyExchange  string  `json:"buy_exchange"`
-	SellExchange string  `json:"sell_exchange"`
+	BuyExchange  string  `json:"buyExchange"`
+	SellExchange string  `json:"sellExchange"`
 	Time         int64   `json:"time"`
 	Spread       float64 `json:"spread"`
 }

@@ -107,8 +107,8 @@ func Source(env *stream.Env, o Options) (stream.Stream[Click], error) {
 // PageViews is the number of views of one page in one window.
 type PageViews struct {
 	Page        string `json:"page"`
-	WindowStart int64  `json:"window_start"`
-	WindowEnd   int64  `json:"window_end"`
+	WindowStart int64  `json:"windowStart"` // epoch ms
+	WindowEnd   int64  `json:"windowEnd"`
 	Views       int64  `json:"views"`
 }
 
@@ -131,10 +131,11 @@ func CountViews(clicks stream.Stream[Click], size time.Duration) stream.Stream[P
 
 // Top is the most viewed pages of one window, most viewed first.
 type Top struct {
-	WindowStart, WindowEnd int64
-	Pages                  []PageViews
+	WindowStart int64       `json:"windowStart"` // epoch ms
+	WindowEnd   int64       `json:"windowEnd"`
+	Pages       []PageViews `json:"pages"`
 	// Total is the number of views in the window over all pages.
-	Total int64
+	Total int64 `json:"total"`
 }
 
 // TopPages ranks the pages of each window and keeps the first n.

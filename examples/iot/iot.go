@@ -11,6 +11,7 @@ import (
 
 	"github.com/runnel-io/runnel/connector/datagen"
 	"github.com/runnel-io/runnel/eventtime"
+	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/state"
 	"github.com/runnel-io/runnel/stream"
 	"github.com/runnel-io/runnel/window"
@@ -213,17 +214,41 @@ func (k Kind) String() string {
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
 
-// Alert is one detected anomaly.
+// MarshalText names k in JSON and other text output: "spike" or "silent". An unknown Kind is
+// an error.
+func (k Kind) MarshalText() ([]byte, error) {
+	if k != Spike && k != Silent {
+		return nil, fmt.Errorf("iot: no name for %v", k)
+	}
+	return []byte(k.String()), nil
+}
+
+// UnmarshalText reads the names MarshalText writes.
+func (k *Kind) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "spike":
+		*k = Spike
+	case "silent":
+		*k = Silent
+	default:
+		return fmt.Errorf("iot: unknown alert kind %q: want spike or silent", b)
+	}
+	return nil
+}
+
+// Alert is one detected anomaly. Its JSON fields are named in lowerCamelCase, as every
+// output record of the examples and the REST API.
 type Alert struct {
-	Sensor string
-	Kind   Kind
+	Sensor string `json:"sensor"`
+	Kind   Kind   `json:"kind"`
 	// Time is the spike's event time, or for Silent the time the timeout expired (last reading
-	// plus Detector.Timeout).
-	Time int64
+	// plus Detector.Timeout), epoch ms.
+	Time int64 `json:"time"`
 	// Temp is the spiking reading, or for Silent the sensor's last reading.
-	Temp float64
+	Temp float64 `json:"temp"`
 	// Mean and StdDev are the sensor's baseline when the alert was raised.
-	Mean, StdDev float64
+	Mean   float64 `json:"mean"`
+	StdDev float64 `json:"stdDev"`
 }
 
 // Baseline is a sensor's running mean and variance (Welford's algorithm) over its normal
@@ -301,7 +326,7 @@ func Alerts(readings stream.Stream[Reading]) stream.Stream[Alert] {
 // latest reading's time less the disorder bound) and only then to eventtime.MaxTime, so a
 // sensor silent for d.Timeout before that point raises its alert and one whose timeout runs
 // past it does not, however fast the readings were produced. Readings behind the watermark on
-// arrival are dropped and counted in the operator's "late" counter.
+// arrival are dropped and counted in the operator's metrics.LateRecordsDropped counter.
 func (d Detector) Alerts(readings stream.Stream[Reading]) stream.Stream[Alert] {
 	d = d.withDefaults()
 	k := stream.KeyBy(readings, func(r Reading) string { return r.Sensor })
@@ -328,7 +353,7 @@ type detect struct {
 func (f *detect) Open(rc *stream.KeyedRuntime[string]) error {
 	f.pending = stream.NewMapState[int64, []float64](rc, state.Descriptor{Name: "pending"})
 	f.sensor = stream.NewValueState[sensor](rc, state.Descriptor{Name: "sensor"})
-	f.late = rc.Counter("late")
+	f.late = rc.Counter(metrics.LateRecordsDropped)
 	return nil
 }
 
@@ -368,10 +393,10 @@ func (f *detect) OnTimer(ctx *stream.KeyedContext[string], at int64, out stream.
 
 // SensorMax is a sensor's highest temperature in one window.
 type SensorMax struct {
-	Sensor      string
-	WindowStart int64
-	WindowEnd   int64
-	Max         float64
+	Sensor      string  `json:"sensor"`
+	WindowStart int64   `json:"windowStart"` // epoch ms
+	WindowEnd   int64   `json:"windowEnd"`
+	Max         float64 `json:"max"`
 }
 
 // Summary computes each sensor's maximum temperature in tumbling event-time windows of size.

@@ -1,8 +1,9 @@
 // Package kafkalogs is the Kafka log-enrichment example: raw log lines read from a Kafka topic
 // are parsed, enriched with the owning team of their service from a reference table loaded at
 // start, and written to another topic exactly once (a transactional sink committed by
-// checkpoints). Lines that do not parse go to a dead-letter topic, exactly once as well, or,
-// without one, fail the job with a *format.RecordError naming topic, partition and offset.
+// checkpoints). Lines that do not parse go to a dead-letter topic, exactly once as well, counted
+// in the parse operator's metrics.DeadLettered counter, or, without one, fail the job with a
+// *format.RecordError naming topic, partition and offset.
 //
 // A log line is "<RFC 3339 time> <LEVEL> <service> <message>", for example
 //
@@ -11,6 +12,7 @@ package kafkalogs
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -18,12 +20,16 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/runnel-io/runnel/connector"
 	"github.com/runnel-io/runnel/connector/datagen"
 	"github.com/runnel-io/runnel/connector/kafka"
 	"github.com/runnel-io/runnel/eventtime"
 	"github.com/runnel-io/runnel/format"
+	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/stream"
 )
 
@@ -146,19 +152,7 @@ func Build(env *stream.Env, o Options) error {
 	wm := eventtime.BoundedOutOfOrderness(time.Second, func(r kafka.Record) int64 { return r.Timestamp.UnixMilli() })
 	raw := stream.FromSource(env, src, wm).Name("kafka " + o.Input).Uid("kafka-logs")
 	failFast := o.DeadLetter == ""
-	lines := stream.FlatMap(raw, func(r kafka.Record, out stream.Collector[parsed]) error {
-		l, err := Parse(r.Value)
-		if err != nil {
-			rerr := format.NewRecordError("log", format.Position{Source: fmt.Sprintf("%s/%d", r.Topic, r.Partition), Offset: r.Offset}, "", r.Value, err)
-			if failFast {
-				return fmt.Errorf("kafkalogs: %w", rerr)
-			}
-			out.Collect(parsed{Bad: true, Raw: r.Value, Reason: rerr.Error()})
-			return nil
-		}
-		out.Collect(parsed{Log: l})
-		return nil
-	}).Name("parse").Uid("parse")
+	lines := stream.Process(raw, &parser{failFast: failFast}).Name("parse").Uid("parse")
 
 	out, err := kafka.NewEncodedSink(kafka.SinkConfig{Cluster: cluster, Topic: o.Output, Guarantee: kafka.ExactlyOnce,
 		TransactionalIDPrefix: o.TransactionalIDPrefix + "-out"}, func(e Enriched) (kafka.Record, error) {
@@ -194,6 +188,33 @@ func Build(env *stream.Env, o Options) error {
 		return nil
 	}).Name("malformed").Uid("malformed")
 	bad.SinkTo(dlq).Name("kafka " + o.DeadLetter).Uid("kafka-dead-letter")
+	return nil
+}
+
+// parser is the parse step: each record becomes a parsed line, or a malformed one that goes to
+// the dead letter (counted in metrics.DeadLettered) or, with failFast, fails the job.
+type parser struct {
+	failFast bool
+	dead     *atomic.Int64
+}
+
+func (p *parser) Open(rc *stream.RuntimeContext) error {
+	p.dead = rc.Counter(metrics.DeadLettered)
+	return nil
+}
+
+func (p *parser) ProcessElement(_ *stream.Context, r kafka.Record, out stream.Collector[parsed]) error {
+	l, err := Parse(r.Value)
+	if err != nil {
+		rerr := format.NewRecordError("log", format.Position{Source: fmt.Sprintf("%s/%d", r.Topic, r.Partition), Offset: r.Offset}, "", r.Value, err)
+		if p.failFast {
+			return fmt.Errorf("kafkalogs: %w", rerr)
+		}
+		p.dead.Add(1)
+		out.Collect(parsed{Bad: true, Raw: r.Value, Reason: rerr.Error()})
+		return nil
+	}
+	out.Collect(parsed{Log: l})
 	return nil
 }
 
@@ -239,7 +260,8 @@ func BuildProducer(env *stream.Env, brokers []string, topic string, n, badEvery 
 }
 
 // BuildPrinter adds to env a bounded job printing the committed records of topic to w, one
-// per line (with the "error" header, if any, after a tab).
+// per line as they are (with the "error" header, if any, after a tab), as kafka-console-consumer
+// prints them.
 func BuildPrinter(env *stream.Env, brokers []string, topic string, w io.Writer) error {
 	src, err := kafka.NewSource(kafka.SourceConfig{Cluster: kafka.Cluster{Brokers: brokers, ConnectTimeout: 10 * time.Second},
 		Topics: []string{topic}, Bounded: true, ReadCommitted: true})
@@ -255,6 +277,27 @@ func BuildPrinter(env *stream.Env, brokers []string, topic string, w io.Writer) 
 		}
 		return s
 	}).Name("format").Uid("format")
-	lines.PrintTo(w, "").Name("print").Uid("print")
+	lines.SinkTo(lineSink{mu: new(sync.Mutex), w: w}).Name("print").Uid("print")
 	return nil
 }
+
+// lineSink writes each string to w as a line (stream.Print would write it as a JSON string).
+// Writes from parallel subtasks are serialised by mu.
+type lineSink struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (s lineSink) NewWriter(context.Context, connector.SinkContext) (connector.Writer[string], error) {
+	return s, nil
+}
+
+func (s lineSink) Write(_ context.Context, line string, _ int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, err := io.WriteString(s.w, line+"\n")
+	return err
+}
+
+func (lineSink) PreCommit(context.Context, int64) ([]connector.Committable, error) { return nil, nil }
+func (lineSink) Close() error                                                      { return nil }

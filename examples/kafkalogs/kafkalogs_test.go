@@ -87,9 +87,8 @@ func TestJob(t *testing.T) {
 	execute(ctx, t, "print", func(env *stream.Env) error { return kafkalogs.BuildPrinter(env, brokers, "dlq", &dlq) })
 	seen := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
-		_, js, _ := strings.Cut(line, "> ")
-		var e kafkalogs.Enriched
-		if err := json.Unmarshal([]byte(js), &e); err != nil {
+		var e kafkalogs.Enriched // a record's value as it is: no prefix, no quoting
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
 			t.Fatalf("%q: %v", line, err)
 		}
 		if seen[e.Message] {

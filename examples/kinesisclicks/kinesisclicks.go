@@ -31,11 +31,13 @@ type Click struct {
 	Time     int64  `json:"ts"` // event time, epoch ms
 }
 
-// PageCount is the number of views of one page in one window.
+// PageCount is the number of views of one page in one window. Its JSON fields are in
+// lowerCamelCase as every output record's; its Parquet columns in snake_case, as SQL engines
+// (Athena, Spark, DuckDB) name columns, with the window bounds as TIMESTAMP(MILLIS).
 type PageCount struct {
 	Page        string `json:"page" parquet:"page"`
-	WindowStart int64  `json:"window_start" parquet:"window_start,timestamp(millisecond)"`
-	WindowEnd   int64  `json:"window_end" parquet:"window_end,timestamp(millisecond)"`
+	WindowStart int64  `json:"windowStart" parquet:"window_start,timestamp(millisecond)"` // epoch ms
+	WindowEnd   int64  `json:"windowEnd" parquet:"window_end,timestamp(millisecond)"`
 	Views       int64  `json:"views" parquet:"views"`
 }
 

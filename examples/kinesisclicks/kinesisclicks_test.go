@@ -23,6 +23,19 @@ import (
 	"github.com/runnel-io/runnel/stream"
 )
 
+// TestSchema checks the Parquet schema of the output: window bounds are timestamps.
+func TestSchema(t *testing.T) {
+	schema, err := parquet.SchemaOf[kinesisclicks.PageCount]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, col := range []string{"window_start", "window_end"} {
+		if want := "required int64 " + col + " (TIMESTAMP(isAdjustedToUTC=true,unit=MILLIS));"; !strings.Contains(schema, want) {
+			t.Errorf("schema lacks %q:\n%s", want, schema)
+		}
+	}
+}
+
 func TestParse(t *testing.T) {
 	c, err := kinesisclicks.Parse(kinesis.Record{Data: []byte(`{"user":7,"page":"/a","referrer":"ads","ts":1000}`)})
 	if err != nil || c != (kinesisclicks.Click{User: 7, Page: "/a", Referrer: "ads", Time: 1000}) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/runnel-io/runnel/connector/datagen"
 	"github.com/runnel-io/runnel/eventtime"
+	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/state"
 	"github.com/runnel-io/runnel/stream"
 	"github.com/runnel-io/runnel/window"
@@ -158,12 +159,12 @@ type Item struct {
 
 // WindowSales is what one store sold of one product in one window.
 type WindowSales struct {
-	Store       string
-	Product     string
-	WindowStart int64
-	WindowEnd   int64
-	Units       int64 // sum of Quantity
-	Revenue     int64 // sum of Quantity*UnitPrice, in cents
+	Store       string `json:"store"`
+	Product     string `json:"product"`
+	WindowStart int64  `json:"windowStart"` // epoch ms
+	WindowEnd   int64  `json:"windowEnd"`
+	Units       int64  `json:"units"`   // sum of Quantity
+	Revenue     int64  `json:"revenue"` // sum of Quantity*UnitPrice, in cents
 }
 
 // totals is the accumulator of SalesPerWindow.
@@ -214,16 +215,41 @@ func (a Action) String() string {
 	return fmt.Sprintf("Action(%d)", uint8(a))
 }
 
+// MarshalText names a in JSON and other text output: "raise" or "discount". An unknown Action
+// is an error.
+func (a Action) MarshalText() ([]byte, error) {
+	switch a {
+	case Raise:
+		return []byte("raise"), nil
+	case Discount:
+		return []byte("discount"), nil
+	}
+	return nil, fmt.Errorf("retail: no name for %v", a)
+}
+
+// UnmarshalText reads the names MarshalText writes.
+func (a *Action) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "raise":
+		*a = Raise
+	case "discount":
+		*a = Discount
+	default:
+		return fmt.Errorf("retail: unknown action %q: want raise or discount", b)
+	}
+	return nil
+}
+
 // Signal is one price signal: the item's units in a window against its previous window's.
 type Signal struct {
-	Store       string
-	Product     string
-	Action      Action
-	WindowStart int64 // the window whose units triggered the signal
-	WindowEnd   int64
-	Units       int64
-	PrevUnits   int64 // units in the item's previous window with sales
-	Revenue     int64 // revenue in the window, cents
+	Store       string `json:"store"`
+	Product     string `json:"product"`
+	Action      Action `json:"action"`
+	WindowStart int64  `json:"windowStart"` // the window whose units triggered the signal, epoch ms
+	WindowEnd   int64  `json:"windowEnd"`
+	Units       int64  `json:"units"`
+	PrevUnits   int64  `json:"prevUnits"` // units in the item's previous window with sales
+	Revenue     int64  `json:"revenue"`   // revenue in the window, cents
 }
 
 // Thresholds configure Trends. The zero Thresholds is valid; each field documents its default.
@@ -268,7 +294,7 @@ func Trends(perWindow stream.Stream[WindowSales]) stream.Stream[Signal] {
 // are judged in event-time order: each is held until the watermark passes its window's end, so
 // the signals do not depend on arrival order or parallelism. A signal carries its window's last
 // millisecond as timestamp. Results behind the watermark on arrival are dropped and counted in
-// the operator's "late" counter.
+// the operator's metrics.LateRecordsDropped counter.
 func (t Thresholds) Trends(perWindow stream.Stream[WindowSales]) stream.Stream[Signal] {
 	t = t.withDefaults()
 	k := stream.KeyBy(perWindow, func(w WindowSales) Item { return Item{w.Store, w.Product} })
@@ -288,7 +314,7 @@ type trend struct {
 func (f *trend) Open(rc *stream.KeyedRuntime[Item]) error {
 	f.pending = stream.NewMapState[int64, WindowSales](rc, state.Descriptor{Name: "pending"})
 	f.prev = stream.NewValueState[WindowSales](rc, state.Descriptor{Name: "prev"})
-	f.late = rc.Counter("late")
+	f.late = rc.Counter(metrics.LateRecordsDropped)
 	return nil
 }
 

@@ -11,17 +11,30 @@ import (
 	"github.com/runnel-io/runnel/connector/s3"
 	"github.com/runnel-io/runnel/eventtime"
 	"github.com/runnel-io/runnel/examples/s3backfill"
+	"github.com/runnel-io/runnel/format/parquet"
 	"github.com/runnel-io/runnel/internal/testing/s3test"
 	"github.com/runnel-io/runnel/stream"
 )
 
 func TestTransform(t *testing.T) {
 	r, ok := s3backfill.Transform(s3backfill.Order{ID: 1, Customer: "c", Amount: 12.345, Currency: "EUR", Time: 0})
-	if !ok || r != (s3backfill.Row{ID: 1, Customer: "c", Cents: 1235, Currency: "EUR", Time: "1970-01-01T00:00:00Z"}) {
+	if !ok || r != (s3backfill.Row{ID: 1, Customer: "c", Cents: 1235, Currency: "EUR", Time: 0}) {
 		t.Errorf("Transform: %+v, %v", r, ok)
 	}
 	if _, ok := s3backfill.Transform(s3backfill.Order{Test: true}); ok {
 		t.Error("Transform keeps a test order")
+	}
+}
+
+// TestSchema checks the Parquet schema of the output: the order time is a timestamp, as the
+// window bounds of kinesisclicks are, not a string.
+func TestSchema(t *testing.T) {
+	schema, err := parquet.SchemaOf[s3backfill.Row]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "required int64 time (TIMESTAMP(isAdjustedToUTC=true,unit=MILLIS));"; !strings.Contains(schema, want) {
+		t.Errorf("schema lacks %q:\n%s", want, schema)
 	}
 }
 
@@ -67,7 +80,7 @@ func TestJob(t *testing.T) {
 			if r != want {
 				t.Errorf("row %+v, want %+v", r, want)
 			}
-			if ts, _ := time.Parse(time.RFC3339, r.Time); !strings.HasSuffix(hour, ts.Format("15")) {
+			if ts := time.UnixMilli(r.Time).UTC(); !strings.HasSuffix(hour, ts.Format("15")) {
 				t.Errorf("row %+v in partition %s", r, hour)
 			}
 			got = append(got, r.ID)

@@ -24,6 +24,13 @@
 //	map[K]V                         MAP
 //	nested struct                   group
 //
+// Event times, epoch milliseconds in an int64 as Runnel carries them, want the tag option
+// "timestamp(millisecond)": the column is then INT64 TIMESTAMP(MILLIS, UTC), which Spark, Athena,
+// DuckDB and pandas read as timestamps; untagged it is a bare INT64. The examples' outputs do
+// this. A time.Time is TIMESTAMP(NANOS), which not every reader takes as a timestamp (Spark does
+// not by default); tag it "timestamp(millisecond)" too unless it needs nanoseconds. SchemaOf
+// shows the schema a type gets. A file's created_by names the Runnel version that wrote it.
+//
 // Tag options after the name refine a column: "optional", "zstd"/"snappy"/"gzip" (a column's
 // compression), "dict" (dictionary encoding), "delta", "timestamp(millisecond)",
 // "decimal(scale:precision)", "list", "enum", "json", "uuid". A combination the library rejects

@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	pq "github.com/parquet-go/parquet-go"
+
 	"github.com/runnel-io/runnel/format/parquet"
+	"github.com/runnel-io/runnel/internal/version"
 )
 
 type row struct {
@@ -182,5 +185,29 @@ func TestErrors(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "damaged.parquet") {
 		t.Fatalf("damaged file: %v", err)
+	}
+}
+
+// TestFileMetadata checks what a file says about itself: who wrote it (the Runnel version, not
+// "runnel version (build )") and the logical type of a time column.
+func TestFileMetadata(t *testing.T) {
+	b := write(t, rows(3), parquet.WriterOptions{})
+	f, err := pq.OpenFile(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := f.Metadata().CreatedBy
+	if want := version.Get().CreatedBy(); got != want || !strings.HasPrefix(got, "runnel version ") || strings.Contains(got, "(build )") {
+		t.Errorf("created_by %q, want %q", got, want)
+	}
+	schema, err := parquet.SchemaOf[row]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "required int64 when (TIMESTAMP(isAdjustedToUTC=true,unit=MILLIS));"; !strings.Contains(schema, want) || !strings.Contains(f.Schema().String(), want) {
+		t.Errorf("schema lacks %q:\n%s\nfile's:\n%s", want, schema, f.Schema())
+	}
+	if _, err := parquet.SchemaOf[int](); err == nil || !strings.Contains(err.Error(), "not a struct") {
+		t.Errorf("SchemaOf[int]() = %v, want an error", err)
 	}
 }

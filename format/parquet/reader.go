@@ -96,19 +96,36 @@ func (r *Reader[T]) Close() error {
 func CheckType[T any]() error { return checkType[T]() }
 
 // checkType reports a T that is not a struct, or whose schema the library rejects.
-func checkType[T any]() (err error) {
+func checkType[T any]() error {
+	_, err := schemaOf[T]()
+	return err
+}
+
+// schemaOf returns T's schema, or an error naming T when it has none.
+func schemaOf[T any]() (s *pq.Schema, err error) {
 	t := reflect.TypeFor[T]()
 	if t.Kind() != reflect.Struct {
-		return fmt.Errorf("type %v is not a struct", t)
+		return nil, fmt.Errorf("type %v is not a struct", t)
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("type %v has no Parquet schema: %v", t, p)
+			s, err = nil, fmt.Errorf("type %v has no Parquet schema: %v", t, p)
 		}
 	}()
-	s := pq.SchemaOf(reflect.New(t).Elem().Interface())
+	s = pq.SchemaOf(reflect.New(t).Elem().Interface())
 	if len(s.Columns()) == 0 {
-		return fmt.Errorf("type %v has no columns (no exported fields)", t)
+		return nil, fmt.Errorf("type %v has no columns (no exported fields)", t)
 	}
-	return nil
+	return s, nil
+}
+
+// SchemaOf returns the schema a Writer[T] writes, in the Parquet message syntax that
+// parquet-tools prints ("required int64 window_start (TIMESTAMP(isAdjustedToUTC=true,
+// unit=MILLIS));"), or the error NewWriter would return for T.
+func SchemaOf[T any]() (string, error) {
+	s, err := schemaOf[T]()
+	if err != nil {
+		return "", fmt.Errorf("parquet: schema: %w", err)
+	}
+	return s.String(), nil
 }

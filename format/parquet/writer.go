@@ -6,6 +6,8 @@ import (
 
 	pq "github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
+
+	"github.com/runnel-io/runnel/internal/version"
 )
 
 // Compression is the codec of a file's pages.
@@ -80,7 +82,9 @@ type Writer[T any] struct {
 	one [1]T
 }
 
-// NewWriter returns a Writer of a new file to out, which the Writer does not close. It returns an
+// NewWriter returns a Writer of a new file to out, which the Writer does not close. The file's
+// created_by names the Runnel version that wrote it ("runnel version v0.4.0 (build
+// 3fa2c0d1e4b5)", see internal/version). It returns an
 // error, naming T, when T is not a struct or its fields and tags have no Parquet mapping (see the
 // package documentation), and when opts is invalid.
 func NewWriter[T any](out io.Writer, opts WriterOptions) (w *Writer[T], err error) {
@@ -102,7 +106,9 @@ func NewWriter[T any](out io.Writer, opts WriterOptions) (w *Writer[T], err erro
 	return &Writer[T]{w: pq.NewGenericWriter[T](out,
 		pq.Compression(opts.Compression.codec()),
 		pq.MaxRowsPerRowGroup(rows),
-		pq.CreatedBy("runnel", "", ""),
+		// created_by in parquet-mr's form, with the real version (pq.CreatedBy leaves out the
+		// space before "(build", and an empty build as "(build )").
+		&pq.WriterConfig{CreatedBy: version.Get().CreatedBy()},
 	)}, nil
 }
 

@@ -68,6 +68,8 @@ var projectRules = rules{
 		{0, "leaves", []string{
 			"eventtime/...",
 			"keygroup/...",
+			"internal/version/...", // the build's version, for --version and the files Runnel writes
+			"internal/cli/...",     // the command lines' conventions (cobra); imports no project package
 		}},
 		{1, "contracts", []string{
 			"state/...",
@@ -97,7 +99,8 @@ var projectRules = rules{
 			"operator/...", // below stream and sql: see the edges
 			"stream/...",
 			"internal/nexmark/...",
-			"internal/e2e/...", // tests of whole jobs across connectors
+			"internal/bench/...", // the benchmark harnesses of `runnel bench`
+			"internal/e2e/...",   // tests of whole jobs across connectors
 			"examples/...",
 		}},
 		{5, "service", []string{
@@ -117,6 +120,8 @@ var projectRules = rules{
 		{"connector/*/...", "connector/splitcodec", "split codecs share the binary field decoder"},
 		{"connector/*/...", "format/*/...", "file and object-store connectors decode and encode records with the codecs"},
 		{"internal/nexmark/...", "stream/...", "benchmark queries are DataStream programs"},
+		{"internal/bench/...", "stream/...", "benchmarks run DataStream jobs"},
+		{"internal/bench/...", "internal/nexmark/...", "the Nexmark benchmark runs the Nexmark queries"},
 		{"examples/...", "stream/...", "examples are user programs"},
 	},
 	// Examples double as demos (cmd/runnel's demo verb runs examples/clickstream); lint holds
@@ -139,6 +144,11 @@ var projectRules = rules{
 		{dep: "github.com/cockroachdb/pebble", homes: []string{"statebackend/pebble/..."}},
 		{dep: "github.com/parquet-go/parquet-go", homes: []string{"format/parquet/..."}},
 		{dep: "github.com/hamba/avro", homes: []string{"format/avro/..."}},
+		{dep: "github.com/spf13/cobra", homes: []string{"cmd/...", "app", "internal/cli/..."}},
+		{dep: "github.com/spf13/pflag", homes: []string{
+			"cmd/...", "app", "internal/cli/...",
+			"examples", // the example registry defines the flags its jobs read
+		}},
 	},
 }
 

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -21,6 +21,7 @@ import (
 	"github.com/runnel-io/runnel/checkpoint"
 	"github.com/runnel-io/runnel/connector/datagen"
 	"github.com/runnel-io/runnel/eventtime"
+	"github.com/runnel-io/runnel/internal/cli"
 	"github.com/runnel-io/runnel/metrics"
 	"github.com/runnel-io/runnel/restart"
 	"github.com/runnel-io/runnel/state"
@@ -56,58 +57,90 @@ const (
 // errBenchDone ends the job once everything is measured.
 var errBenchDone = errors.New("benchmark done")
 
-func runBenchCheckpoint(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench checkpoint", "bench checkpoint --state-size 1GB [flags]", stderr)
-	sizeFlag := fs.String("state-size", "100MB", "keyed state to build, in bytes with an optional KB, MB or GB suffix (binary: 1GB = 2^30 bytes)")
-	valueSize := fs.Int("value-size", 1024, "bytes of state per key: the job builds state-size/value-size keys")
-	backend := fs.String("state-backend", "memory", "where keyed state lives: memory, or pebble (on disk under --state-dir)")
-	stateDir := fs.String("state-dir", "", "scratch directory for --state-backend pebble (default: a temporary directory, removed afterwards)")
-	parallelism := fs.Int("parallelism", 2, "parallel subtasks per operator")
-	interval := fs.Duration("checkpoint-interval", 5*time.Second, "take a checkpoint this often")
-	ckDir := fs.String("checkpoint-dir", "", "where checkpoints are stored (default: a temporary directory, removed afterwards)")
-	updateRate := fs.Float64("update-rate", 10000, "updates of random keys per second, over all subtasks, once the state is built")
-	after := fs.Int("checkpoints", 3, "checkpoints to complete after the state is built, before the failure (or the end)")
-	recovery := fs.Bool("recovery", true, "after --checkpoints checkpoints, make the keyed operator panic and measure the recovery")
-	timeout := fs.Duration("timeout", 30*time.Minute, "fail if the measurements are not done after this long")
-	asJSON := fs.Bool("json", false, "print the result as one JSON object")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
-	quiet := fs.Bool("quiet", false, "do not print progress to stderr")
-	if err := parse(fs, args); err != nil {
+// Checkpoint is the checkpoint benchmark (`runnel bench checkpoint`); see the comment at the
+// top of checkpoint.go for what it does and measures. DefaultCheckpoint returns its defaults.
+type Checkpoint struct {
+	// StateSize is the keyed state to build, in bytes.
+	StateSize Bytes
+	// ValueSize is the bytes of state per key: the job builds StateSize/ValueSize keys.
+	ValueSize int
+	// StateBackend is "memory" or "pebble" (on disk below StateDir).
+	StateBackend string
+	// StateDir is the Pebble backend's scratch directory; empty means a temporary directory,
+	// removed afterwards.
+	StateDir string
+	// Parallelism is the parallelism of every operator.
+	Parallelism int
+	// CheckpointInterval is the time between checkpoints.
+	CheckpointInterval time.Duration
+	// CheckpointDir is where checkpoints go; empty means a temporary directory, removed
+	// afterwards.
+	CheckpointDir string
+	// UpdateRate is the updates of random keys per second, over all subtasks, once the state
+	// is built.
+	UpdateRate float64
+	// Checkpoints is the number of checkpoints to complete after the build, before the failure
+	// (or the end).
+	Checkpoints int
+	// Recovery makes the keyed operator panic after Checkpoints checkpoints and measures the
+	// recovery.
+	Recovery bool
+	// Timeout fails the run when the measurements are not done after this long.
+	Timeout time.Duration
+	// JSON prints the result as one JSON object.
+	JSON bool
+	// CPUProfile, if set, is a file a CPU profile of the run is written to.
+	CPUProfile string
+	// Quiet prints no progress to stderr.
+	Quiet bool
+}
+
+// DefaultCheckpoint returns the benchmark's defaults: 100 MiB of 1 KiB values on the memory
+// backend at parallelism 2, checkpoints every 5 s, 10,000 updates/s, a failure after 3
+// checkpoints, a 30-minute timeout.
+func DefaultCheckpoint() Checkpoint {
+	return Checkpoint{StateSize: 100 << 20, ValueSize: 1024, StateBackend: "memory", Parallelism: 2,
+		CheckpointInterval: 5 * time.Second, UpdateRate: 10000, Checkpoints: 3, Recovery: true, Timeout: 30 * time.Minute}
+}
+
+// Validate reports settings that cannot run, naming the flag of `runnel bench checkpoint`.
+func (c Checkpoint) Validate() error {
+	switch {
+	case c.ValueSize <= 0 || c.ValueSize > valuePool/2:
+		return fmt.Errorf("--value-size %d: want 1 to %d", c.ValueSize, valuePool/2)
+	case int64(c.StateSize) < int64(c.ValueSize):
+		return fmt.Errorf("--state-size %s is less than one value (--value-size %d)", c.StateSize, c.ValueSize)
+	case c.Parallelism <= 0:
+		return fmt.Errorf("--parallelism %d: must be positive", c.Parallelism)
+	case c.CheckpointInterval <= 0:
+		return fmt.Errorf("--checkpoint-interval %v: must be positive", c.CheckpointInterval)
+	case c.UpdateRate <= 0:
+		return fmt.Errorf("--update-rate %v: must be positive", c.UpdateRate)
+	case c.Checkpoints <= 0:
+		return fmt.Errorf("--checkpoints %d: must be positive", c.Checkpoints)
+	case c.StateBackend != "memory" && c.StateBackend != "pebble":
+		return fmt.Errorf("--state-backend %q: want memory or pebble", c.StateBackend)
+	case c.Timeout <= 0:
+		return fmt.Errorf("--timeout %v: must be positive", c.Timeout)
+	}
+	return nil
+}
+
+// Run runs the benchmark and prints its result to stdout and its progress to stderr. It
+// returns the error of Validate, or why the run failed.
+func (c Checkpoint) Run(ctx context.Context, stdout, stderr io.Writer) error {
+	if err := c.Validate(); err != nil {
 		return err
 	}
-	size, err := parseSize(*sizeFlag)
-	bad := func(format string, a ...any) error {
-		fmt.Fprintf(stderr, format+"\n", a...)
-		return errUsage
-	}
-	switch {
-	case err != nil:
-		return bad("--state-size: %v", err)
-	case *valueSize <= 0 || *valueSize > valuePool/2:
-		return bad("--value-size %d: want 1 to %d", *valueSize, valuePool/2)
-	case size < int64(*valueSize):
-		return bad("--state-size %s is less than one value (--value-size %d)", *sizeFlag, *valueSize)
-	case *parallelism <= 0:
-		return bad("--parallelism %d: must be positive", *parallelism)
-	case *interval <= 0:
-		return bad("--checkpoint-interval %v: must be positive", *interval)
-	case *updateRate <= 0:
-		return bad("--update-rate %v: must be positive", *updateRate)
-	case *after <= 0:
-		return bad("--checkpoints %d: must be positive", *after)
-	case *backend != "memory" && *backend != "pebble":
-		return bad("--state-backend %q: want memory or pebble", *backend)
-	}
-
 	b := &ckBench{
-		keys: size / int64(*valueSize), valueSize: *valueSize, after: *after, recovery: *recovery,
-		timeout: *timeout, quiet: *quiet, stderr: stderr,
+		keys: int64(c.StateSize) / int64(c.ValueSize), valueSize: c.ValueSize, after: c.Checkpoints, recovery: c.Recovery,
+		timeout: c.Timeout, quiet: c.Quiet, stderr: stderr,
 	}
 	b.pool = make([]byte, valuePool)
 	rand.NewChaCha8([32]byte{'r', 'u', 'n', 'n', 'e', 'l'}).Read(b.pool)
-	b.firstAfter = make([]atomic.Int64, *parallelism)
+	b.firstAfter = make([]atomic.Int64, c.Parallelism)
 
-	ckPath, cleanCk, err := scratchDir(*ckDir, "runnel-checkpoints-")
+	ckPath, cleanCk, err := scratchDir(c.CheckpointDir, "runnel-checkpoints-")
 	if err != nil {
 		return err
 	}
@@ -117,31 +150,31 @@ func runBenchCheckpoint(ctx context.Context, args []string, stdout, stderr io.Wr
 		return err
 	}
 	cfg := stream.Config{
-		Parallelism:       *parallelism,
+		Parallelism:       c.Parallelism,
 		WatermarkInterval: -1,
 		MetricsInterval:   ckMetricsInterval,
 		Metrics:           metrics.ListenerFunc(b.observe),
 		Checkpoints: stream.Checkpoints{
 			Storage:  st,
-			Interval: *interval,
+			Interval: c.CheckpointInterval,
 			Restart:  restart.FixedDelay(3, 0),
 		},
 	}
-	if *backend == "pebble" {
-		dir, cleanState, err := scratchDir(*stateDir, "runnel-state-")
+	if c.StateBackend == "pebble" {
+		dir, cleanState, err := scratchDir(c.StateDir, "runnel-state-")
 		if err != nil {
 			return err
 		}
 		defer cleanState()
 		cfg.StateBackend = pebble.Factory(dir, 0)
 	}
-	env, err := b.job(cfg, *updateRate)
+	env, err := b.job(cfg, c.UpdateRate)
 	if err != nil {
 		return err
 	}
 
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+	if c.CPUProfile != "" {
+		f, err := os.Create(c.CPUProfile)
 		if err != nil {
 			return err
 		}
@@ -171,8 +204,8 @@ func runBenchCheckpoint(ctx context.Context, args []string, stdout, stderr io.Wr
 		return errors.New("the job ended before the measurements were done")
 	}
 	r := b.result(end)
-	r.StateBackend, r.Parallelism, r.IntervalSeconds, r.UpdateRate = *backend, *parallelism, interval.Seconds(), *updateRate
-	if *asJSON {
+	r.StateBackend, r.Parallelism, r.IntervalSeconds, r.UpdateRate = c.StateBackend, c.Parallelism, c.CheckpointInterval.Seconds(), c.UpdateRate
+	if c.JSON {
 		out, err := json.Marshal(r)
 		if err != nil {
 			return err
@@ -364,7 +397,7 @@ func (b *ckBench) observe(s metrics.Snapshot) {
 	if now.Sub(b.lastPrint) >= time.Second {
 		b.lastPrint = now
 		if b.builtAt.Load() == 0 {
-			b.progress("building: %s / %s keys", thousands(b.built.Load()), thousands(b.keys))
+			b.progress("building: %s / %s keys", cli.Thousands(b.built.Load()), cli.Thousands(b.keys))
 		}
 	}
 	done := b.steady >= b.after && !b.recovery
@@ -508,8 +541,8 @@ func (b *ckBench) result(end time.Time) ckResult {
 
 func (r ckResult) print(w io.Writer) {
 	fmt.Fprintf(w, "checkpoint bench: %s of keyed state (%s keys x %d B), %s backend, parallelism %d, checkpoints every %gs, %s updates/s\n",
-		bytesString(r.StateBytes), thousands(r.Keys), r.ValueSize, r.StateBackend, r.Parallelism, r.IntervalSeconds, thousands(int64(r.UpdateRate)))
-	fmt.Fprintf(w, "  build       %.1f s (%s keys/s)\n", r.BuildSeconds, thousands(int64(float64(r.Keys)/max(r.BuildSeconds, 1e-9))))
+		bytesString(r.StateBytes), cli.Thousands(r.Keys), r.ValueSize, r.StateBackend, r.Parallelism, r.IntervalSeconds, cli.Thousands(int64(r.UpdateRate)))
+	fmt.Fprintf(w, "  build       %.1f s (%s keys/s)\n", r.BuildSeconds, cli.Thousands(int64(float64(r.Keys)/max(r.BuildSeconds, 1e-9))))
 	fmt.Fprintf(w, "  %4s  %-8s  %10s  %10s  %9s  %9s  %11s\n", "id", "phase", "duration", "size", "pause", "align", "max gap")
 	for _, c := range r.Checkpoints {
 		fmt.Fprintf(w, "  %4d  %-8s  %7.0f ms  %10s  %6.1f ms  %6.1f ms  %8.1f ms\n",
@@ -521,6 +554,37 @@ func (r ckResult) print(w io.Writer) {
 			rc.FailedAfter, rc.Restored, rc.FirstMs, rc.AllMs)
 	}
 }
+
+// Bytes is a byte size that reads from a flag as a number with an optional unit B, KB, MB, GB or
+// TB (binary multiples: 1GB = 2^30 bytes; KiB, MiB, GiB and TiB are accepted too), so that it
+// serves as a pflag.Value.
+type Bytes int64
+
+// String formats b as the largest binary unit it is a whole multiple of: "100MB", "1536KB".
+func (b Bytes) String() string {
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"TB", 1 << 40}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}} {
+		if b != 0 && int64(b)%u.mult == 0 {
+			return fmt.Sprintf("%d%s", int64(b)/u.mult, u.suffix)
+		}
+	}
+	return fmt.Sprintf("%dB", int64(b))
+}
+
+// Set parses s (see Bytes) into b.
+func (b *Bytes) Set(s string) error {
+	n, err := parseSize(s)
+	if err != nil {
+		return err
+	}
+	*b = Bytes(n)
+	return nil
+}
+
+// Type names the flag's value in help: "size".
+func (*Bytes) Type() string { return "size" }
 
 // parseSize parses a byte size: a number with an optional unit B, KB, MB, GB or TB (binary
 // multiples; KiB, MiB, GiB and TiB are accepted too).
@@ -538,7 +602,7 @@ func parseSize(s string) (int64, error) {
 	}
 	f, err := strconv.ParseFloat(t, 64)
 	if err != nil || f <= 0 || f*float64(mult) > 1<<50 {
-		return 0, fmt.Errorf("bad size %q: want a positive number with an optional unit (KB, MB, GB)", s)
+		return 0, fmt.Errorf("bad size %q: want a positive number with an optional unit, e.g. 100MB or 1GB", s)
 	}
 	return int64(f * float64(mult)), nil
 }

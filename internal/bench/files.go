@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bufio"
@@ -37,39 +37,62 @@ func q1Bid(b nexmark.Bid) nexmark.Bid {
 	return b
 }
 
-func runBenchFiles(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench files", "bench files [flags]", stderr)
-	events := fs.Int("events", 2_000_000, "bids in the input file")
-	parallelisms := fs.String("parallelism", "1,2", "comma-separated job parallelisms to measure (the input is split into that many files)")
-	rounds := fs.Int("rounds", 3, "rounds per parallelism; medians are reported")
-	dirFlag := fs.String("dir", "", "scratch directory (default: a temporary directory, removed afterwards)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of all rounds to this file; samples are labelled side=loop or side=job (pprof -tagfocus)")
-	if err := parse(fs, args); err != nil {
+// Files is the files benchmark (`runnel bench files`); DefaultFiles returns its defaults.
+type Files struct {
+	// Events is the number of bids in the input.
+	Events int
+	// Parallelisms are the job parallelisms measured; the input is split into that many files
+	// for each.
+	Parallelisms []int
+	// Rounds is the number of rounds per parallelism; medians are reported.
+	Rounds int
+	// Dir is the scratch directory; empty means a temporary directory, removed afterwards.
+	Dir string
+	// CPUProfile, if set, is a file a CPU profile of all rounds is written to; samples are
+	// labelled side=loop or side=job (pprof -tagfocus).
+	CPUProfile string
+}
+
+// DefaultFiles returns the benchmark's defaults: 2,000,000 bids, parallelisms 1 and 2, 3
+// rounds.
+func DefaultFiles() Files { return Files{Events: 2_000_000, Parallelisms: []int{1, 2}, Rounds: 3} }
+
+// Validate reports settings that cannot run, naming the flag of `runnel bench files`.
+func (f Files) Validate() error {
+	switch {
+	case f.Events <= 0:
+		return fmt.Errorf("--events %d: must be positive", f.Events)
+	case f.Rounds <= 0:
+		return fmt.Errorf("--rounds %d: must be positive", f.Rounds)
+	case len(f.Parallelisms) == 0:
+		return fmt.Errorf("--parallelism: name at least one parallelism")
+	}
+	for _, p := range f.Parallelisms {
+		if p <= 0 {
+			return fmt.Errorf("--parallelism %d: must be positive", p)
+		}
+	}
+	return nil
+}
+
+// Run runs the benchmark and prints its table to stdout. It returns the error of Validate, or
+// why a round failed (including outputs of the job and the loop that differ).
+func (f Files) Run(ctx context.Context, stdout, _ io.Writer) error {
+	if err := f.Validate(); err != nil {
 		return err
 	}
-	ps, perr := parseInts(*parallelisms)
-	switch {
-	case *events <= 0:
-		fmt.Fprintf(stderr, "--events %d: must be positive\n", *events)
-		return errUsage
-	case *rounds <= 0:
-		fmt.Fprintf(stderr, "--rounds %d: must be positive\n", *rounds)
-		return errUsage
-	case perr != nil:
-		fmt.Fprintf(stderr, "--parallelism %q: %v\n", *parallelisms, perr)
-		return errUsage
-	}
-	dir, clean, err := scratchDir(*dirFlag, "runnel-bench-files-")
+	events, rounds, ps := f.Events, f.Rounds, f.Parallelisms
+	dir, clean, err := scratchDir(f.Dir, "runnel-bench-files-")
 	if err != nil {
 		return err
 	}
 	defer clean()
-	if *cpuProfile != "" {
+	if f.CPUProfile != "" {
 		// One profile of the whole run: a profile started per round would write several
 		// concatenated profiles into the file, which pprof refuses. Samples carry the label
 		// side=loop or side=job (goroutines the job starts inherit it); select one side with
 		// pprof's -tagfocus.
-		prof, err := os.Create(*cpuProfile)
+		prof, err := os.Create(f.CPUProfile)
 		if err != nil {
 			return err
 		}
@@ -80,16 +103,16 @@ func runBenchFiles(ctx context.Context, args []string, stdout, stderr io.Writer)
 		defer pprof.StopCPUProfile()
 	}
 
-	fmt.Fprintf(stdout, "Nexmark q1, JSON-lines file → JSON-lines file, %d bids, %d rounds (medians)\n\n", *events, *rounds)
+	fmt.Fprintf(stdout, "Nexmark q1, JSON-lines file → JSON-lines file, %d bids, %d rounds (medians)\n\n", events, rounds)
 	fmt.Fprintf(stdout, "%-12s %16s %16s %10s %12s %12s\n", "parallelism", "loop ev/cpu-s", "job ev/cpu-s", "job/loop", "loop wall-s", "job wall-s")
 	for _, p := range ps {
 		in := filepath.Join(dir, fmt.Sprintf("in-p%d", p))
-		files, err := writeBidFiles(in, *events, p)
+		files, err := writeBidFiles(in, events, p)
 		if err != nil {
 			return err
 		}
 		var loopRate, jobRate, ratio, loopWall, jobWall []float64
-		for r := range *rounds {
+		for r := range rounds {
 			out := filepath.Join(dir, fmt.Sprintf("out-p%d-r%d", p, r))
 			c0, w0 := cpuTime(), time.Now()
 			var n int64
@@ -107,8 +130,8 @@ func runBenchFiles(ctx context.Context, args []string, stdout, stderr io.Writer)
 			if err != nil {
 				return fmt.Errorf("bench files: job: %w", err)
 			}
-			if n != int64(*events) {
-				return fmt.Errorf("bench files: the loop read %d events, want %d", n, *events)
+			if n != int64(events) {
+				return fmt.Errorf("bench files: the loop read %d events, want %d", n, events)
 			}
 			if err := sameLines(filepath.Join(out, "loop"), filepath.Join(out, "job")); err != nil {
 				return fmt.Errorf("bench files: %w", err)
@@ -125,18 +148,6 @@ func runBenchFiles(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	fmt.Fprintf(stdout, "\nCPU is process user+system time (getrusage); the loop is one goroutine reading the same files in turn.\n")
 	return nil
-}
-
-func parseInts(s string) ([]int, error) {
-	var out []int
-	for f := range bytes.SplitSeq([]byte(s), []byte(",")) {
-		var v int
-		if _, err := fmt.Sscan(string(bytes.TrimSpace(f)), &v); err != nil || v <= 0 {
-			return nil, fmt.Errorf("%q is not a positive integer", f)
-		}
-		out = append(out, v)
-	}
-	return out, nil
 }
 
 func median(v []float64) float64 {
