@@ -1,3 +1,6 @@
+// Package api holds what the managed service knows of the Managed Flink API's requests beyond
+// the SDK's shapes: the constraints of the service model (model_gen.go, generated from botocore's
+// model by internal/modelgen; model_extra.go for what that model lacks), checked by Validate.
 package api
 
 import (
@@ -38,11 +41,11 @@ func compiled(p string) *regexp.Regexp {
 	return re
 }
 
-// validate checks the decoded request in (a pointer to the SDK input struct of op) against
+// Validate checks the decoded request in (a pointer to the SDK input struct of op) against
 // the service model's constraints, as the service does: required members, lengths, bounds,
 // patterns and enum values. The error is an InvalidArgumentException naming the member by
 // its path, with the constraint it breaks.
-func validate(op string, in any) error {
+func Validate(op string, in any) error {
 	name, ok := inputShapes[op]
 	if !ok {
 		name = extraInputShapes[op]

@@ -313,10 +313,15 @@ type Stopped struct {
 // snapshot) unless the lifecycle says otherwise.
 type Crashed struct{ Err string }
 
+// Finished: the process ended by itself, successfully: its job's bounded input ended and its
+// output is committed. The application is READY again.
+type Finished struct{}
+
 func (Started) isEvent()     {}
 func (StartFailed) isEvent() {}
 func (Stopped) isEvent()     {}
 func (Crashed) isEvent()     {}
+func (Finished) isEvent()    {}
 
 // Handle applies ev and returns what to do next and the operations that ended.
 func (a *App) Handle(now time.Time, ev Event) ([]Action, []*Operation) {
@@ -403,6 +408,15 @@ func (a *App) Handle(now time.Time, ev Event) ([]Action, []*Operation) {
 		case FlowDelete:
 			a.Flow, a.Running = FlowDeleted, 0
 			return []Action{Forget{}}, done
+		}
+	case Finished:
+		switch a.Flow {
+		case FlowNone:
+			if a.Status == Running {
+				a.Status, a.Running = Ready, 0
+			}
+		default:
+			return a.Handle(now, Crashed{Err: "the job finished"})
 		}
 	case Crashed:
 		switch a.Flow {

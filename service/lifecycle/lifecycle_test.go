@@ -225,3 +225,15 @@ func TestLifecycle(t *testing.T) {
 		})
 	}
 }
+
+func TestFinished(t *testing.T) {
+	a := newApp()
+	run(t, a, []step{
+		{do: "start", status: Starting, actions: "start(v1,p2,RESTORE_FROM_LATEST_SNAPSHOT)"},
+		{do: "started", status: Running, ops: "StartApplication:SUCCESSFUL"},
+	})
+	acts, ops := a.Handle(time.Now(), Finished{})
+	if a.Status != Ready || len(acts) != 0 || len(ops) != 0 {
+		t.Fatalf("after Finished: %s, %v, %v", a.Status, acts, ops)
+	}
+}
