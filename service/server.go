@@ -112,13 +112,13 @@ type Server struct {
 // appRT is the runtime part of an application: its lock (operations on one application are
 // serialized), its process and its log.
 type appRT struct {
-	mu      sync.Mutex
-	proc    *supervisor.Process
-	stopped bool // the server stops the process: its exit is no crash
-	log     *rotatingLog
+	mu        sync.Mutex
+	proc      *supervisor.Process
+	stopped   bool // the server stops the process: its exit is no crash
+	log       *rotatingLog
 	backoff   time.Duration // the last restart's delay after a crash
 	nextDelay time.Duration // the delay before the next StartProcess: a restart after a crash
-	started time.Time     // when the process last reached RUNNING
+	started   time.Time     // when the process last reached RUNNING
 }
 
 // New opens the store in cfg.DataDir and returns the Server. It refuses to accept unsigned
