@@ -340,3 +340,6 @@ func isType[T error](err error) bool {
 	var target T
 	return errors.As(err, &target)
 }
+
+// sleepPoll waits between two polls of the service's status, as a client does.
+func sleepPoll() { time.Sleep(50 * time.Millisecond) }

@@ -69,7 +69,8 @@ type Handler struct {
 	Authenticate func(r *http.Request, body []byte) error
 	// Logger receives a line per failed request; nil logs nothing.
 	Logger *slog.Logger
-	// MaxBody bounds the request body; default 64 MiB (a ZIP of code travels inline).
+	// MaxBody bounds the request body; default 72 MiB (a ZIP of code of up to 50 MiB travels
+	// inline, base64-encoded).
 	MaxBody int64
 }
 
@@ -106,7 +107,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	max := h.MaxBody
 	if max <= 0 {
-		max = 64 << 20
+		max = 72 << 20
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
 	if err != nil {
