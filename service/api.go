@@ -556,8 +556,10 @@ func (s *Server) createSnapshot(_ context.Context, in *kda.CreateApplicationSnap
 		switch {
 		case !r.State.SnapshotsEnabled:
 			return awsErr("InvalidApplicationConfigurationException", "snapshots are disabled for application %s (ApplicationSnapshotConfiguration)", name)
-		case r.State.Status != lifecycle.Running || a.proc == nil:
+		case r.State.Status != lifecycle.Running:
 			return awsErr("InvalidRequestException", "application %s is in %s status; snapshots are taken of a RUNNING application", name, r.State.Status)
+		case a.proc == nil:
+			return awsErr("InvalidRequestException", "application %s's process is restarting after a failure; try again once it runs", name)
 		}
 		if _, err := tx.Get(snapKey(name, snap)); err == nil {
 			return awsErr("ResourceInUseException", "application %s already has a snapshot %s", name, snap)

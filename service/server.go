@@ -195,6 +195,10 @@ func (s *Server) Serve(ctx context.Context, ready func(addr string)) error {
 	if err != nil {
 		return fmt.Errorf("service: %w", err)
 	}
+	// Applications are back in the statuses a restart leads to before any request is served.
+	if err := s.Recover(); err != nil {
+		s.log.Error("recovering applications", "err", err)
+	}
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -204,9 +208,6 @@ func (s *Server) Serve(ctx context.Context, ready func(addr string)) error {
 	s.log.Info("serving the Managed Flink API", "address", "http://"+ln.Addr().String(), "data_dir", s.cfg.DataDir, "storage", s.cfg.Storage)
 	if ready != nil {
 		ready(ln.Addr().String())
-	}
-	if err := s.Recover(); err != nil {
-		s.log.Error("recovering applications", "err", err)
 	}
 	select {
 	case <-ctx.Done():
@@ -295,11 +296,15 @@ func (s *Server) recoverApp(name string) error {
 		}
 		switch st.Status {
 		case lifecycle.Running, lifecycle.Starting, lifecycle.Updating, lifecycle.Autoscaling, lifecycle.RollingBack:
-			st.Op, st.Flow = nil, lifecycle.FlowNone
-			st.Status = lifecycle.Running
+			// Started again as a StartApplication of the server's own: STARTING until it runs.
+			st.Op, st.Flow, st.Status = nil, lifecycle.FlowNone, lifecycle.Ready
 			st.Restarts++
-			acts = append(acts, lifecycle.StartProcess{Version: st.Version, Parallelism: st.Parallelism,
-				Restore: lifecycle.Restore{Mode: lifecycle.RestoreLatest, AllowNonRestoredState: r.Restore.AllowNonRestoredState}})
+			op, startActs, err := st.Start(now, lifecycle.Restore{Mode: lifecycle.RestoreLatest, AllowNonRestoredState: r.Restore.AllowNonRestoredState})
+			if err != nil {
+				return err
+			}
+			ended = append(ended, op)
+			acts = append(acts, startActs...)
 			s.log.Info("restarting an application that ran when the server stopped", "application", name, "version", st.Version)
 		case lifecycle.Stopping, lifecycle.ForceStopping:
 			st.Op, st.Flow, st.Status, st.Running = nil, lifecycle.FlowNone, lifecycle.Ready, 0
