@@ -35,6 +35,7 @@ type status struct {
 		restored string // the snapshot directory the job started from, if any
 		records  int64  // read by the sources
 		ckpt     *metrics.Checkpoints
+		snap     *metrics.Snapshot // the latest metrics snapshot, for GET /v1/metrics
 		// progress line bookkeeping: the last line's time and record count
 		lastAt      time.Time
 		lastRecords int64
@@ -88,6 +89,7 @@ func (s *status) Report(snap metrics.Snapshot) {
 		}
 	}
 	s.mu.Lock()
+	s.mu.snap = cloneSnapshot(snap)
 	s.mu.records = n
 	if snap.Checkpoints != nil {
 		c := *snap.Checkpoints

@@ -60,6 +60,11 @@ type Config struct {
 	// AppEnv is added to every application process's environment (AWS credentials and
 	// endpoints for its connectors, say).
 	AppEnv []string
+	// MetricsInterval is how often running applications are sampled for metrics and the
+	// autoscaler. Default 5 s.
+	MetricsInterval time.Duration
+	// Autoscale configures autoscaling (for applications with AutoScalingEnabled).
+	Autoscale Autoscale
 }
 
 func (c Config) withDefaults() Config {
@@ -87,6 +92,10 @@ func (c Config) withDefaults() Config {
 	if c.StartTimeout <= 0 {
 		c.StartTimeout = 60 * time.Second
 	}
+	if c.MetricsInterval <= 0 {
+		c.MetricsInterval = 5 * time.Second
+	}
+	c.Autoscale = c.Autoscale.withDefaults()
 	return c
 }
 
@@ -103,6 +112,9 @@ type Server struct {
 
 	mu   sync.Mutex // guards apps
 	apps map[string]*appRT
+
+	metricsMu sync.Mutex // guards metrics
+	metrics   map[string]*appMetrics
 
 	s3once sync.Once
 	s3     *awss3.Client
@@ -134,7 +146,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, store: st, log: cfg.Logger, ctx: ctx, cancel: cancel, apps: map[string]*appRT{}}
+	s := &Server{cfg: cfg, store: st, log: cfg.Logger, ctx: ctx, cancel: cancel, apps: map[string]*appRT{}, metrics: map[string]*appMetrics{}}
 	s.api = s.handler()
 	return s, nil
 }
@@ -180,11 +192,12 @@ func (s *Server) forget(name string) {
 }
 
 // Handler returns the server's HTTP handler: the API on POST /, the application logs on
-// GET /v1/applications/<name>/logs.
+// GET /v1/applications/<name>/logs, Prometheus metrics on GET /metrics.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", s.api)
 	mux.HandleFunc("GET /v1/applications/{name}/logs", s.serveLogs)
+	mux.Handle("GET /metrics", s.metricsHandler())
 	return mux
 }
 
@@ -199,6 +212,7 @@ func (s *Server) Serve(ctx context.Context, ready func(addr string)) error {
 	if err := s.Recover(); err != nil {
 		s.log.Error("recovering applications", "err", err)
 	}
+	s.wg.Go(s.sampleLoop)
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -86,9 +86,21 @@ type testServer struct {
 
 func startServer(t *testing.T, dataDir string) *testServer {
 	t.Helper()
+	return startServerWith(t, service.Config{DataDir: dataDir})
+}
+
+// startServerWith runs a Server configured by cfg (on a free port, in a temporary data
+// directory unless cfg says otherwise).
+func startServerWith(t *testing.T, cfg service.Config) *testServer {
+	t.Helper()
 	var logs bytes.Buffer
-	srv, err := service.New(service.Config{Listen: "127.0.0.1:0", DataDir: dataDir, StartTimeout: 2 * time.Minute,
-		Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))})
+	cfg.Listen = "127.0.0.1:0"
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	cfg.StartTimeout = 2 * time.Minute
+	cfg.Logger = slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))
+	srv, err := service.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

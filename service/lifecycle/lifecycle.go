@@ -84,6 +84,8 @@ type Operation struct {
 	// Error says why it failed; RollbackOperationID names the system rollback it caused.
 	Error               string
 	RollbackOperationID string
+	// Reason says why the service itself started it (an autoscaling decision, a restart).
+	Reason string
 }
 
 // App is what the lifecycle knows of one application.
@@ -267,9 +269,8 @@ func (a *App) Scale(now time.Time, parallelism int, why string) (*Operation, []A
 	if parallelism == a.Parallelism {
 		return nil, nil, nil
 	}
-	a.Op = a.newOp("UpdateApplication", now)
-	a.Op.Kind = "Autoscaling"
-	a.Op.Error = why // the reason, shown with the operation; cleared on success
+	a.Op = a.newOp("Autoscaling", now)
+	a.Op.Reason = why
 	a.PrevVersion, a.PrevParallelism = a.Version, a.Parallelism
 	a.Parallelism = parallelism
 	a.Status, a.Flow = Autoscaling, FlowSwap
@@ -336,9 +337,6 @@ func (a *App) Handle(now time.Time, ev Event) ([]Action, []*Operation) {
 		switch a.Flow {
 		case FlowStart, FlowSwapRun:
 			a.Status = Running
-			if a.Op != nil && a.Op.Kind == "Autoscaling" {
-				a.Op.Error = ""
-			}
 			end(Successful, "")
 		case FlowFallback:
 			a.Status = Running

@@ -1,14 +1,16 @@
 // Command testapp is the application the service's tests package as a bootstrap ZIP: numbers
 // from a generator, a running count and sum per key, written exactly once as lines into the
 // directory its "job" property group's "output" names. Properties: records (default 20000),
-// rate per second (default 4000), keys (default 12), fail ("start": the build fails, so the
-// process exits at once).
+// rate per second (default 4000; 0: as fast as it goes), keys (default 12), slow (microseconds
+// the running sum sleeps per record, to make the job backpressured; default 0), fail ("start":
+// the build fails, so the process exits at once).
 package main
 
 import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/runnel-io/runnel/app"
 	"github.com/runnel-io/runnel/connector/datagen"
@@ -33,18 +35,27 @@ func main() {
 			}
 			return def
 		}
-		records, rate, keys := num("records", 20000), num("rate", 4000), num("keys", 12)
+		records, rate, keys, slow := num("records", 20000), num("rate", 4000), num("keys", 12), num("slow", 0)
 		if job["output"] == "" {
 			return errors.New("testapp: the property group job has no output")
 		}
-		src, err := datagen.New(func(n int64) int64 { return n }, datagen.Count(records), datagen.Rate(float64(rate)), datagen.BatchSize(16))
+		opts := []datagen.Option{datagen.Count(records), datagen.BatchSize(16)}
+		if rate > 0 {
+			opts = append(opts, datagen.Rate(float64(rate)))
+		}
+		src, err := datagen.New(func(n int64) int64 { return n }, opts...)
 		if err != nil {
 			return err
 		}
 		type acc struct{ Key, Count, Sum int64 }
 		nums := stream.FromSource[int64](env, src, eventtime.Monotonous(func(n int64) int64 { return n })).Uid("numbers")
 		sums := stream.Reduce(stream.KeyBy(stream.Map(nums, func(n int64) acc { return acc{Key: n % keys, Count: 1, Sum: n} }).Uid("one"),
-			func(a acc) int64 { return a.Key }), func(a, b acc) acc { return acc{Key: a.Key, Count: a.Count + b.Count, Sum: a.Sum + b.Sum} }).Uid("sums")
+			func(a acc) int64 { return a.Key }), func(a, b acc) acc {
+			if slow > 0 {
+				time.Sleep(time.Duration(slow) * time.Microsecond)
+			}
+			return acc{Key: a.Key, Count: a.Count + b.Count, Sum: a.Sum + b.Sum}
+		}).Uid("sums")
 		sink, err := file.NewSink(job["output"], func(dst []byte, a acc) []byte {
 			return fmt.Appendf(dst, "%d %d %d", a.Key, a.Count, a.Sum)
 		})
