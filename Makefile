@@ -33,10 +33,14 @@ export STATICCHECK_CACHE ?= $(CURDIR)/.cache/staticcheck
 # JavaScript, and testdata (which the go tool ignores and may hold deliberately bad Go).
 GOFMT_PRUNE := -path ./.git -o -path ./.cache -o -path ./bin -o -name node_modules -o -name testdata -o -name vendor
 
-.PHONY: test lint fmt-check vet staticcheck test-race test-rest test-norace bench build tools
+.PHONY: test lint fmt-check vet staticcheck test-deps test-race test-rest test-norace bench build tools
 
 # test prints nothing after the last go test run, so its ok/FAIL lines close the output.
-test: lint test-race test-rest test-norace
+test: lint test-deps test-race test-rest test-norace
+
+# test-deps installs what the tests need beyond Go: the AWS CLI v2 (Debian's awscli).
+test-deps:
+	@scripts/install-awscli.sh
 
 lint: fmt-check vet staticcheck
 

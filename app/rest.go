@@ -99,6 +99,7 @@ func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/savepoints", s.savepoint)
 	mux.HandleFunc("GET /v1/job", s.job)
+	mux.HandleFunc("GET /v1/metrics", s.metrics)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/v1/savepoints":

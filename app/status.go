@@ -35,6 +35,7 @@ type status struct {
 		restored string // the snapshot directory the job started from, if any
 		totals   totals // of the latest snapshot
 		ckpt     *metrics.Checkpoints
+		snap     *metrics.Snapshot // the latest metrics snapshot, for GET /v1/metrics
 		// progress line bookkeeping: the last line's time and record count
 		lastAt      time.Time
 		lastRecords int64
@@ -89,6 +90,7 @@ func (s *status) Report(snap metrics.Snapshot) {
 	}
 	s.mu.Lock()
 	s.mu.totals = t
+	s.mu.snap = cloneSnapshot(snap)
 	if snap.Checkpoints != nil {
 		c := *snap.Checkpoints
 		s.mu.ckpt = &c
