@@ -18,16 +18,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/runnel-io/runnel/awsconn"
 	"github.com/runnel-io/runnel/service/awsjson"
 	"github.com/runnel-io/runnel/service/lifecycle"
 	"github.com/runnel-io/runnel/service/store"
@@ -50,8 +50,9 @@ type Config struct {
 	// Credentials are the access keys and secrets requests must be signed with (SigV4). Empty:
 	// any signature is accepted, which New allows only on a loopback address.
 	Credentials map[string]string
-	// S3Endpoint is the S3 endpoint application code (S3ContentLocation) is read from;
-	// default: the AWS configuration chain's.
+	// S3Endpoint is the endpoint of an S3-compatible store: application code in S3
+	// (S3ContentLocation) is read from it, and an s3:// Storage that names no endpoint of its
+	// own (a "?endpoint=" parameter) is on it. Default: the AWS configuration chain's.
 	S3Endpoint string
 	// Logger receives the server's logs. Default: none.
 	Logger *slog.Logger
@@ -79,6 +80,13 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Storage == "" {
 		c.Storage = filepath.Join(c.DataDir, "storage")
+	}
+	if c.S3Endpoint != "" && strings.HasPrefix(c.Storage, "s3://") && !strings.Contains(c.Storage, "endpoint=") {
+		sep := "?"
+		if strings.Contains(c.Storage, "?") {
+			sep = "&"
+		}
+		c.Storage += sep + "endpoint=" + url.QueryEscape(c.S3Endpoint)
 	}
 	if c.Region == "" {
 		c.Region = "us-east-1"
@@ -360,25 +368,19 @@ func endSurvivor(pid int, dir string) {
 	}
 }
 
-// s3Client returns the client application code is read from S3 with.
+// s3Client returns the client application code is read from S3 with: awsconn's configuration
+// with the server's S3 endpoint and region.
 func (s *Server) s3Client(ctx context.Context) (*awss3.Client, error) {
 	s.s3once.Do(func() {
-		opts := []func(*config.LoadOptions) error{}
-		if s.cfg.Region != "" {
-			opts = append(opts, config.WithRegion(s.cfg.Region))
-		}
-		cfg, err := config.LoadDefaultConfig(ctx, opts...)
+		conn := awsconn.Config{Endpoint: s.cfg.S3Endpoint, Region: s.cfg.Region}
+		cfg, err := conn.Load(ctx)
 		if err != nil {
 			s.s3err = awsErr("InvalidArgumentException", "loading the AWS configuration to read code from S3: %v", err)
 			return
 		}
 		s.s3 = awss3.NewFromConfig(cfg, func(o *awss3.Options) {
-			if s.cfg.S3Endpoint != "" {
-				o.BaseEndpoint = aws.String(s.cfg.S3Endpoint)
-			}
-			if o.BaseEndpoint != nil {
-				o.UsePathStyle = true
-			}
+			o.BaseEndpoint = conn.BaseEndpoint(o.BaseEndpoint)
+			o.UsePathStyle = conn.UsePathStyle(o.BaseEndpoint)
 		})
 	})
 	return s.s3, s.s3err

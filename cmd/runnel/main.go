@@ -1,5 +1,6 @@
 // Command runnel is Runnel's one binary: it runs the demo, example jobs with checkpoints and
-// savepoints, benchmarks, and inspects checkpoint directories; the managed service comes later.
+// savepoints, benchmarks, inspects checkpoint directories, and runs the managed service
+// (`runnel server`) and its client (`runnel apps`).
 // It parses flags and wires packages together: the jobs are in examples (the registry) and app,
 // the benchmarks in internal/bench. `runnel <command> --help` lists a command's flags; the
 // conventions every command follows (errors on one line with a hint, exit codes) are
@@ -47,7 +48,7 @@ func newRoot(h hooks) *cobra.Command {
 Start with 'runnel demo', then 'runnel run clickstream --checkpoint-dir /tmp/ckpt'.`,
 		Version: version.Get().String(),
 	}
-	root.AddCommand(demoCommand(), runCommand(h), savepointCommand(), checkpointsCommand(), benchCommand())
+	root.AddCommand(demoCommand(), runCommand(h), savepointCommand(), checkpointsCommand(), benchCommand(), serverCommand(), appsCommand())
 	cli.Setup(root)
 	return root
 }
